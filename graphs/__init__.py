@@ -1,0 +1,1 @@
+"""The project's workflows, one module per graph exported in langgraph.json."""

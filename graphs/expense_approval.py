@@ -1,0 +1,168 @@
+"""Expense approval: the seed notebook's dynamic-interrupt workflow, hardened.
+
+``submit`` validates the request, ``approve`` pauses for a manager only when the
+amount is over the run's threshold, and ``finalize`` closes the expense. A human
+answer that is not a valid decision is refused with a fresh pause whose payload
+carries an ``error``; it never approves and never fails the thread.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from dataclasses import dataclass
+from typing import Annotated, Literal, NotRequired
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+from pydantic import Field, field_validator
+from typing_extensions import TypedDict
+
+from graphs.common import (
+    AuditEntry,
+    ExpenseDecision,
+    StrictModel,
+    ask_human,
+    utc_now,
+    validate_input,
+)
+
+AUTO_APPROVED_NOTE = "Auto-approved (under limit)"
+
+
+class InputState(TypedDict):
+    """What a caller sends: ``amount`` and ``description`` (the seed also sends the rest)."""
+
+    amount: float
+    description: str
+    status: NotRequired[Literal["pending", "approved", "rejected"]]
+    approver_note: NotRequired[str]
+    requester: NotRequired[str]
+
+
+class State(InputState):
+    """The expense as it moves through the workflow."""
+
+    review_error: NotRequired[str | None]
+    """Why the last answer was refused; shown in the next pause, cleared by a valid one."""
+
+    audit: NotRequired[Annotated[list[AuditEntry], operator.add]]
+    """Append-only trail of decisions (the automatic one included)."""
+
+
+class OutputState(TypedDict):
+    """What a finished run reports."""
+
+    amount: float
+    description: str
+    status: Literal["pending", "approved", "rejected"]
+    approver_note: str
+    audit: list[AuditEntry]
+
+
+@dataclass(kw_only=True)
+class Context:
+    """Per-run settings, passed as the run's ``context``."""
+
+    approval_threshold: float = 100.0
+    """Amounts above this pause for a human; at or below it are auto-approved."""
+
+    approver_role: str = "manager"
+    """The role the pause is addressed to."""
+
+
+class ExpenseRequest(StrictModel):
+    """A valid expense: a finite, positive amount and a non-empty description."""
+
+    amount: float = Field(gt=0, allow_inf_nan=False)
+    description: str = Field(min_length=1, max_length=500)
+    requester: str | None = None
+
+    @field_validator("description")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+
+def submit(state: State) -> dict:
+    """Validate the expense and mark it pending."""
+    request = validate_input(ExpenseRequest, state, "expense_approval")
+    return {"amount": request.amount, "status": "pending", "approver_note": ""}
+
+
+def approve(state: State, runtime: Runtime[Context]) -> dict:
+    """Ask a human when the amount is over the threshold; approve it otherwise."""
+    ctx = runtime.context or Context()
+    if not math.isfinite(ctx.approval_threshold):
+        raise ValueError("context.approval_threshold must be a finite number")
+    if state["amount"] <= ctx.approval_threshold:
+        return {
+            "status": "approved",
+            "approver_note": AUTO_APPROVED_NOTE,
+            "audit": [_entry(ctx, "approved", "system", AUTO_APPROVED_NOTE)],
+        }
+    payload = {
+        "type": "expense_approval",
+        "amount": state["amount"],
+        "description": state["description"],
+        "requester": state.get("requester"),
+        "options": ["approve", "reject"],
+        "role": ctx.approver_role,
+        "threshold": ctx.approval_threshold,
+    }
+    if state.get("review_error"):
+        payload["error"] = state["review_error"]
+    answer, error = ask_human(payload, ExpenseDecision)
+    if answer is None:
+        return {"review_error": error}
+    status = "approved" if answer.approved else "rejected"
+    return {
+        "status": status,
+        "approver_note": answer.note,
+        "review_error": None,
+        "audit": [_entry(ctx, status, answer.approver, answer.note)],
+    }
+
+
+def finalize(state: State) -> dict:
+    """Close the expense; only a decided expense may reach this point."""
+    if state["status"] not in ("approved", "rejected"):
+        raise ValueError(f"cannot finalize an expense in status {state['status']!r}")
+    return {}
+
+
+def route_approval(state: State) -> Literal["approve", "finalize"]:
+    """Ask again after a refused answer; otherwise finish."""
+    return "approve" if state.get("review_error") else "finalize"
+
+
+def _entry(ctx: Context, decision: str, approver: str | None, note: str) -> AuditEntry:
+    return AuditEntry(
+        step="approve",
+        role=ctx.approver_role,
+        decision=decision,
+        approver=approver,
+        note=note,
+        changes=None,
+        at=utc_now(),
+    )
+
+
+def build_graph() -> StateGraph:
+    """Return the uncompiled expense approval workflow."""
+    builder = StateGraph(
+        State, input_schema=InputState, output_schema=OutputState, context_schema=Context
+    )
+    builder.add_node("submit", submit)
+    builder.add_node("approve", approve)
+    builder.add_node("finalize", finalize)
+    builder.add_edge(START, "submit")
+    builder.add_edge("submit", "approve")
+    builder.add_conditional_edges("approve", route_approval)
+    builder.add_edge("finalize", END)
+    return builder
+
+
+graph = build_graph().compile(name="Expense Approval")

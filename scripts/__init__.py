@@ -1,0 +1,1 @@
+"""Project scripts: set-up, demo, tests and README diagrams."""

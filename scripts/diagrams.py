@@ -1,0 +1,44 @@
+"""Print or rewrite the README's Mermaid diagrams from the compiled graphs.
+
+Each diagram sits between ``<!-- diagram:<graph id> -->`` and ``<!-- /diagram -->``.
+``--write`` updates README.md in place; without it, exit 1 if any is stale.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+BLOCK = re.compile(r"(<!-- diagram:(\w+) -->\n)(.*?)(<!-- /diagram -->)", re.S)
+
+
+def mermaid(graph_id: str) -> str:
+    """Return the fenced Mermaid diagram of one exported graph."""
+    graph = importlib.import_module(f"graphs.{graph_id}").graph
+    return "```mermaid\n" + graph.get_graph().draw_mermaid().strip() + "\n```\n"
+
+
+def render(text: str) -> str:
+    """Return ``text`` with every diagram block regenerated."""
+    return BLOCK.sub(lambda m: m.group(1) + mermaid(m.group(2)) + m.group(4), text)
+
+
+def graph_ids() -> list[str]:
+    """The graph ids exported in langgraph.json."""
+    return list(json.loads((ROOT / "langgraph.json").read_text())["graphs"])
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    current = README.read_text()
+    fresh = render(current)
+    if "--write" in sys.argv:
+        README.write_text(fresh)
+    elif fresh != current:
+        print("README diagrams are stale: run `make diagrams`")
+        sys.exit(1)

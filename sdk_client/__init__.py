@@ -1,0 +1,5 @@
+"""A thin client for the project's workflows, built on ``langgraph_sdk``."""
+
+from sdk_client.transport import ClientError, HitlClient, Outcome
+
+__all__ = ["ClientError", "HitlClient", "Outcome"]

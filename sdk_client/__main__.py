@@ -1,0 +1,7 @@
+"""``python -m sdk_client``."""
+
+import sys
+
+from sdk_client.cli import main
+
+sys.exit(main())

@@ -1,0 +1,219 @@
+"""Command-line client: submit workflows, list pending pauses, answer them.
+
+Run as ``python -m sdk_client ...`` or ``hitl ...``. ``--json`` prints
+machine-readable output. Every failure is one line on stderr and exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from typing import Any
+
+from dotenv import load_dotenv
+
+from sdk_client.answers import build_answer
+from sdk_client.transport import WAITING, ClientError, HitlClient, Outcome
+
+DEFAULT_URL = "http://127.0.0.1:8123"
+DEFAULT_GRAPH = "expense_approval"
+SEED_SCENARIOS = [
+    ({"amount": 50.0, "description": "Office supplies"}, None),
+    (
+        {"amount": 500.0, "description": "Conference ticket"},
+        {"decision": "approved", "note": "Approved for Q4 conference"},
+    ),
+    (
+        {"amount": 2000.0, "description": "New laptop"},
+        {"decision": "rejected", "note": "Use IT procurement process instead"},
+    ),
+]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Parse the command line."""
+    parser = argparse.ArgumentParser(prog="hitl", description=__doc__.splitlines()[0])
+    parser.add_argument("--url", default=os.environ.get("LANGGRAPH_URL", DEFAULT_URL))
+    parser.add_argument("--token", default=os.environ.get("LANGGRAPH_TOKEN"))
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("submit", help="start a workflow on a new thread")
+    p.add_argument("--graph", default=DEFAULT_GRAPH)
+    p.add_argument("--amount", type=float)
+    p.add_argument("--description")
+    p.add_argument("--requester")
+    p.add_argument("--category")
+    p.add_argument("--input", type=_json_object, default={}, help="extra input as JSON")
+    p.add_argument("--context", type=_json_object, default=None, help="run context as JSON")
+    p.add_argument("--no-wait", action="store_true", help="return once the run is queued")
+
+    p = sub.add_parser("pending", help="list threads waiting for a human")
+    p.add_argument("--graph")
+    p.add_argument("--limit", type=int, default=50)
+
+    p = sub.add_parser("resume", help="answer a pending pause")
+    p.add_argument("thread_id")
+    p.add_argument("decision", nargs="?", choices=["approve", "reject", "edit"])
+    p.add_argument("--note")
+    p.add_argument("--as", dest="approver", help="who decides")
+    p.add_argument("--amount", type=float, help="edit: new amount")
+    p.add_argument("--description", help="edit: new description")
+    p.add_argument("--value", type=json.loads, help="send this raw JSON value instead")
+    p.add_argument("--interrupt-id", help="answer this pause (default: the only one pending)")
+
+    p = sub.add_parser("status", help="show where a thread stands")
+    p.add_argument("thread_id")
+
+    p = sub.add_parser("watch", help="poll a thread until it needs a human or ends")
+    p.add_argument("thread_id")
+    p.add_argument("--timeout", type=float, default=300.0)
+
+    p = sub.add_parser("history", help="print a thread's audit trail")
+    p.add_argument("thread_id")
+
+    sub.add_parser("demo", help="replay the seed notebook's three expenses")
+    return parser.parse_args(argv)
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("expected a JSON object")
+    return value
+
+
+async def run(args: argparse.Namespace) -> int:
+    """Carry out one command; return the exit status."""
+    client = HitlClient(args.url, token=args.token)
+    if args.command == "submit":
+        values = {**args.input}
+        for key in ("amount", "description", "requester", "category"):
+            if getattr(args, key) is not None:
+                values[key] = getattr(args, key)
+        outcome = await client.submit(args.graph, values, args.context, wait=not args.no_wait)
+        return emit(args, outcome)
+    if args.command == "pending":
+        outcomes = await client.pending(args.graph, args.limit)
+        if args.json:
+            print(json.dumps([o.as_dict() for o in outcomes], indent=2, default=str))
+        elif not outcomes:
+            print("nothing is waiting for a human")
+        for outcome in [] if args.json else outcomes:
+            print(render(outcome))
+        return 0
+    if args.command == "resume":
+        if args.value is not None:
+            answer = args.value
+        elif args.decision:
+            changes = {
+                k: v
+                for k, v in (("amount", args.amount), ("description", args.description))
+                if v is not None
+            }
+            answer = build_answer(
+                args.decision, note=args.note, approver=args.approver, changes=changes
+            )
+        else:
+            raise ClientError("say approve, reject or edit, or give --value JSON")
+        outcome = await client.resume(args.thread_id, answer, args.interrupt_id)
+        return emit(args, outcome)
+    if args.command == "status":
+        return emit(args, await client.status(args.thread_id))
+    if args.command == "watch":
+        return emit(args, await client.watch(args.thread_id, timeout=args.timeout))
+    if args.command == "history":
+        outcome = await client.status(args.thread_id)
+        trail = outcome.values.get("audit") or []
+        if args.json:
+            print(json.dumps(trail, indent=2))
+        for entry in [] if args.json else trail:
+            print(render_entry(entry))
+        if not trail and not args.json:
+            print(f"thread {args.thread_id} has no decisions yet")
+        return 0
+    return await demo(client, args)
+
+
+async def demo(client: HitlClient, args: argparse.Namespace) -> int:
+    """Replay the seed notebook's scenarios against the server."""
+    results = []
+    for values, answer in SEED_SCENARIOS:
+        outcome = await client.submit(DEFAULT_GRAPH, values)
+        if not args.json:
+            print(f"submitted {values['amount']:.2f} {values['description']!r}")
+            print(render(outcome))
+        if answer is not None and outcome.state == WAITING:
+            outcome = await client.resume(outcome.thread_id, answer)
+            if not args.json:
+                print(f"answered {answer}")
+                print(render(outcome))
+        results.append(outcome.as_dict())
+    if args.json:
+        print(json.dumps(results, indent=2, default=str))
+    return 0
+
+
+def emit(args: argparse.Namespace, outcome: Outcome) -> int:
+    """Print an outcome; a failed workflow is a non-zero exit."""
+    print(json.dumps(outcome.as_dict(), indent=2, default=str) if args.json else render(outcome))
+    return 1 if outcome.error else 0
+
+
+def render(outcome: Outcome) -> str:
+    """Describe a thread for a person."""
+    head = f"thread {outcome.thread_id} [{outcome.graph_id}] {outcome.state}"
+    lines = []
+    if outcome.state == "waiting":
+        for interrupt in outcome.interrupts:
+            value = interrupt.get("value")
+            fields = value if isinstance(value, dict) else {"value": value}
+            who = fields.get("role") or "a human"
+            lines.append(f"  waiting for {who} (pause {interrupt['id']}):")
+            lines += [f"    {k}: {_short(v)}" for k, v in fields.items() if v is not None]
+    elif outcome.state == "failed":
+        lines.append(f"  error: {outcome.error}")
+    else:
+        shown = {k: v for k, v in outcome.values.items() if k not in ("audit", "review_error")}
+        lines += [f"  {k}: {_short(v)}" for k, v in shown.items()]
+    return "\n".join([head, *lines])
+
+
+def render_entry(entry: dict[str, Any]) -> str:
+    """Describe one audit entry."""
+    who = entry.get("approver") or "unknown"
+    text = f"{entry.get('at')}  {entry.get('step')}/{entry.get('role')}: {entry.get('decision')}"
+    text += f" by {who}"
+    if entry.get("changes"):
+        text += f" changes={json.dumps(entry['changes'])}"
+    if entry.get("note"):
+        text += f" note={entry['note']!r}"
+    return text
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``hitl`` and ``python -m sdk_client``."""
+    load_dotenv(os.environ.get("HITL_ENV_FILE", ".env"), override=False)
+    try:
+        args = parse_args(argv)
+        return asyncio.run(run(args))
+    except ClientError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except json.JSONDecodeError as exc:
+        print(f"error: not valid JSON: {exc.msg}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

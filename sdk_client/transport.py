@@ -1,0 +1,268 @@
+"""Every call the client makes to a LangGraph server, through ``langgraph_sdk``.
+
+Nothing here prints or reads the terminal (that is ``cli.py``). Each failure the
+server or the network can produce is turned into a :class:`ClientError` whose
+message a person can act on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable
+from dataclasses import asdict, dataclass, field
+from typing import Any, TypeVar
+
+import httpx
+import jsonschema
+from langgraph_sdk import get_client
+from langgraph_sdk.errors import APIStatusError
+
+T = TypeVar("T")
+
+WAITING, FINISHED, FAILED, RUNNING = "waiting", "finished", "failed", "running"
+
+
+class ClientError(Exception):
+    """A failure explained in one line, for a person."""
+
+
+@dataclass
+class Outcome:
+    """Where a workflow thread stands."""
+
+    thread_id: str
+    graph_id: str | None
+    state: str
+    """``waiting`` for a human, ``finished``, ``failed`` or ``running``."""
+    values: dict[str, Any] = field(default_factory=dict)
+    interrupts: list[dict[str, Any]] = field(default_factory=list)
+    """Pending pauses: ``{"id", "value", "response_schema"}`` each."""
+    error: str | None = None
+    created_at: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready copy."""
+        return asdict(self)
+
+
+def validate_answer(interrupt: dict[str, Any], value: Any) -> None:
+    """Check an answer against the pause's own response schema before sending it.
+
+    Raises:
+        ClientError: The answer does not fit the schema; the message names the field.
+    """
+    schema = interrupt.get("response_schema")
+    if not schema:
+        return
+    errors = sorted(
+        jsonschema.Draft202012Validator(schema).iter_errors(value), key=lambda e: list(e.path)
+    )
+    if errors:
+        where = lambda e: ".".join(str(p) for p in e.absolute_path) or "answer"  # noqa: E731
+        detail = "; ".join(f"{where(e)}: {e.message}" for e in errors[:3])
+        raise ClientError(f"invalid answer, not sent: {detail}")
+
+
+class HitlClient:
+    """A thin client for the project's workflows on one server."""
+
+    def __init__(self, url: str, token: str | None = None, timeout: float = 60.0) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        self.url = url
+        self.sdk = get_client(url=url, headers=headers, timeout=timeout)
+
+    async def _call(self, awaitable: Awaitable[T], what: str, conflict: str | None = None) -> T:
+        """Await an SDK call, translating transport and HTTP failures."""
+        try:
+            return await awaitable
+        except httpx.TransportError as exc:
+            raise ClientError(f"cannot reach the server at {self.url}: {exc}") from None
+        except (APIStatusError, httpx.HTTPStatusError) as exc:
+            code, body = _status_and_body(exc)
+            if code == 409 and conflict:
+                raise ClientError(conflict) from None
+            raise ClientError(_explain_status(code, body, what)) from None
+
+    async def submit(
+        self,
+        graph_id: str,
+        values: dict[str, Any],
+        context: dict[str, Any] | None = None,
+        wait: bool = True,
+    ) -> Outcome:
+        """Start ``graph_id`` on a new thread and run it until it pauses or ends."""
+        thread = await self._call(
+            self.sdk.threads.create(metadata={"graph_id": graph_id}), "create a thread"
+        )
+        thread_id = thread["thread_id"]
+        if wait:
+            await self._call(
+                self.sdk.runs.wait(
+                    thread_id,
+                    graph_id,
+                    input=values,
+                    context=context,
+                    multitask_strategy="reject",
+                    raise_error=False,
+                ),
+                f"run {graph_id}",
+            )
+        else:
+            await self._call(
+                self.sdk.runs.create(
+                    thread_id, graph_id, input=values, context=context, multitask_strategy="reject"
+                ),
+                "start a run",
+            )
+        return await self.status(thread_id)
+
+    async def status(self, thread_id: str) -> Outcome:
+        """Return where a thread stands."""
+        thread = await self._call(self.sdk.threads.get(thread_id), f"thread {thread_id}")
+        return await self._outcome(thread)
+
+    async def _outcome(self, thread: dict[str, Any]) -> Outcome:
+        thread_id = thread["thread_id"]
+        interrupts = [i for group in (thread.get("interrupts") or {}).values() for i in group]
+        state = {
+            "interrupted": WAITING,
+            "idle": FINISHED,
+            "error": FAILED,
+            "busy": RUNNING,
+        }.get(thread["status"], thread["status"])
+        if state == FINISHED and interrupts:
+            state = WAITING
+        error = None
+        if state == FAILED:
+            error = await self._last_error(thread_id)
+        return Outcome(
+            thread_id=thread_id,
+            graph_id=(thread.get("metadata") or {}).get("graph_id"),
+            state=state,
+            values=thread.get("values") or {},
+            interrupts=interrupts,
+            error=error,
+            created_at=str(thread.get("created_at")),
+        )
+
+    async def _last_error(self, thread_id: str) -> str | None:
+        runs = await self._call(self.sdk.runs.list(thread_id, limit=1), "list runs")
+        if not runs:
+            return None
+        try:
+            result = await self.sdk.runs.join(thread_id, runs[0]["run_id"])
+        except (httpx.HTTPError, APIStatusError):
+            return "the run failed"
+        err = result.get("__error__") if isinstance(result, dict) else None
+        if isinstance(err, dict):
+            return f"{err.get('error')}: {err.get('message')}"
+        return "the run failed"
+
+    async def pending(self, graph_id: str | None = None, limit: int = 50) -> list[Outcome]:
+        """List threads waiting for a human, newest first."""
+        threads = await self._call(
+            self.sdk.threads.search(
+                status="interrupted",
+                metadata={"graph_id": graph_id} if graph_id else None,
+                limit=limit,
+                sort_by="updated_at",
+                sort_order="desc",
+            ),
+            "search threads",
+        )
+        return [await self._outcome(t) for t in threads]
+
+    async def resume(self, thread_id: str, value: Any, interrupt_id: str | None = None) -> Outcome:
+        """Answer a pending pause, refusing clearly when there is nothing to answer.
+
+        The answer is checked against the pause's response schema first, addressed
+        to that pause by id (so it cannot land on a different one), and sent with
+        the ``reject`` multitask strategy (so a concurrent second answer is refused).
+        """
+        before = await self.status(thread_id)
+        target = _pick_interrupt(before, interrupt_id)
+        validate_answer(target, value)
+        run_ids: list[str] = []
+        await self._call(
+            self.sdk.runs.wait(
+                thread_id,
+                before.graph_id or "",
+                command={"resume": {target["id"]: value}},
+                multitask_strategy="reject",
+                raise_error=False,
+                on_run_created=lambda meta: run_ids.append(meta["run_id"]),
+            ),
+            f"thread {thread_id}",
+            conflict=f"thread {thread_id} is already being answered by someone else "
+            "(409 conflict): this answer was not applied",
+        )
+        # The server silently drops a resume addressed to a pause that is no longer
+        # pending (langgraph #8836): such a run writes no checkpoint.
+        applied = run_ids and await self._call(
+            self.sdk.threads.get_history(thread_id, limit=1, metadata={"run_id": run_ids[0]}),
+            f"thread {thread_id} history",
+        )
+        if not applied:
+            raise ClientError(
+                f"the answer was not applied: pause {target['id']} on thread {thread_id} "
+                "was answered by someone else first"
+            )
+        return await self.status(thread_id)
+
+    async def watch(self, thread_id: str, timeout: float = 300.0, interval: float = 0.5) -> Outcome:
+        """Poll a thread until it waits for a human or ends."""
+        deadline = time.monotonic() + timeout
+        while True:
+            outcome = await self.status(thread_id)
+            if outcome.state != RUNNING:
+                return outcome
+            if time.monotonic() >= deadline:
+                raise ClientError(f"thread {thread_id} still running after {timeout:.0f}s")
+            await asyncio.sleep(interval)
+
+
+def _pick_interrupt(outcome: Outcome, interrupt_id: str | None) -> dict[str, Any]:
+    if interrupt_id:
+        for interrupt in outcome.interrupts:
+            if interrupt["id"] == interrupt_id:
+                return interrupt
+        raise ClientError(
+            f"pause {interrupt_id} is not pending on thread {outcome.thread_id} "
+            "(already answered, or never existed): nothing was sent"
+        )
+    if outcome.state != WAITING or not outcome.interrupts:
+        raise ClientError(
+            f"thread {outcome.thread_id} is not waiting for a human (it is {outcome.state}): "
+            "nothing was sent"
+        )
+    if len(outcome.interrupts) > 1:
+        ids = ", ".join(i["id"] for i in outcome.interrupts)
+        raise ClientError(
+            f"thread {outcome.thread_id} has {len(outcome.interrupts)} pending pauses; "
+            f"choose one with --interrupt-id ({ids})"
+        )
+    return outcome.interrupts[0]
+
+
+def _status_and_body(exc: APIStatusError | httpx.HTTPStatusError) -> tuple[int, Any]:
+    if isinstance(exc, APIStatusError):
+        return exc.status_code, exc.body
+    try:
+        return exc.response.status_code, exc.response.json()
+    except ValueError:
+        return exc.response.status_code, exc.response.text
+
+
+def _explain_status(code: int, body: Any, what: str) -> str:
+    if code == 401:
+        return f"{what}: not signed in (401): give a valid token with --token or LANGGRAPH_TOKEN"
+    if code == 403:
+        return f"{what}: not allowed for this user (403)"
+    if code == 404:
+        return f"{what}: not found (404)"
+    if code == 409:
+        return f"{what}: conflict (409): another run is in progress on this thread"
+    if isinstance(body, dict):
+        body = body.get("detail") or body.get("message") or body
+    return f"{what}: the server refused the request ({code}): {body}"

@@ -1,0 +1,127 @@
+"""Start, stop and kill a real ``langgraph dev`` for the tests.
+
+``langgraph dev`` resolves graph paths against its working directory and keeps its
+runtime state in ``./.langgraph_api``. To give each test server its own state
+without touching the developer's, the server runs from a *view* of the project
+root: a temporary directory of symlinks to the project's files, plus its own
+``.env``, ``.langgraph_api`` and ``data`` directory. Restarting a server on the
+same view is a restart on the same data.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+LANGGRAPH = Path(sys.executable).parent / "langgraph"
+PRIVATE = {".env", ".langgraph_api", "data", ".git", ".venv", ".pytest_cache", "tests"}
+QUIET_ENV = {
+    "LANGSMITH_TRACING": "false",
+    "LANGGRAPH_CLI_NO_ANALYTICS": "1",
+    "LANGGRAPH_NO_VERSION_CHECK": "true",
+}
+
+
+def free_port() -> int:
+    """Return a TCP port that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class DevServer:
+    """One ``langgraph dev`` process group on a free port, on its own data."""
+
+    def __init__(self, env: dict[str, str] | None = None, root: Path | None = None) -> None:
+        self.root = root or Path(tempfile.mkdtemp(prefix="hitl-server-"))
+        for entry in ROOT.iterdir():
+            if entry.name not in PRIVATE and not (self.root / entry.name).exists():
+                (self.root / entry.name).symlink_to(entry)
+        shutil.copy(ROOT / ".env.example", self.root / ".env")
+        self.data_dir = self.root / "data"
+        self.env = {**os.environ, **QUIET_ENV, "HITL_DATA_DIR": str(self.data_dir), **(env or {})}
+        self.env.pop("LANGGRAPH_URL", None)
+        self.proc: subprocess.Popen | None = None
+        self.port = 0
+        self.log_path = self.root / "server.log"
+
+    @property
+    def url(self) -> str:
+        """The server's base URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 90.0) -> DevServer:
+        """Start the server and wait until ``/ok`` answers."""
+        self.port = free_port()
+        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the process
+        self.proc = subprocess.Popen(
+            [
+                str(LANGGRAPH),
+                "dev",
+                "--no-browser",
+                "--no-reload",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
+            cwd=self.root,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"langgraph dev exited early:\n{self.log_tail()}")
+            try:
+                if httpx.get(f"{self.url}/ok", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"langgraph dev not ready after {timeout}s:\n{self.log_tail()}")
+
+    def _signal_group(self, sig: int, wait: float) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            os.killpg(self.proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            self.proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        """Stop the server cleanly (SIGTERM to its process group, then SIGKILL)."""
+        self._signal_group(signal.SIGTERM, wait=20)
+
+    def kill(self) -> None:
+        """Kill the server's whole process group with SIGKILL, as a crash would."""
+        self._signal_group(signal.SIGKILL, wait=10)
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The last lines the server printed."""
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def cleanup(self) -> None:
+        """Stop the server and delete its directory."""
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)

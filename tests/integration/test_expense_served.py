@@ -1,0 +1,191 @@
+"""The expense approval workflow over a real ``langgraph dev``: SDK and CLI."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from sdk_client import ClientError, HitlClient
+from tests.devserver import free_port
+
+pytestmark = pytest.mark.integration
+
+GRAPH = "expense_approval"
+
+
+def start(sdk, values, context=None):
+    thread = sdk.threads.create()
+    result = sdk.runs.wait(
+        thread["thread_id"], GRAPH, input=values, context=context, raise_error=False
+    )
+    return thread["thread_id"], result
+
+
+def pending_interrupts(sdk, thread_id):
+    thread = sdk.threads.get(thread_id)
+    return thread["status"], [i for group in thread["interrupts"].values() for i in group]
+
+
+def test_schemas_are_served_for_studio(sdk):
+    (assistant,) = sdk.assistants.search(graph_id=GRAPH)
+    schemas = sdk.assistants.get_schemas(assistant["assistant_id"])
+    assert {"amount", "description"} <= set(schemas["input_schema"]["properties"])
+    assert {"status", "approver_note", "audit"} <= set(schemas["output_schema"]["properties"])
+    assert "approval_threshold" in schemas["context_schema"]["properties"]
+
+
+def test_seed_scenarios_over_the_sdk(sdk):
+    _, small = start(
+        sdk,
+        {
+            "amount": 50.0,
+            "description": "Office supplies",
+            "status": "pending",
+            "approver_note": "",
+        },
+    )
+    assert small["status"] == "approved"
+    assert small["approver_note"] == "Auto-approved (under limit)"
+
+    for amount, description, answer, status in [
+        (
+            500.0,
+            "Conference ticket",
+            {"decision": "approved", "note": "Approved for Q4 conference"},
+            "approved",
+        ),
+        (
+            2000.0,
+            "New laptop",
+            {"decision": "rejected", "note": "Use IT procurement process instead"},
+            "rejected",
+        ),
+    ]:
+        thread_id, _ = start(sdk, {"amount": amount, "description": description})
+        thread_status, (interrupt,) = pending_interrupts(sdk, thread_id)
+        assert thread_status == "interrupted"
+        assert interrupt["value"]["type"] == "expense_approval"
+        assert interrupt["value"]["amount"] == amount
+        assert interrupt["value"]["description"] == description
+        assert interrupt["value"]["options"] == ["approve", "reject"]
+        assert interrupt["response_schema"]["required"] == ["decision"]
+        final = sdk.runs.wait(thread_id, GRAPH, command={"resume": answer})
+        assert final["status"] == status
+        assert final["approver_note"] == answer["note"]
+        assert sdk.threads.get(thread_id)["status"] == "idle"
+
+
+def test_threshold_from_run_context(sdk):
+    _, result = start(
+        sdk, {"amount": 500, "description": "Hotel"}, context={"approval_threshold": 1000}
+    )
+    assert result["status"] == "approved"
+
+
+@pytest.mark.parametrize(
+    "bad", ["yes", 7, {"decision": "maybe"}, {"decision": "approve", "note": 3}], ids=repr
+)
+def test_bad_answer_keeps_the_thread_waiting(sdk, bad):
+    thread_id, _ = start(sdk, {"amount": 500, "description": "Conference ticket"})
+    sdk.runs.wait(thread_id, GRAPH, command={"resume": bad})
+    thread_status, (interrupt,) = pending_interrupts(sdk, thread_id)
+    assert thread_status == "interrupted"
+    assert interrupt["value"]["error"].startswith("invalid answer:")
+    final = sdk.runs.wait(
+        thread_id, GRAPH, command={"resume": {"decision": "approve", "note": "ok"}}
+    )
+    assert final["status"] == "approved"
+
+
+def test_invalid_input_fails_the_run_naming_the_field(sdk):
+    thread_id, result = start(sdk, {"amount": -3, "description": "Refund?"})
+    assert "amount" in result["__error__"]["message"]
+    thread = sdk.threads.get(thread_id)
+    assert thread["status"] == "error"
+    assert not thread["interrupts"]
+
+
+def test_cli_demo_replays_the_seed(cli):
+    proc = cli("demo", json_output=True)
+    assert proc.returncode == 0, proc.stderr
+    outcomes = [(o["values"]["status"], o["values"]["approver_note"]) for o in proc.data]
+    assert outcomes == [
+        ("approved", "Auto-approved (under limit)"),
+        ("approved", "Approved for Q4 conference"),
+        ("rejected", "Use IT procurement process instead"),
+    ]
+
+
+def test_cli_submit_pending_resume_watch_history(cli):
+    proc = cli("submit", "--amount", "750", "--description", "Team dinner", json_output=True)
+    assert proc.returncode == 0, proc.stderr
+    thread_id = proc.data["thread_id"]
+    assert proc.data["state"] == "waiting"
+    assert proc.data["interrupts"][0]["value"]["amount"] == 750
+
+    listed = cli("pending", "--graph", GRAPH, json_output=True)
+    assert thread_id in [o["thread_id"] for o in listed.data]
+    text = cli("pending", "--graph", GRAPH)
+    assert thread_id in text.stdout and "waiting for manager" in text.stdout
+
+    watched = cli("watch", thread_id, "--timeout", "30", json_output=True)
+    assert watched.data["state"] == "waiting"
+
+    refused = cli("resume", thread_id, "--value", '{"decision": "maybe"}')
+    assert refused.returncode == 1
+    assert "invalid answer, not sent" in refused.stderr and "decision" in refused.stderr
+
+    done = cli("resume", thread_id, "approve", "--note", "Enjoy", "--as", "bob", json_output=True)
+    assert done.returncode == 0, done.stderr
+    assert done.data["state"] == "finished"
+    assert done.data["values"]["status"] == "approved"
+    assert done.data["values"]["approver_note"] == "Enjoy"
+
+    history = cli("history", thread_id)
+    assert "approved by bob" in history.stdout
+
+    again = cli("resume", thread_id, "reject", "--note", "too late")
+    assert again.returncode == 1
+    assert "not waiting for a human" in again.stderr
+    assert cli("status", thread_id, json_output=True).data["values"]["status"] == "approved"
+
+
+def test_cli_reports_failed_input(cli):
+    proc = cli("submit", "--amount", "10", "--description", "")
+    assert proc.returncode == 1
+    assert "failed" in proc.stdout and "description" in proc.stdout
+
+
+def test_cli_errors_are_one_line(cli, server):
+    missing = cli("resume", "00000000-0000-0000-0000-000000000000", "approve")
+    assert missing.returncode == 1
+    assert missing.stderr.count("\n") == 1 and "not found" in missing.stderr
+    assert "Traceback" not in missing.stderr
+
+    down = cli("--url", f"http://127.0.0.1:{free_port()}", "pending")
+    assert down.returncode == 1
+    assert "cannot reach the server" in down.stderr and "Traceback" not in down.stderr
+
+
+def test_concurrent_answers_one_wins(server):
+    async def race():
+        client = HitlClient(server.url)
+        outcome = await client.submit(GRAPH, {"amount": 900, "description": "Race"})
+        answers = [
+            {"decision": "approve", "note": "first"},
+            {"decision": "reject", "note": "second"},
+        ]
+        results = await asyncio.gather(
+            *(client.resume(outcome.thread_id, a) for a in answers), return_exceptions=True
+        )
+        return results, await client.status(outcome.thread_id)
+
+    results, final = asyncio.run(race())
+    wins = [r for r in results if not isinstance(r, Exception)]
+    losses = [r for r in results if isinstance(r, Exception)]
+    assert len(wins) == 1 and len(losses) == 1, results
+    assert isinstance(losses[0], ClientError)
+    assert "409" in str(losses[0]) or "not applied" in str(losses[0])
+    assert len(final.values["audit"]) == 1
+    assert final.values["approver_note"] == wins[0].values["approver_note"]
