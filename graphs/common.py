@@ -9,13 +9,34 @@ wrong, so a bad answer never approves anything and never loses the pause.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.types import interrupt
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from typing_extensions import TypedDict
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+Amount = Annotated[float, Field(gt=0, allow_inf_nan=False, description="A positive amount")]
+"""A positive, finite amount of money (a JSON number; strings and booleans are refused)."""
+
+Text = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_not_blank)]
+"""A non-blank line of text."""
+
+Note = Annotated[str, Field(max_length=2000, description="Why; shown to the requester")]
+
+Approver = Annotated[
+    str | None,
+    Field(max_length=200, description="Who decides (must match the signed-in user under auth)"),
+]
 
 
 class StrictModel(BaseModel):
@@ -34,10 +55,8 @@ class ExpenseDecision(StrictModel):
     decision: Literal["approve", "reject", "approved", "rejected"] = Field(
         description="approve / approved, or reject / rejected"
     )
-    note: str = Field(default="", max_length=2000, description="Why; shown to the requester")
-    approver: str | None = Field(
-        default=None, max_length=200, description="Who decides (the signed-in user once auth is on)"
-    )
+    note: Note = ""
+    approver: Approver = None
 
     @property
     def approved(self) -> bool:
@@ -48,7 +67,8 @@ class ExpenseDecision(StrictModel):
 class AuditEntry(TypedDict):
     """One decision in a workflow's audit trail."""
 
-    step: str
+    step: int
+    """1-based approval level the decision was made at."""
     role: str
     decision: str
     approver: str | None
@@ -60,6 +80,26 @@ class AuditEntry(TypedDict):
 def utc_now() -> str:
     """Return the current UTC time as an ISO 8601 string."""
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def resolve_approver(
+    claimed: str | None, config: RunnableConfig | None
+) -> tuple[str | None, str | None]:
+    """Decide who made a decision: the authenticated user when there is one.
+
+    Under authentication the caller cannot name someone else; without it (in-process
+    runs, the unauthenticated dev server) the answer's own ``approver`` is recorded.
+
+    Returns:
+        ``(approver, None)``, or ``(None, error message)`` for a forged approver.
+    """
+    user = ((config or {}).get("configurable") or {}).get("langgraph_auth_user")
+    identity = getattr(user, "identity", None) if user is not None else None
+    if not identity:
+        return claimed, None
+    if claimed is not None and claimed != identity:
+        return None, f"approver {claimed!r} is not the signed-in user {identity!r}"
+    return identity, None
 
 
 def describe_error(exc: ValidationError) -> str:

@@ -13,16 +13,19 @@ import operator
 from dataclasses import dataclass
 from typing import Annotated, Literal, NotRequired
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
-from pydantic import Field, field_validator
 from typing_extensions import TypedDict
 
 from graphs.common import (
+    Amount,
     AuditEntry,
     ExpenseDecision,
     StrictModel,
+    Text,
     ask_human,
+    resolve_approver,
     utc_now,
     validate_input,
 )
@@ -74,16 +77,9 @@ class Context:
 class ExpenseRequest(StrictModel):
     """A valid expense: a finite, positive amount and a non-empty description."""
 
-    amount: float = Field(gt=0, allow_inf_nan=False)
-    description: str = Field(min_length=1, max_length=500)
+    amount: Amount
+    description: Text
     requester: str | None = None
-
-    @field_validator("description")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be blank")
-        return value
 
 
 def submit(state: State) -> dict:
@@ -92,7 +88,7 @@ def submit(state: State) -> dict:
     return {"amount": request.amount, "status": "pending", "approver_note": ""}
 
 
-def approve(state: State, runtime: Runtime[Context]) -> dict:
+def approve(state: State, runtime: Runtime[Context], config: RunnableConfig) -> dict:
     """Ask a human when the amount is over the threshold; approve it otherwise."""
     ctx = runtime.context or Context()
     if not math.isfinite(ctx.approval_threshold):
@@ -117,12 +113,15 @@ def approve(state: State, runtime: Runtime[Context]) -> dict:
     answer, error = ask_human(payload, ExpenseDecision)
     if answer is None:
         return {"review_error": error}
+    approver, error = resolve_approver(answer.approver, config)
+    if error:
+        return {"review_error": error}
     status = "approved" if answer.approved else "rejected"
     return {
         "status": status,
         "approver_note": answer.note,
         "review_error": None,
-        "audit": [_entry(ctx, status, answer.approver, answer.note)],
+        "audit": [_entry(ctx, status, approver, answer.note)],
     }
 
 
@@ -140,7 +139,7 @@ def route_approval(state: State) -> Literal["approve", "finalize"]:
 
 def _entry(ctx: Context, decision: str, approver: str | None, note: str) -> AuditEntry:
     return AuditEntry(
-        step="approve",
+        step=1,
         role=ctx.approver_role,
         decision=decision,
         approver=approver,

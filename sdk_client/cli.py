@@ -172,7 +172,9 @@ def render(outcome: Outcome) -> str:
             value = interrupt.get("value")
             fields = value if isinstance(value, dict) else {"value": value}
             who = fields.get("role") or "a human"
-            lines.append(f"  waiting for {who} (pause {interrupt['id']}):")
+            if fields.get("levels"):
+                who += f" (step {fields.get('step')} of {len(fields['levels'])})"
+            lines.append(f"  waiting for {who}, pause {interrupt['id']}:")
             lines += [f"    {k}: {_short(v)}" for k, v in fields.items() if v is not None]
     elif outcome.state == "failed":
         lines.append(f"  error: {outcome.error}")

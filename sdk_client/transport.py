@@ -55,13 +55,21 @@ def validate_answer(interrupt: dict[str, Any], value: Any) -> None:
     schema = interrupt.get("response_schema")
     if not schema:
         return
-    errors = sorted(
-        jsonschema.Draft202012Validator(schema).iter_errors(value), key=lambda e: list(e.path)
-    )
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = [_deepest(e) for e in validator.iter_errors(value)]
     if errors:
-        where = lambda e: ".".join(str(p) for p in e.absolute_path) or "answer"  # noqa: E731
-        detail = "; ".join(f"{where(e)}: {e.message}" for e in errors[:3])
+        detail = "; ".join(
+            f"{'.'.join(str(p) for p in e.absolute_path) or 'answer'}: {e.message}"
+            for e in errors[:3]
+        )
         raise ClientError(f"invalid answer, not sent: {detail}")
+
+
+def _deepest(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
+    """Descend into ``anyOf`` / ``oneOf`` failures to the error that names the field."""
+    while error.context:
+        error = max(error.context, key=lambda e: len(e.absolute_path))
+    return error
 
 
 class HitlClient:

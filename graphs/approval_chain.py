@@ -1,0 +1,230 @@
+"""Approval chain: one pause per required level, each answered approve / edit / reject.
+
+The levels a request needs come from a policy that is data (amount limits mapped to
+roles, overridable per run). ``review`` asks the next level that has not approved
+yet; an ``edit`` changes the request and the levels are recomputed from the new
+amount, so raising it past a limit adds a level and lowering it can drop later
+ones, while decisions already made stay in the audit trail. A ``reject`` ends the
+chain at once. The requester can never approve their own request.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal, NotRequired
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+from pydantic import Field, TypeAdapter, ValidationError, model_validator
+from typing_extensions import TypedDict
+
+from graphs.common import (
+    Amount,
+    Approver,
+    AuditEntry,
+    Note,
+    StrictModel,
+    Text,
+    ask_human,
+    describe_error,
+    resolve_approver,
+    utc_now,
+    validate_input,
+)
+
+OPTIONS = ["approve", "edit", "reject"]
+DEFAULT_POLICY = [
+    {"above": 100, "role": "manager"},
+    {"above": 1_000, "role": "finance"},
+    {"above": 10_000, "role": "director"},
+]
+
+
+class InputState(TypedDict):
+    """What a caller sends."""
+
+    amount: float
+    description: str
+    requester: str
+    category: NotRequired[str | None]
+
+
+class State(InputState):
+    """The request as it moves up the chain."""
+
+    status: NotRequired[Literal["pending", "approved", "rejected"]]
+    review_error: NotRequired[str | None]
+    """Why the last answer was refused; shown in the next pause, cleared by a valid one."""
+
+    audit: NotRequired[Annotated[list[AuditEntry], operator.add]]
+    """Append-only trail: every decision at every level, edits included."""
+
+
+class OutputState(TypedDict):
+    """What a finished run reports: the final request, its status and the whole trail."""
+
+    amount: float
+    description: str
+    requester: str
+    category: str | None
+    status: Literal["pending", "approved", "rejected"]
+    audit: list[AuditEntry]
+
+
+class PolicyTier(StrictModel):
+    """Amounts strictly above ``above`` need ``role``'s approval."""
+
+    above: float = Field(ge=0, allow_inf_nan=False)
+    role: str = Field(min_length=1)
+
+
+Policy = TypeAdapter(list[PolicyTier])
+
+
+@dataclass(kw_only=True)
+class Context:
+    """Per-run settings, passed as the run's ``context``."""
+
+    policy: list[dict[str, Any]] = field(default_factory=lambda: list(DEFAULT_POLICY))
+    """Approval tiers ``[{"above": 100, "role": "manager"}, ...]``, asked in this order."""
+
+
+class ChainRequest(StrictModel):
+    """A valid request for approval."""
+
+    amount: Amount
+    description: Text
+    requester: Text
+    category: str | None = Field(default=None, max_length=100)
+
+
+class Changes(StrictModel):
+    """The fields an approver may change."""
+
+    amount: Amount | None = None
+    description: Text | None = None
+
+
+class ChainDecision(StrictModel):
+    """One level's answer."""
+
+    decision: Literal["approve", "edit", "reject"]
+    note: Note = ""
+    approver: Approver = None
+    changes: Changes | None = Field(default=None, description="Required for edit, only for edit")
+
+    @model_validator(mode="after")
+    def _changes_only_with_edit(self) -> ChainDecision:
+        has_changes = self.changes is not None and bool(self.changes.model_dump(exclude_none=True))
+        if self.decision == "edit" and not has_changes:
+            raise ValueError("edit needs changes with an amount or a description")
+        if self.decision != "edit" and self.changes is not None:
+            raise ValueError(f"changes are only allowed with edit, not {self.decision}")
+        return self
+
+
+def required_roles(amount: float, policy: list[PolicyTier]) -> list[str]:
+    """Return the roles that must approve ``amount``, in policy order."""
+    return [tier.role for tier in policy if amount > tier.above]
+
+
+def approved_roles(audit: list[AuditEntry]) -> set[str]:
+    """Return the roles that have already approved (an edit approves the edited request)."""
+    return {e["role"] for e in audit if e["decision"] in ("approve", "edit")}
+
+
+def next_role(state: State, policy: list[PolicyTier]) -> str | None:
+    """Return the first required role that has not approved yet."""
+    done = approved_roles(state.get("audit") or [])
+    return next((r for r in required_roles(state["amount"], policy) if r not in done), None)
+
+
+def load_policy(ctx: Context | None) -> list[PolicyTier]:
+    """Validate the run's policy, failing the run with a clear message if it is malformed."""
+    try:
+        return Policy.validate_python((ctx or Context()).policy)
+    except ValidationError as exc:
+        raise ValueError(f"invalid approval_chain context.policy: {describe_error(exc)}") from None
+
+
+def submit(state: State, runtime: Runtime[Context]) -> dict:
+    """Validate the request and the run's policy."""
+    request = validate_input(ChainRequest, state, "approval_chain")
+    load_policy(runtime.context)
+    return {**request.model_dump(), "status": "pending"}
+
+
+def review(state: State, runtime: Runtime[Context], config: RunnableConfig) -> dict:
+    """Ask the next level for a decision and apply it."""
+    policy = load_policy(runtime.context)
+    role = next_role(state, policy)
+    if role is None:
+        raise ValueError("review reached with no level left to ask")
+    levels = required_roles(state["amount"], policy)
+    payload = {
+        "type": "approval_chain",
+        "step": levels.index(role) + 1,
+        "role": role,
+        "levels": levels,
+        "request": {k: state.get(k) for k in ("amount", "description", "requester", "category")},
+        "options": OPTIONS,
+        "history": state.get("audit") or [],
+    }
+    if state.get("review_error"):
+        payload["error"] = state["review_error"]
+    answer, error = ask_human(payload, ChainDecision)
+    if answer is None:
+        return {"review_error": error}
+    approver, error = resolve_approver(answer.approver, config)
+    if error is None and answer.decision != "reject" and approver == state["requester"]:
+        error = f"{approver} requested this and cannot approve it (segregation of duties)"
+    if error:
+        return {"review_error": error}
+    changes = answer.changes.model_dump(exclude_none=True) if answer.changes else None
+    entry = AuditEntry(
+        step=payload["step"],
+        role=role,
+        decision=answer.decision,
+        approver=approver,
+        note=answer.note,
+        changes=changes,
+        at=utc_now(),
+    )
+    update: dict[str, Any] = {"review_error": None, "audit": [entry], **(changes or {})}
+    if answer.decision == "reject":
+        update["status"] = "rejected"
+    return update
+
+
+def finalize(state: State) -> dict:
+    """Close the request: approved unless a level rejected it."""
+    return {"status": "rejected" if state.get("status") == "rejected" else "approved"}
+
+
+def route_next(state: State, runtime: Runtime[Context]) -> Literal["review", "finalize"]:
+    """Ask again after a refused answer or while a level still has to approve."""
+    if state.get("review_error"):
+        return "review"
+    if state.get("status") == "rejected":
+        return "finalize"
+    return "review" if next_role(state, load_policy(runtime.context)) else "finalize"
+
+
+def build_graph() -> StateGraph:
+    """Return the uncompiled approval chain workflow."""
+    builder = StateGraph(
+        State, input_schema=InputState, output_schema=OutputState, context_schema=Context
+    )
+    builder.add_node("submit", submit)
+    builder.add_node("review", review)
+    builder.add_node("finalize", finalize)
+    builder.add_edge(START, "submit")
+    builder.add_conditional_edges("submit", route_next)
+    builder.add_conditional_edges("review", route_next)
+    builder.add_edge("finalize", END)
+    return builder
+
+
+graph = build_graph().compile(name="Approval Chain")

@@ -1,0 +1,138 @@
+"""The approval chain over a real ``langgraph dev``, driven through the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from sdk_client import ClientError, HitlClient
+
+pytestmark = pytest.mark.integration
+
+
+def submit(cli, amount):
+    proc = cli(
+        "submit",
+        "--graph",
+        "approval_chain",
+        "--amount",
+        str(amount),
+        "--description",
+        "Data center racks",
+        "--requester",
+        "alice",
+        "--category",
+        "hardware",
+        json_output=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.data
+
+
+def current_pause(outcome):
+    (interrupt,) = outcome["interrupts"]
+    return interrupt["value"]
+
+
+def test_three_levels_to_approval_through_the_cli(cli):
+    outcome = submit(cli, 25_000)
+    thread_id = outcome["thread_id"]
+    listed = cli("pending", "--graph", "approval_chain")
+    assert thread_id in listed.stdout and "manager (step 1 of 3)" in listed.stdout
+
+    for role, approver in [("manager", "bob"), ("finance", "carol"), ("director", "dave")]:
+        assert current_pause(outcome)["role"] == role
+        proc = cli(
+            "resume",
+            thread_id,
+            "approve",
+            "--note",
+            f"ok from {role}",
+            "--as",
+            approver,
+            json_output=True,
+        )
+        assert proc.returncode == 0, proc.stderr
+        outcome = proc.data
+    assert outcome["state"] == "finished"
+    assert outcome["values"]["status"] == "approved"
+    trail = cli("history", thread_id, json_output=True).data
+    assert [(e["step"], e["role"], e["approver"]) for e in trail] == [
+        (1, "manager", "bob"),
+        (2, "finance", "carol"),
+        (3, "director", "dave"),
+    ]
+    assert "director: approve by dave" in cli("history", thread_id).stdout
+
+
+def test_edit_then_rejection_at_finance_through_the_cli(cli):
+    outcome = submit(cli, 800)
+    thread_id = outcome["thread_id"]
+    edited = cli(
+        "resume",
+        thread_id,
+        "edit",
+        "--amount",
+        "4000",
+        "--description",
+        "Racks + UPS",
+        "--note",
+        "UPS was missing",
+        "--as",
+        "bob",
+        json_output=True,
+    )
+    assert edited.returncode == 0, edited.stderr
+    value = current_pause(edited.data)
+    assert value["role"] == "finance"
+    assert value["request"]["amount"] == 4000 and value["request"]["description"] == "Racks + UPS"
+
+    selfish = cli("resume", thread_id, "approve", "--as", "alice")
+    assert selfish.returncode == 0
+    assert "segregation of duties" in selfish.stdout
+
+    rejected = cli(
+        "resume", thread_id, "reject", "--note", "Over budget", "--as", "carol", json_output=True
+    )
+    assert rejected.data["state"] == "finished"
+    assert rejected.data["values"]["status"] == "rejected"
+    trail = rejected.data["values"]["audit"]
+    assert [(e["role"], e["decision"]) for e in trail] == [
+        ("manager", "edit"),
+        ("finance", "reject"),
+    ]
+    assert trail[0]["changes"] == {"amount": 4000, "description": "Racks + UPS"}
+
+    bad_edit = cli("resume", thread_id, "edit", "--as", "carol")
+    assert bad_edit.returncode == 1 and "edit needs at least one change" in bad_edit.stderr
+
+
+def test_client_validates_against_the_pause_schema(cli):
+    thread_id = submit(cli, 500)["thread_id"]
+    proc = cli(
+        "resume", thread_id, "--value", '{"decision": "edit", "changes": {"amount": "lots"}}'
+    )
+    assert proc.returncode == 1
+    assert "invalid answer, not sent" in proc.stderr and "changes.amount" in proc.stderr
+
+
+def test_racing_answers_record_one_decision(server):
+    async def race():
+        client = HitlClient(server.url)
+        outcome = await client.submit(
+            "approval_chain", {"amount": 5_000, "description": "Race", "requester": "alice"}
+        )
+        answers = [
+            {"decision": "approve", "approver": "bob"},
+            {"decision": "reject", "approver": "erin"},
+        ]
+        results = await asyncio.gather(
+            *(client.resume(outcome.thread_id, a) for a in answers), return_exceptions=True
+        )
+        return results, await client.status(outcome.thread_id)
+
+    results, final = asyncio.run(race())
+    errors = [r for r in results if isinstance(r, Exception)]
+    assert len(errors) == 1 and isinstance(errors[0], ClientError), results
+    assert len(final.values["audit"]) == 1
