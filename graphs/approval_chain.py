@@ -29,6 +29,7 @@ from graphs.common import (
     Text,
     ask_human,
     describe_error,
+    pin_context,
     resolve_approver,
     utc_now,
     validate_input,
@@ -60,6 +61,9 @@ class State(InputState):
 
     audit: NotRequired[Annotated[list[AuditEntry], operator.add]]
     """Append-only trail: every decision at every level, edits included."""
+
+    settings: NotRequired[dict]
+    """The run's ``Context``, pinned at submission so a resume cannot change the policy."""
 
 
 class OutputState(TypedDict):
@@ -141,10 +145,10 @@ def next_role(state: State, policy: list[PolicyTier]) -> str | None:
     return next((r for r in required_roles(state["amount"], policy) if r not in done), None)
 
 
-def load_policy(ctx: Context | None) -> list[PolicyTier]:
-    """Validate the run's policy, failing the run with a clear message if it is malformed."""
+def load_policy(state: State) -> list[PolicyTier]:
+    """Validate the pinned policy, failing the run with a clear message if it is malformed."""
     try:
-        return Policy.validate_python((ctx or Context()).policy)
+        return Policy.validate_python(state["settings"]["policy"])
     except ValidationError as exc:
         raise ValueError(f"invalid approval_chain context.policy: {describe_error(exc)}") from None
 
@@ -152,13 +156,14 @@ def load_policy(ctx: Context | None) -> list[PolicyTier]:
 def submit(state: State, runtime: Runtime[Context]) -> dict:
     """Validate the request and the run's policy."""
     request = validate_input(ChainRequest, state, "approval_chain")
-    load_policy(runtime.context)
-    return {**request.model_dump(), "status": "pending"}
+    settings = pin_context(runtime.context, Context, "approval_chain")
+    load_policy({"settings": settings})
+    return {**request.model_dump(), "status": "pending", "settings": settings}
 
 
-def review(state: State, runtime: Runtime[Context], config: RunnableConfig) -> dict:
+def review(state: State, config: RunnableConfig) -> dict:
     """Ask the next level for a decision and apply it."""
-    policy = load_policy(runtime.context)
+    policy = load_policy(state)
     role = next_role(state, policy)
     if role is None:
         raise ValueError("review reached with no level left to ask")
@@ -203,13 +208,13 @@ def finalize(state: State) -> dict:
     return {"status": "rejected" if state.get("status") == "rejected" else "approved"}
 
 
-def route_next(state: State, runtime: Runtime[Context]) -> Literal["review", "finalize"]:
+def route_next(state: State) -> Literal["review", "finalize"]:
     """Ask again after a refused answer or while a level still has to approve."""
     if state.get("review_error"):
         return "review"
     if state.get("status") == "rejected":
         return "finalize"
-    return "review" if next_role(state, load_policy(runtime.context)) else "finalize"
+    return "review" if next_role(state, load_policy(state)) else "finalize"
 
 
 def build_graph() -> StateGraph:

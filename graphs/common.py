@@ -8,15 +8,19 @@ wrong, so a bad answer never approves anything and never loses the pause.
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import interrupt
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+ContextT = TypeVar("ContextT")
 
 
 def _not_blank(value: str) -> str:
@@ -27,6 +31,9 @@ def _not_blank(value: str) -> str:
 
 Amount = Annotated[float, Field(gt=0, allow_inf_nan=False, description="A positive amount")]
 """A positive, finite amount of money (a JSON number; strings and booleans are refused)."""
+
+Limit = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+"""A finite, non-negative amount limit (a per-run setting)."""
 
 Text = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_not_blank)]
 """A non-blank line of text."""
@@ -75,6 +82,34 @@ class AuditEntry(TypedDict):
     note: str
     changes: dict[str, Any] | None
     at: str
+
+
+def pin_context(context: Any, default: type[ContextT], workflow: str) -> dict[str, Any]:
+    """Snapshot a run's context for the state, at submission.
+
+    A resume is a new run with a context of its own (usually the default), and a
+    resumed node runs again from its start: rules read from the live context could
+    change mid-flight (a lower threshold on resume would skip the pause and drop
+    the human's answer). Workflows therefore read their rules from this snapshot.
+    """
+    raw = dataclasses.asdict(context if context is not None else default())
+    try:
+        TypeAdapter(default).validate_python(raw)
+    except ValidationError as exc:
+        raise ValueError(f"invalid {workflow} context: {describe_error(exc)}") from None
+    return raw
+
+
+def pinned(state: dict[str, Any], cls: type[ContextT]) -> ContextT:
+    """Return the context pinned at submission."""
+    return cls(**state["settings"])
+
+
+def data_dir() -> Path:
+    """Return the project's data directory (``HITL_DATA_DIR``, default ``./data``), created."""
+    path = Path(os.environ.get("HITL_DATA_DIR") or "data").resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def utc_now() -> str:

@@ -8,7 +8,6 @@ carries an ``error``; it never approves and never fails the thread.
 
 from __future__ import annotations
 
-import math
 import operator
 from dataclasses import dataclass
 from typing import Annotated, Literal, NotRequired
@@ -22,9 +21,12 @@ from graphs.common import (
     Amount,
     AuditEntry,
     ExpenseDecision,
+    Limit,
     StrictModel,
     Text,
     ask_human,
+    pin_context,
+    pinned,
     resolve_approver,
     utc_now,
     validate_input,
@@ -52,6 +54,9 @@ class State(InputState):
     audit: NotRequired[Annotated[list[AuditEntry], operator.add]]
     """Append-only trail of decisions (the automatic one included)."""
 
+    settings: NotRequired[dict]
+    """The run's ``Context``, pinned at submission so a resume cannot change the rules."""
+
 
 class OutputState(TypedDict):
     """What a finished run reports."""
@@ -67,7 +72,7 @@ class OutputState(TypedDict):
 class Context:
     """Per-run settings, passed as the run's ``context``."""
 
-    approval_threshold: float = 100.0
+    approval_threshold: Limit = 100.0
     """Amounts above this pause for a human; at or below it are auto-approved."""
 
     approver_role: str = "manager"
@@ -82,17 +87,21 @@ class ExpenseRequest(StrictModel):
     requester: str | None = None
 
 
-def submit(state: State) -> dict:
-    """Validate the expense and mark it pending."""
+def submit(state: State, runtime: Runtime[Context]) -> dict:
+    """Validate the expense and the run's settings, and mark it pending."""
     request = validate_input(ExpenseRequest, state, "expense_approval")
-    return {"amount": request.amount, "status": "pending", "approver_note": ""}
+    settings = pin_context(runtime.context, Context, "expense_approval")
+    return {
+        "amount": request.amount,
+        "status": "pending",
+        "approver_note": "",
+        "settings": settings,
+    }
 
 
-def approve(state: State, runtime: Runtime[Context], config: RunnableConfig) -> dict:
+def approve(state: State, config: RunnableConfig) -> dict:
     """Ask a human when the amount is over the threshold; approve it otherwise."""
-    ctx = runtime.context or Context()
-    if not math.isfinite(ctx.approval_threshold):
-        raise ValueError("context.approval_threshold must be a finite number")
+    ctx = pinned(state, Context)
     if state["amount"] <= ctx.approval_threshold:
         return {
             "status": "approved",

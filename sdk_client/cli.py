@@ -47,6 +47,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--description")
     p.add_argument("--requester")
     p.add_argument("--category")
+    p.add_argument("--customer")
     p.add_argument("--input", type=_json_object, default={}, help="extra input as JSON")
     p.add_argument("--context", type=_json_object, default=None, help="run context as JSON")
     p.add_argument("--no-wait", action="store_true", help="return once the run is queued")
@@ -57,7 +58,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
     p = sub.add_parser("resume", help="answer a pending pause")
     p.add_argument("thread_id")
-    p.add_argument("decision", nargs="?", choices=["approve", "reject", "edit"])
+    p.add_argument("decision", nargs="?", choices=["approve", "reject", "edit", "retry", "cancel"])
     p.add_argument("--note")
     p.add_argument("--as", dest="approver", help="who decides")
     p.add_argument("--amount", type=float, help="edit: new amount")
@@ -91,7 +92,7 @@ async def run(args: argparse.Namespace) -> int:
     client = HitlClient(args.url, token=args.token)
     if args.command == "submit":
         values = {**args.input}
-        for key in ("amount", "description", "requester", "category"):
+        for key in ("amount", "description", "requester", "category", "customer"):
             if getattr(args, key) is not None:
                 values[key] = getattr(args, key)
         outcome = await client.submit(args.graph, values, args.context, wait=not args.no_wait)
@@ -118,7 +119,7 @@ async def run(args: argparse.Namespace) -> int:
                 args.decision, note=args.note, approver=args.approver, changes=changes
             )
         else:
-            raise ClientError("say approve, reject or edit, or give --value JSON")
+            raise ClientError("say approve, reject, edit, retry or cancel, or give --value JSON")
         outcome = await client.resume(args.thread_id, answer, args.interrupt_id)
         return emit(args, outcome)
     if args.command == "status":

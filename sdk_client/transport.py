@@ -144,11 +144,15 @@ class HitlClient:
         error = None
         if state == FAILED:
             error = await self._last_error(thread_id)
+        values = thread.get("values")
+        if values is None and state == FINISHED:
+            # A thread restored after a crash has its values only in its checkpoints.
+            values = (await self._call(self.sdk.threads.get_state(thread_id), "state"))["values"]
         return Outcome(
             thread_id=thread_id,
             graph_id=(thread.get("metadata") or {}).get("graph_id"),
             state=state,
-            values=thread.get("values") or {},
+            values=values or {},
             interrupts=interrupts,
             error=error,
             created_at=str(thread.get("created_at")),

@@ -37,23 +37,23 @@ def sdk(server):
     return get_sync_client(url=server.url)
 
 
+def run_cli(url: str, *args: str, json_output: bool = False) -> subprocess.CompletedProcess:
+    """Run ``python -m sdk_client --url URL ...`` as a subprocess (``.data``: parsed JSON)."""
+    cmd = [sys.executable, "-m", "sdk_client", "--url", url, *(["--json"] if json_output else [])]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LANGGRAPH_")}
+    env["HITL_ENV_FILE"] = os.devnull
+    proc = subprocess.run(
+        [*cmd, *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120
+    )
+    if json_output and proc.returncode == 0:
+        proc.data = json.loads(proc.stdout)
+    return proc
+
+
 @pytest.fixture
 def cli(server) -> Callable[..., subprocess.CompletedProcess]:
-    """Run ``python -m sdk_client`` against the test server as a subprocess."""
-
-    def run(*args: str, json_output: bool = False) -> subprocess.CompletedProcess:
-        cmd = [sys.executable, "-m", "sdk_client", "--url", server.url]
-        cmd += ["--json"] if json_output else []
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LANGGRAPH_")}
-        env["HITL_ENV_FILE"] = os.devnull
-        proc = subprocess.run(
-            [*cmd, *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120
-        )
-        if json_output and proc.returncode == 0:
-            proc.data = json.loads(proc.stdout)
-        return proc
-
-    return run
+    """Run the CLI against the session's server."""
+    return lambda *args, json_output=False: run_cli(server.url, *args, json_output=json_output)
 
 
 @pytest.fixture
@@ -66,3 +66,24 @@ def thread() -> dict:
 def checkpointer() -> InMemorySaver:
     """An in-memory checkpointer for in-process runs."""
     return InMemorySaver()
+
+
+@pytest.fixture
+def fresh_server() -> Iterator[DevServer]:
+    """A server of the test's own, to kill and restart on the same data."""
+    dev = DevServer().start()
+    try:
+        yield dev
+    finally:
+        dev.cleanup()
+
+
+@pytest.fixture
+def ledger(server) -> Callable[..., int]:
+    """Count charges in the test server's payment ledger."""
+    if not isinstance(server, DevServer):
+        pytest.skip("the ledger of a server given by LANGGRAPH_TEST_URL is not reachable")
+    from graphs.payments import ledger_count
+
+    url = f"sqlite:///{server.data_dir / 'ledger.sqlite'}"
+    return lambda order_id=None: ledger_count(order_id, url=url)

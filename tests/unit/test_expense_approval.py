@@ -164,3 +164,14 @@ def test_invalid_input_fails_naming_the_field(app, thread, values, field):
     with pytest.raises(ValueError, match=f"invalid expense_approval input: .*{field}"):
         app.invoke(values, thread)
     assert not app.get_state(thread).interrupts
+
+
+def test_a_resume_cannot_change_the_pinned_threshold(app, thread):
+    app.invoke({"amount": 50, "description": "Taxi"}, thread, context={"approval_threshold": 10})
+    final = app.invoke(
+        Command(resume={"decision": "reject", "note": "no"}),
+        thread,
+        context={"approval_threshold": 1000},
+    )
+    assert final["status"] == "rejected"
+    assert final["approver_note"] == "no"

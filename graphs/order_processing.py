@@ -1,0 +1,265 @@
+"""Order processing: durable ``@task`` side effects, retries, and a human when they run out.
+
+``create_order`` makes the order id in a ``@task`` (so a resume never makes a new
+one); orders over the approval limit pause in ``approve_order`` before anything
+is charged; ``charge`` calls the payment ``@task``, retried on transient gateway
+errors with the seed's backoff (``RetryPolicy`` from ``langgraph.types``, given
+per task). When the retries run out, ``handle_failure`` asks a human to retry or
+cancel. The gateway's ledger is keyed by an idempotency key derived from the
+thread and the order, so no path charges twice.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any, Literal, NotRequired
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.func import task
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+from langgraph.types import RetryPolicy
+from pydantic import Field, ValidationError
+from typing_extensions import TypedDict
+
+from graphs import payments
+from graphs.common import (
+    Amount,
+    Approver,
+    ExpenseDecision,
+    Limit,
+    Note,
+    StrictModel,
+    ask_human,
+    describe_error,
+    pin_context,
+    pinned,
+    resolve_approver,
+    validate_input,
+)
+
+PAYMENT_RETRY = RetryPolicy(
+    max_attempts=3,
+    initial_interval=0.5,
+    backoff_factor=2,
+    max_interval=10,
+    retry_on=payments.TransientGatewayError,
+)
+"""The seed's settings; only transient gateway errors are retried (a decline is final)."""
+
+
+class InputState(TypedDict):
+    """What a caller sends."""
+
+    amount: float
+    customer: NotRequired[str | None]
+    items: NotRequired[list[Any] | None]
+
+
+class State(InputState):
+    """The order as it moves through the workflow."""
+
+    order_id: NotRequired[str]
+    status: NotRequired[
+        Literal["created", "approved", "paid", "payment_failed", "declined", "cancelled"]
+    ]
+    payment_result: NotRequired[dict]
+    payment_error: NotRequired[str | None]
+    review_error: NotRequired[str | None]
+    """Why the last answer was refused; shown in the next pause."""
+    decided_by: NotRequired[str | None]
+    settings: NotRequired[dict]
+    """The run's ``Context``, pinned at submission so a resume cannot change the rules."""
+
+
+class OutputState(TypedDict):
+    """What a finished run reports."""
+
+    amount: float
+    order_id: str
+    status: str
+    payment_result: dict
+    payment_error: str | None
+    decided_by: str | None
+
+
+@dataclass(kw_only=True)
+class Context:
+    """Per-run settings, passed as the run's ``context``."""
+
+    approval_limit: Limit = 1_000.0
+    """Orders above this pause for a human before any charge."""
+
+    approver_role: str = "manager"
+
+    gateway: dict[str, Any] = field(default_factory=dict)
+    """Faults to inject into the simulated gateway: ``transient_failures``, ``decline``,
+    ``crash_after_charge`` (see ``graphs/payments.py``). Off by default."""
+
+
+class OrderRequest(StrictModel):
+    """A valid order."""
+
+    amount: Amount
+    customer: str | None = Field(default=None, max_length=200)
+    items: list[Any] | None = Field(default=None, max_length=1000)
+
+
+class RetryDecision(StrictModel):
+    """The answer when payment retries have run out."""
+
+    decision: Literal["retry", "cancel"]
+    note: Note = ""
+    approver: Approver = None
+
+
+@task
+def generate_order_id() -> str:
+    """Make a new order id (random: a resume must reuse the first one)."""
+    return f"ORD-{random.randint(10000, 99999)}"
+
+
+@task(retry_policy=PAYMENT_RETRY)
+def process_payment(key: str, order_id: str, amount: float, faults: dict[str, Any]) -> dict:
+    """Charge the order through the gateway's idempotent ledger."""
+    return payments.charge(key, order_id, amount, payments.GatewayFaults(**faults))
+
+
+def create_order(state: State, runtime: Runtime[Context]) -> dict:
+    """Validate the order and give it an id."""
+    validate_input(OrderRequest, state, "order_processing")
+    settings = pin_context(runtime.context, Context, "order_processing")
+    _faults(settings)
+    return {
+        "order_id": generate_order_id().result(),
+        "status": "created",
+        "payment_result": {},
+        "settings": settings,
+    }
+
+
+def approve_order(state: State, config: RunnableConfig) -> dict:
+    """Ask a human to approve an order over the limit, before any charge."""
+    ctx = pinned(state, Context)
+    if state["amount"] <= ctx.approval_limit:
+        return {"status": "approved"}
+    payload = {
+        "type": "order_approval",
+        "order_id": state["order_id"],
+        "amount": state["amount"],
+        "customer": state.get("customer"),
+        "items": state.get("items"),
+        "options": ["approve", "reject"],
+        "role": ctx.approver_role,
+        "limit": ctx.approval_limit,
+    }
+    return _decide(state, config, payload, ExpenseDecision, approved="approved")
+
+
+def charge(state: State, config: RunnableConfig) -> dict:
+    """Charge the order; a transient failure that outlasts the retries goes to a human."""
+    key = f"{config['configurable'].get('thread_id')}:{state['order_id']}"
+    try:
+        result = process_payment(
+            key, state["order_id"], state["amount"], _faults(state["settings"]).model_dump()
+        ).result()
+    except payments.PaymentDeclined as exc:
+        return {
+            "status": "declined",
+            "payment_error": str(exc),
+            "payment_result": {"status": "declined", "reason": str(exc)},
+        }
+    except payments.TransientGatewayError as exc:
+        attempts = PAYMENT_RETRY.max_attempts
+        return {
+            "status": "payment_failed",
+            "payment_error": f"{exc}; gave up after {attempts} attempts",
+        }
+    return {"status": "paid", "payment_result": result, "payment_error": None}
+
+
+def handle_failure(state: State, config: RunnableConfig) -> dict:
+    """Ask a human whether to retry a payment that kept failing, or cancel the order."""
+    ctx = pinned(state, Context)
+    payload = {
+        "type": "payment_failed",
+        "order_id": state["order_id"],
+        "amount": state["amount"],
+        "payment_error": state.get("payment_error"),
+        "options": ["retry", "cancel"],
+        "role": ctx.approver_role,
+    }
+    return _decide(state, config, payload, RetryDecision, approved="retry")
+
+
+def _decide(
+    state: State,
+    config: RunnableConfig,
+    payload: dict[str, Any],
+    model: type[ExpenseDecision] | type[RetryDecision],
+    approved: str,
+) -> dict:
+    """Pause with ``payload``; set ``status`` to ``approved`` or ``cancelled`` from the answer."""
+    if state.get("review_error"):
+        payload["error"] = state["review_error"]
+    answer, error = ask_human(payload, model)
+    approver = None
+    if answer is not None:
+        approver, error = resolve_approver(answer.approver, config)
+    if error:
+        return {"review_error": error}
+    go = answer.decision in ("approve", "approved", "retry")
+    return {
+        "status": "approved" if go else "cancelled",
+        "review_error": None,
+        "decided_by": approver,
+        "payment_error": None if go else state.get("payment_error"),
+    }
+
+
+def _faults(settings: dict[str, Any]) -> payments.GatewayFaults:
+    try:
+        return payments.GatewayFaults(**settings["gateway"])
+    except (ValidationError, TypeError) as exc:
+        detail = describe_error(exc) if isinstance(exc, ValidationError) else str(exc)
+        raise ValueError(f"invalid order_processing context.gateway: {detail}") from None
+
+
+def route_approval(state: State) -> Literal["approve_order", "charge", "__end__"]:
+    """Ask again after a refused answer; charge an approved order; end a cancelled one."""
+    if state.get("review_error"):
+        return "approve_order"
+    return "charge" if state["status"] == "approved" else END
+
+
+def route_payment(state: State) -> Literal["handle_failure", "__end__"]:
+    """Bring in a human when the payment kept failing."""
+    return "handle_failure" if state["status"] == "payment_failed" else END
+
+
+def route_failure(state: State) -> Literal["handle_failure", "charge", "__end__"]:
+    """Ask again after a refused answer; retry the charge; end a cancelled order."""
+    if state.get("review_error"):
+        return "handle_failure"
+    return "charge" if state["status"] == "approved" else END
+
+
+def build_graph() -> StateGraph:
+    """Return the uncompiled order processing workflow."""
+    builder = StateGraph(
+        State, input_schema=InputState, output_schema=OutputState, context_schema=Context
+    )
+    builder.add_node("create_order", create_order)
+    builder.add_node("approve_order", approve_order)
+    builder.add_node("charge", charge)
+    builder.add_node("handle_failure", handle_failure)
+    builder.add_edge(START, "create_order")
+    builder.add_edge("create_order", "approve_order")
+    builder.add_conditional_edges("approve_order", route_approval)
+    builder.add_conditional_edges("charge", route_payment)
+    builder.add_conditional_edges("handle_failure", route_failure)
+    return builder
+
+
+graph = build_graph().compile(name="Order Processing")

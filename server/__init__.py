@@ -1,0 +1,1 @@
+"""What langgraph.json loads besides the graphs: persistence and start-up hooks."""

@@ -1,0 +1,38 @@
+"""The custom HTTP app mounted into the LangGraph server (``http.app`` in langgraph.json).
+
+Its lifespan runs after the server's own (graphs loaded, checkpointer open) and
+before ``/ok`` answers, which makes it the place for start-up recovery.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from langgraph_sdk import get_client
+from starlette.applications import Starlette
+
+from server.checkpointer import checkpoint_path
+from server.recovery import recover
+
+logger = logging.getLogger(__name__)
+
+
+def embedded_sqlite_mode() -> bool:
+    """Whether this is ``langgraph dev`` on the project's SQLite checkpointer."""
+    return os.environ.get("LANGGRAPH_RUNTIME_EDITION", "inmem") == "inmem" and (
+        "server/checkpointer.py" in os.environ.get("LANGGRAPH_CHECKPOINTER", "")
+    )
+
+
+@asynccontextmanager
+async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+    """Repair what a crash of the embedded server left behind, then serve."""
+    if embedded_sqlite_mode():
+        await recover(get_client(), checkpoint_path())
+    yield
+
+
+app = Starlette(lifespan=lifespan)

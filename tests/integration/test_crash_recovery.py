@@ -1,0 +1,92 @@
+"""``kill -9`` of the embedded server: every pause the client saw survives."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from langgraph_sdk import get_sync_client
+
+from graphs.payments import ledger_count
+from tests.conftest import run_cli
+
+pytestmark = pytest.mark.integration
+
+
+def hitl(server, *args):
+    proc = run_cli(server.url, *args, json_output=True)
+    assert proc.returncode == 0, proc.stderr
+    return proc.data
+
+
+def test_pauses_of_every_graph_survive_kill_9(fresh_server):
+    server = fresh_server
+    expense = hitl(server, "submit", "--amount", "500", "--description", "Conference ticket")
+    chain = hitl(
+        server,
+        "submit",
+        "--graph",
+        "approval_chain",
+        "--amount",
+        "5000",
+        "--description",
+        "Racks",
+        "--requester",
+        "alice",
+    )
+    order = hitl(server, "submit", "--graph", "order_processing", "--amount", "5000")
+    order_id = order["interrupts"][0]["value"]["order_id"]
+    before = {o["thread_id"]: o["interrupts"] for o in (expense, chain, order)}
+
+    server.kill()  # well within the runtime's 10 s flush: it forgets these threads
+    started = time.monotonic()
+    server.start()
+    print(f"restart with recovery: {time.monotonic() - started:.2f}s")
+
+    waiting = {o["thread_id"]: o["interrupts"] for o in hitl(server, "pending")}
+    assert waiting == before  # same threads, same interrupt ids and payloads
+    metadata = get_sync_client(url=server.url).threads.get(order["thread_id"])["metadata"]
+    assert metadata["graph_id"] == "order_processing"
+
+    done = hitl(server, "resume", expense["thread_id"], "approve", "--note", "ok")
+    assert done["values"]["status"] == "approved"
+    done = hitl(server, "resume", chain["thread_id"], "approve", "--as", "bob")
+    assert done["interrupts"][0]["value"]["role"] == "finance"
+    done = hitl(server, "resume", order["thread_id"], "approve", "--as", "bob")
+    assert done["values"]["status"] == "paid"
+    assert done["values"]["order_id"] == order_id
+    assert ledger_count(order_id, url=f"sqlite:///{server.data_dir / 'ledger.sqlite'}") == 1
+
+
+def test_runs_requeued_after_a_crash_do_not_run_twice(fresh_server):
+    """A run caught running by the runtime's periodic write is re-queued after a crash
+    with its original input; it had finished, so re-running it would start the order
+    again (new order id, second charge). Recovery cancels it."""
+    server = fresh_server
+    ops = server.root / ".langgraph_api" / ".langgraph_ops.pckl"
+    deadline = time.monotonic() + 30
+    while not ops.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    written = ops.stat().st_mtime
+    while ops.stat().st_mtime == written:  # align with the 10 s write cycle
+        time.sleep(0.05)
+    time.sleep(8.5)
+    sdk = get_sync_client(url=server.url)
+    thread_id = sdk.threads.create(metadata={"graph_id": "order_processing"})["thread_id"]
+    result = sdk.runs.wait(
+        thread_id,
+        "order_processing",
+        input={"amount": 60},
+        context={"gateway": {"transient_failures": 2}},
+    )  # runs ~2-3 s
+    assert result["status"] == "paid"
+    server.kill()
+    server.start()
+    log = server.log_tail(2000)
+    assert "Retrying runs left running" in log  # the crash did leave the run re-queued
+    assert "1 stale runs cancelled" in log
+    time.sleep(3)  # time for a re-queued run to be picked up, were it not cancelled
+    values = get_sync_client(url=server.url).threads.get_state(thread_id)["values"]
+    assert values["order_id"] == result["order_id"]
+    url = f"sqlite:///{server.data_dir / 'ledger.sqlite'}"
+    assert ledger_count(url=url) == 1
