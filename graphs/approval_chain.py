@@ -153,9 +153,9 @@ def load_policy(state: State) -> list[PolicyTier]:
         raise ValueError(f"invalid approval_chain context.policy: {describe_error(exc)}") from None
 
 
-def submit(state: State, runtime: Runtime[Context]) -> dict:
+def submit(state: State, runtime: Runtime[Context], config: RunnableConfig) -> dict:
     """Validate the request and the run's policy."""
-    request = validate_input(ChainRequest, state, "approval_chain")
+    request = validate_input(ChainRequest, state, "approval_chain", config)
     settings = pin_context(runtime.context, Context, "approval_chain")
     load_policy({"settings": settings})
     return {**request.model_dump(), "status": "pending", "settings": settings}
@@ -182,9 +182,8 @@ def review(state: State, config: RunnableConfig) -> dict:
     answer, error = ask_human(payload, ChainDecision)
     if answer is None:
         return {"review_error": error}
-    approver, error = resolve_approver(answer.approver, config)
-    if error is None and answer.decision != "reject" and approver == state["requester"]:
-        error = f"{approver} requested this and cannot approve it (segregation of duties)"
+    requester = state["requester"] if answer.decision != "reject" else None
+    approver, error = resolve_approver(answer.approver, config, role, requester)
     if error:
         return {"review_error": error}
     changes = answer.changes.model_dump(exclude_none=True) if answer.changes else None

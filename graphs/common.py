@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 from langchain_core.runnables import RunnableConfig
+from langgraph.config import get_config
+from langgraph.errors import GraphInterrupt
 from langgraph.types import interrupt
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
@@ -117,24 +120,68 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def resolve_approver(
-    claimed: str | None, config: RunnableConfig | None
-) -> tuple[str | None, str | None]:
-    """Decide who made a decision: the authenticated user when there is one.
+Listener = Callable[[RunnableConfig, dict[str, Any]], None]
+_listeners: list[Listener] = []
 
-    Under authentication the caller cannot name someone else; without it (in-process
-    runs, the unauthenticated dev server) the answer's own ``approver`` is recorded.
 
-    Returns:
-        ``(approver, None)``, or ``(None, error message)`` for a forged approver.
+def add_listener(listener: Listener) -> None:
+    """Be told of every pause and every accepted decision (the server registers one).
+
+    Events: ``{"event": "pause", "waiting_for", "interrupt_id", "payload"}`` when a
+    workflow pauses, ``{"event": "decision", "approver"}`` when an answer is accepted.
+    Workflows stay free of the server: with no listener (in-process runs) nothing happens.
     """
+    _listeners.append(listener)
+
+
+def _announce(config: RunnableConfig | None, event: dict[str, Any]) -> None:
+    for listener in _listeners:
+        listener(config or {}, event)
+
+
+def current_user(config: RunnableConfig | None) -> tuple[str, str] | None:
+    """Return ``(identity, role)`` of the signed-in user running this step, if any."""
     user = ((config or {}).get("configurable") or {}).get("langgraph_auth_user")
     identity = getattr(user, "identity", None) if user is not None else None
     if not identity:
-        return claimed, None
-    if claimed is not None and claimed != identity:
-        return None, f"approver {claimed!r} is not the signed-in user {identity!r}"
-    return identity, None
+        return None
+    try:
+        role = user["role"]
+    except (KeyError, TypeError):
+        role = ""
+    return identity, role
+
+
+def resolve_approver(
+    claimed: str | None,
+    config: RunnableConfig | None,
+    waiting_for: str | None = None,
+    requester: str | None = None,
+) -> tuple[str | None, str | None]:
+    """Decide who made a decision: the authenticated user when there is one.
+
+    Under authentication the caller cannot name someone else, and must be whom the
+    pause waits for (``waiting_for``: a role, or ``user:<name>``). Without it
+    (in-process runs) the answer's own ``approver`` is recorded. ``requester``, when
+    given, may not decide (segregation of duties). An accepted decision is announced
+    to the listeners.
+
+    Returns:
+        ``(approver, None)``, or ``(None, error message)`` for a refused answer.
+    """
+    user = current_user(config)
+    approver = claimed
+    if user is not None:
+        identity, role = user
+        if claimed is not None and claimed != identity:
+            return None, f"approver {claimed!r} is not the signed-in user {identity!r}"
+        if waiting_for is not None and waiting_for not in (role, f"user:{identity}"):
+            return None, f"{identity} ({role}) may not answer a pause for {waiting_for}"
+        approver = identity
+    if requester is not None and approver == requester:
+        return None, f"{approver} requested this and cannot approve it (segregation of duties)"
+    _announce(config, {"event": "decision", "approver": approver})
+    return approver, None
 
 
 def describe_error(exc: ValidationError) -> str:
@@ -146,13 +193,19 @@ def describe_error(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def validate_input(model: type[ModelT], state: dict[str, Any], workflow: str) -> ModelT:
+def validate_input(
+    model: type[ModelT], state: dict[str, Any], workflow: str, config: RunnableConfig | None = None
+) -> ModelT:
     """Validate a workflow's input, failing the run with a message naming the bad field.
+
+    Under authentication the ``requester`` is the signed-in user, whatever the input says.
 
     Raises:
         ValueError: The input does not fit ``model``.
     """
     fields = {k: state[k] for k in model.model_fields if k in state}
+    if (user := current_user(config)) is not None and "requester" in model.model_fields:
+        fields["requester"] = user[0]
     try:
         return model.model_validate(fields)
     except ValidationError as exc:
@@ -170,7 +223,19 @@ def ask_human(payload: dict[str, Any], model: type[ModelT]) -> tuple[ModelT | No
     Returns:
         ``(answer, None)`` for a valid answer, ``(None, error message)`` otherwise.
     """
-    raw = interrupt(payload, response_schema=model.model_json_schema())
+    try:
+        raw = interrupt(payload, response_schema=model.model_json_schema())
+    except GraphInterrupt as paused:
+        (pause,) = paused.args[0]
+        waiting_for = payload.get("role") or (
+            f"user:{payload['user']}" if payload.get("user") else None
+        )
+        _announce(
+            get_config(),
+            {"event": "pause", "waiting_for": waiting_for, "interrupt_id": pause.id,
+             "payload": payload},
+        )  # fmt: skip
+        raise
     try:
         return model.model_validate(raw), None
     except ValidationError as exc:

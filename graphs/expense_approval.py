@@ -87,12 +87,13 @@ class ExpenseRequest(StrictModel):
     requester: str | None = None
 
 
-def submit(state: State, runtime: Runtime[Context]) -> dict:
+def submit(state: State, runtime: Runtime[Context], config: RunnableConfig) -> dict:
     """Validate the expense and the run's settings, and mark it pending."""
-    request = validate_input(ExpenseRequest, state, "expense_approval")
+    request = validate_input(ExpenseRequest, state, "expense_approval", config)
     settings = pin_context(runtime.context, Context, "expense_approval")
     return {
         "amount": request.amount,
+        "requester": request.requester,
         "status": "pending",
         "approver_note": "",
         "settings": settings,
@@ -122,7 +123,8 @@ def approve(state: State, config: RunnableConfig) -> dict:
     answer, error = ask_human(payload, ExpenseDecision)
     if answer is None:
         return {"review_error": error}
-    approver, error = resolve_approver(answer.approver, config)
+    requester = state.get("requester") if answer.approved else None
+    approver, error = resolve_approver(answer.approver, config, ctx.approver_role, requester)
     if error:
         return {"review_error": error}
     status = "approved" if answer.approved else "rejected"

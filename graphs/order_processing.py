@@ -55,6 +55,7 @@ class InputState(TypedDict):
     amount: float
     customer: NotRequired[str | None]
     items: NotRequired[list[Any] | None]
+    requester: NotRequired[str | None]
 
 
 class State(InputState):
@@ -102,6 +103,7 @@ class OrderRequest(StrictModel):
     """A valid order."""
 
     amount: Amount
+    requester: str | None = Field(default=None, max_length=200)
     customer: str | None = Field(default=None, max_length=200)
     items: list[Any] | None = Field(default=None, max_length=1000)
 
@@ -126,13 +128,14 @@ def process_payment(key: str, order_id: str, amount: float, faults: dict[str, An
     return payments.charge(key, order_id, amount, payments.GatewayFaults(**faults))
 
 
-def create_order(state: State, runtime: Runtime[Context]) -> dict:
+def create_order(state: State, runtime: Runtime[Context], config: RunnableConfig) -> dict:
     """Validate the order and give it an id."""
-    validate_input(OrderRequest, state, "order_processing")
+    request = validate_input(OrderRequest, state, "order_processing", config)
     settings = pin_context(runtime.context, Context, "order_processing")
     _faults(settings)
     return {
         "order_id": generate_order_id().result(),
+        "requester": request.requester,
         "status": "created",
         "payment_result": {},
         "settings": settings,
@@ -206,7 +209,8 @@ def _decide(
     answer, error = ask_human(payload, model)
     approver = None
     if answer is not None:
-        approver, error = resolve_approver(answer.approver, config)
+        requester = state.get("requester") if answer.decision in ("approve", "approved") else None
+        approver, error = resolve_approver(answer.approver, config, payload["role"], requester)
     if error:
         return {"review_error": error}
     go = answer.decision in ("approve", "approved", "retry")

@@ -76,7 +76,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = sub.add_parser("history", help="print a thread's audit trail")
     p.add_argument("thread_id")
 
-    sub.add_parser("demo", help="replay the seed notebook's three expenses")
+    p = sub.add_parser("demo", help="replay the seed notebook's three expenses")
+    p.add_argument(
+        "--approver-token",
+        default=os.environ.get("HITL_DEMO_APPROVER_TOKEN"),
+        help="the manager who answers (default: HITL_DEMO_APPROVER_TOKEN)",
+    )
     return parser.parse_args(argv)
 
 
@@ -136,11 +141,11 @@ async def run(args: argparse.Namespace) -> int:
         if not trail and not args.json:
             print(f"thread {args.thread_id} has no decisions yet")
         return 0
-    return await demo(client, args)
+    return await demo(client, HitlClient(args.url, token=args.approver_token), args)
 
 
-async def demo(client: HitlClient, args: argparse.Namespace) -> int:
-    """Replay the seed notebook's scenarios against the server."""
+async def demo(client: HitlClient, approver: HitlClient, args: argparse.Namespace) -> int:
+    """Replay the seed notebook's scenarios: submitted by ``client``, answered by ``approver``."""
     results = []
     for values, answer in SEED_SCENARIOS:
         outcome = await client.submit(DEFAULT_GRAPH, values)
@@ -148,7 +153,7 @@ async def demo(client: HitlClient, args: argparse.Namespace) -> int:
             print(f"submitted {values['amount']:.2f} {values['description']!r}")
             print(render(outcome))
         if answer is not None and outcome.state == WAITING:
-            outcome = await client.resume(outcome.thread_id, answer)
+            outcome = await approver.resume(outcome.thread_id, answer)
             if not args.json:
                 print(f"answered {answer}")
                 print(render(outcome))
@@ -180,7 +185,7 @@ def render(outcome: Outcome) -> str:
     elif outcome.state == "failed":
         lines.append(f"  error: {outcome.error}")
     else:
-        shown = {k: v for k, v in outcome.values.items() if k not in ("audit", "review_error")}
+        shown = {k: v for k, v in outcome.values.items() if k not in ("audit", "review_error", "settings")}
         lines += [f"  {k}: {_short(v)}" for k, v in shown.items()]
     return "\n".join([head, *lines])
 

@@ -78,6 +78,7 @@ class HitlClient:
     def __init__(self, url: str, token: str | None = None, timeout: float = 60.0) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else None
         self.url = url
+        self.has_token = bool(token)
         self.sdk = get_client(url=url, headers=headers, timeout=timeout)
 
     async def _call(self, awaitable: Awaitable[T], what: str, conflict: str | None = None) -> T:
@@ -90,7 +91,7 @@ class HitlClient:
             code, body = _status_and_body(exc)
             if code == 409 and conflict:
                 raise ClientError(conflict) from None
-            raise ClientError(_explain_status(code, body, what)) from None
+            raise ClientError(_explain_status(code, body, what, self.has_token)) from None
 
     async def submit(
         self,
@@ -266,13 +267,15 @@ def _status_and_body(exc: APIStatusError | httpx.HTTPStatusError) -> tuple[int, 
         return exc.response.status_code, exc.response.text
 
 
-def _explain_status(code: int, body: Any, what: str) -> str:
+def _explain_status(code: int, body: Any, what: str, has_token: bool) -> str:
+    if code == 401 and not has_token:
+        return f"{what}: no token given (401): sign in with --token or LANGGRAPH_TOKEN"
     if code == 401:
-        return f"{what}: not signed in (401): give a valid token with --token or LANGGRAPH_TOKEN"
+        return f"{what}: the token was refused (401): check --token / LANGGRAPH_TOKEN"
     if code == 403:
         return f"{what}: not allowed for this user (403)"
     if code == 404:
-        return f"{what}: not found (404)"
+        return f"{what}: not found (404), or not visible to this user"
     if code == 409:
         return f"{what}: conflict (409): another run is in progress on this thread"
     if isinstance(body, dict):

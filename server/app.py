@@ -6,6 +6,7 @@ before ``/ok`` answers, which makes it the place for start-up recovery.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -13,8 +14,13 @@ from contextlib import asynccontextmanager
 
 from langgraph_sdk import get_client
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
+from graphs.common import add_listener
 from server.checkpointer import checkpoint_path
+from server.pauses import PauseListener
 from server.recovery import recover
 
 logger = logging.getLogger(__name__)
@@ -29,10 +35,17 @@ def embedded_sqlite_mode() -> bool:
 
 @asynccontextmanager
 async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-    """Repair what a crash of the embedded server left behind, then serve."""
+    """Watch workflow pauses, repair what a crash left behind, then serve."""
+    add_listener(PauseListener(get_client(), asyncio.get_running_loop()))
     if embedded_sqlite_mode():
         await recover(get_client(), checkpoint_path())
     yield
 
 
-app = Starlette(lifespan=lifespan)
+async def me(request: Request) -> JSONResponse:
+    """Who the bearer token belongs to (custom routes sit behind the same auth)."""
+    user = request.user
+    return JSONResponse({"identity": user.identity, "role": getattr(user, "role", None)})
+
+
+app = Starlette(lifespan=lifespan, routes=[Route("/me", me)])

@@ -74,9 +74,12 @@ async def read_checkpoints(db: Path) -> dict[str, ThreadRecord]:
                 record = records[thread_id]
                 if meta.get("run_id"):
                     record.run_ids.add(str(meta["run_id"]))
-                for key, value in meta.items():
+                for key, value in meta.items():  # later checkpoints know better
                     if key not in INTERNAL_KEYS and not key.startswith("langgraph_"):
-                        record.metadata.setdefault(key, value)
+                        record.metadata[key] = value
+    for record in records.values():
+        # Set again by the pause that the restoring run re-raises, if there is one.
+        record.metadata["waiting_for"] = None
     return dict(records)
 
 

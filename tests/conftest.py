@@ -9,6 +9,7 @@ import sys
 import uuid
 from collections.abc import Callable, Iterator
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
@@ -32,14 +33,33 @@ def server() -> Iterator[SimpleNamespace | DevServer]:
 
 
 @pytest.fixture
-def sdk(server):
-    """A synchronous ``langgraph_sdk`` client on the test server."""
-    return get_sync_client(url=server.url)
+def sdk_as(server) -> Callable[[str | None], Any]:
+    """A synchronous ``langgraph_sdk`` client on the test server, signed in as a user."""
+
+    def client(user: str | None, token: str | None = None):
+        token = token or TOKENS.get(user or "")
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        return get_sync_client(url=server.url, headers=headers)
+
+    return client
 
 
-def run_cli(url: str, *args: str, json_output: bool = False) -> subprocess.CompletedProcess:
-    """Run ``python -m sdk_client --url URL ...`` as a subprocess (``.data``: parsed JSON)."""
+@pytest.fixture
+def sdk(sdk_as):
+    """The SDK signed in as alice (employee)."""
+    return sdk_as("alice")
+
+
+TOKENS = {"alice": "dev-alice", "bob": "dev-bob", "carol": "dev-carol", "dave": "dev-dave"}
+"""The development users of .env.example, which the test servers run with."""
+
+
+def run_cli(
+    url: str, *args: str, json_output: bool = False, user: str | None = "alice"
+) -> subprocess.CompletedProcess:
+    """Run ``python -m sdk_client --url URL ...`` as ``user`` (``.data``: parsed JSON)."""
     cmd = [sys.executable, "-m", "sdk_client", "--url", url, *(["--json"] if json_output else [])]
+    cmd += ["--token", TOKENS[user]] if user else []
     env = {k: v for k, v in os.environ.items() if not k.startswith("LANGGRAPH_")}
     env["HITL_ENV_FILE"] = os.devnull
     proc = subprocess.run(
@@ -53,7 +73,9 @@ def run_cli(url: str, *args: str, json_output: bool = False) -> subprocess.Compl
 @pytest.fixture
 def cli(server) -> Callable[..., subprocess.CompletedProcess]:
     """Run the CLI against the session's server."""
-    return lambda *args, json_output=False: run_cli(server.url, *args, json_output=json_output)
+    return lambda *args, json_output=False, user="alice": run_cli(
+        server.url, *args, json_output=json_output, user=user
+    )
 
 
 @pytest.fixture

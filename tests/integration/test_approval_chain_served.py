@@ -38,7 +38,7 @@ def current_pause(outcome):
 def test_three_levels_to_approval_through_the_cli(cli):
     outcome = submit(cli, 25_000)
     thread_id = outcome["thread_id"]
-    listed = cli("pending", "--graph", "approval_chain")
+    listed = cli("pending", "--graph", "approval_chain", user="bob")
     assert thread_id in listed.stdout and "manager (step 1 of 3)" in listed.stdout
 
     for role, approver in [("manager", "bob"), ("finance", "carol"), ("director", "dave")]:
@@ -52,6 +52,7 @@ def test_three_levels_to_approval_through_the_cli(cli):
             "--as",
             approver,
             json_output=True,
+            user=approver,
         )
         assert proc.returncode == 0, proc.stderr
         outcome = proc.data
@@ -82,18 +83,29 @@ def test_edit_then_rejection_at_finance_through_the_cli(cli):
         "--as",
         "bob",
         json_output=True,
+        user="bob",
     )
     assert edited.returncode == 0, edited.stderr
     value = current_pause(edited.data)
     assert value["role"] == "finance"
     assert value["request"]["amount"] == 4000 and value["request"]["description"] == "Racks + UPS"
 
-    selfish = cli("resume", thread_id, "approve", "--as", "alice")
-    assert selfish.returncode == 0
-    assert "segregation of duties" in selfish.stdout
+    # alice (the requester, an employee) cannot answer a pause for finance at all.
+    selfish = cli("resume", thread_id, "approve")
+    assert selfish.returncode == 1 and "not found" in selfish.stderr
+    forged = cli("resume", thread_id, "approve", "--as", "dave", user="carol")
+    assert forged.returncode == 0 and "is not the signed-in user" in forged.stdout
 
     rejected = cli(
-        "resume", thread_id, "reject", "--note", "Over budget", "--as", "carol", json_output=True
+        "resume",
+        thread_id,
+        "reject",
+        "--note",
+        "Over budget",
+        "--as",
+        "carol",
+        json_output=True,
+        user="carol",
     )
     assert rejected.data["state"] == "finished"
     assert rejected.data["values"]["status"] == "rejected"
@@ -104,31 +116,52 @@ def test_edit_then_rejection_at_finance_through_the_cli(cli):
     ]
     assert trail[0]["changes"] == {"amount": 4000, "description": "Racks + UPS"}
 
-    bad_edit = cli("resume", thread_id, "edit", "--as", "carol")
+    bad_edit = cli("resume", thread_id, "edit", "--as", "carol", user="carol")
     assert bad_edit.returncode == 1 and "edit needs at least one change" in bad_edit.stderr
 
 
 def test_client_validates_against_the_pause_schema(cli):
     thread_id = submit(cli, 500)["thread_id"]
     proc = cli(
-        "resume", thread_id, "--value", '{"decision": "edit", "changes": {"amount": "lots"}}'
+        "resume",
+        thread_id,
+        "--value",
+        '{"decision": "edit", "changes": {"amount": "lots"}}',
+        user="bob",
     )
     assert proc.returncode == 1
     assert "invalid answer, not sent" in proc.stderr and "changes.amount" in proc.stderr
 
 
+def test_a_manager_cannot_approve_their_own_request(cli):
+    proc = cli(
+        "submit",
+        "--graph",
+        "approval_chain",
+        "--amount",
+        "500",
+        "--description",
+        "Monitor",
+        json_output=True,
+        user="bob",
+    )
+    thread_id = proc.data["thread_id"]
+    assert current_pause(proc.data)["request"]["requester"] == "bob"  # the token's user
+    selfish = cli("resume", thread_id, "approve", user="bob")
+    assert selfish.returncode == 0 and "segregation of duties" in selfish.stdout
+    assert cli("status", thread_id, json_output=True, user="bob").data["state"] == "waiting"
+
+
 def test_racing_answers_record_one_decision(server):
     async def race():
-        client = HitlClient(server.url)
+        client = HitlClient(server.url, token="dev-alice")
+        bob = HitlClient(server.url, token="dev-bob")
         outcome = await client.submit(
             "approval_chain", {"amount": 5_000, "description": "Race", "requester": "alice"}
         )
-        answers = [
-            {"decision": "approve", "approver": "bob"},
-            {"decision": "reject", "approver": "erin"},
-        ]
+        answers = [{"decision": "approve"}, {"decision": "reject"}]
         results = await asyncio.gather(
-            *(client.resume(outcome.thread_id, a) for a in answers), return_exceptions=True
+            *(bob.resume(outcome.thread_id, a) for a in answers), return_exceptions=True
         )
         return results, await client.status(outcome.thread_id)
 

@@ -13,8 +13,8 @@ from tests.conftest import run_cli
 pytestmark = pytest.mark.integration
 
 
-def hitl(server, *args):
-    proc = run_cli(server.url, *args, json_output=True)
+def hitl(server, *args, user="alice"):
+    proc = run_cli(server.url, *args, json_output=True, user=user)
     assert proc.returncode == 0, proc.stderr
     return proc.data
 
@@ -45,14 +45,17 @@ def test_pauses_of_every_graph_survive_kill_9(fresh_server):
 
     waiting = {o["thread_id"]: o["interrupts"] for o in hitl(server, "pending")}
     assert waiting == before  # same threads, same interrupt ids and payloads
-    metadata = get_sync_client(url=server.url).threads.get(order["thread_id"])["metadata"]
-    assert metadata["graph_id"] == "order_processing"
+    bob_sees = {o["thread_id"] for o in hitl(server, "pending", user="bob")}
+    assert bob_sees == set(before)  # restored with their owner and who they wait for
+    sdk = get_sync_client(url=server.url, headers={"Authorization": "Bearer dev-alice"})
+    metadata = sdk.threads.get(order["thread_id"])["metadata"]
+    assert (metadata["graph_id"], metadata["owner"]) == ("order_processing", "alice")
 
-    done = hitl(server, "resume", expense["thread_id"], "approve", "--note", "ok")
+    done = hitl(server, "resume", expense["thread_id"], "approve", "--note", "ok", user="bob")
     assert done["values"]["status"] == "approved"
-    done = hitl(server, "resume", chain["thread_id"], "approve", "--as", "bob")
+    done = hitl(server, "resume", chain["thread_id"], "approve", user="bob")
     assert done["interrupts"][0]["value"]["role"] == "finance"
-    done = hitl(server, "resume", order["thread_id"], "approve", "--as", "bob")
+    done = hitl(server, "resume", order["thread_id"], "approve", user="bob")
     assert done["values"]["status"] == "paid"
     assert done["values"]["order_id"] == order_id
     assert ledger_count(order_id, url=f"sqlite:///{server.data_dir / 'ledger.sqlite'}") == 1
@@ -71,7 +74,7 @@ def test_runs_requeued_after_a_crash_do_not_run_twice(fresh_server):
     while ops.stat().st_mtime == written:  # align with the 10 s write cycle
         time.sleep(0.05)
     time.sleep(8.5)
-    sdk = get_sync_client(url=server.url)
+    sdk = get_sync_client(url=server.url, headers={"Authorization": "Bearer dev-alice"})
     thread_id = sdk.threads.create(metadata={"graph_id": "order_processing"})["thread_id"]
     result = sdk.runs.wait(
         thread_id,
@@ -86,7 +89,8 @@ def test_runs_requeued_after_a_crash_do_not_run_twice(fresh_server):
     assert "Retrying runs left running" in log  # the crash did leave the run re-queued
     assert "1 stale runs cancelled" in log
     time.sleep(3)  # time for a re-queued run to be picked up, were it not cancelled
-    values = get_sync_client(url=server.url).threads.get_state(thread_id)["values"]
+    sdk = get_sync_client(url=server.url, headers={"Authorization": "Bearer dev-alice"})
+    values = sdk.threads.get_state(thread_id)["values"]
     assert values["order_id"] == result["order_id"]
     url = f"sqlite:///{server.data_dir / 'ledger.sqlite'}"
     assert ledger_count(url=url) == 1

@@ -35,7 +35,8 @@ def test_schemas_are_served_for_studio(sdk):
     assert "approval_threshold" in schemas["context_schema"]["properties"]
 
 
-def test_seed_scenarios_over_the_sdk(sdk):
+def test_seed_scenarios_over_the_sdk(sdk, sdk_as):
+    bob = sdk_as("bob")
     _, small = start(
         sdk,
         {
@@ -70,9 +71,10 @@ def test_seed_scenarios_over_the_sdk(sdk):
         assert interrupt["value"]["description"] == description
         assert interrupt["value"]["options"] == ["approve", "reject"]
         assert interrupt["response_schema"]["required"] == ["decision"]
-        final = sdk.runs.wait(thread_id, GRAPH, command={"resume": answer})
+        final = bob.runs.wait(thread_id, GRAPH, command={"resume": answer})
         assert final["status"] == status
         assert final["approver_note"] == answer["note"]
+        assert final["audit"][-1]["approver"] == "bob"
         assert sdk.threads.get(thread_id)["status"] == "idle"
 
 
@@ -86,13 +88,14 @@ def test_threshold_from_run_context(sdk):
 @pytest.mark.parametrize(
     "bad", ["yes", 7, {"decision": "maybe"}, {"decision": "approve", "note": 3}], ids=repr
 )
-def test_bad_answer_keeps_the_thread_waiting(sdk, bad):
+def test_bad_answer_keeps_the_thread_waiting(sdk, sdk_as, bad):
+    bob = sdk_as("bob")
     thread_id, _ = start(sdk, {"amount": 500, "description": "Conference ticket"})
-    sdk.runs.wait(thread_id, GRAPH, command={"resume": bad})
+    bob.runs.wait(thread_id, GRAPH, command={"resume": bad})
     thread_status, (interrupt,) = pending_interrupts(sdk, thread_id)
     assert thread_status == "interrupted"
     assert interrupt["value"]["error"].startswith("invalid answer:")
-    final = sdk.runs.wait(
+    final = bob.runs.wait(
         thread_id, GRAPH, command={"resume": {"decision": "approve", "note": "ok"}}
     )
     assert final["status"] == "approved"
@@ -107,7 +110,7 @@ def test_invalid_input_fails_the_run_naming_the_field(sdk):
 
 
 def test_cli_demo_replays_the_seed(cli):
-    proc = cli("demo", json_output=True)
+    proc = cli("demo", "--approver-token", "dev-bob", json_output=True)
     assert proc.returncode == 0, proc.stderr
     outcomes = [(o["values"]["status"], o["values"]["approver_note"]) for o in proc.data]
     assert outcomes == [
@@ -124,19 +127,19 @@ def test_cli_submit_pending_resume_watch_history(cli):
     assert proc.data["state"] == "waiting"
     assert proc.data["interrupts"][0]["value"]["amount"] == 750
 
-    listed = cli("pending", "--graph", GRAPH, json_output=True)
+    listed = cli("pending", "--graph", GRAPH, json_output=True, user="bob")
     assert thread_id in [o["thread_id"] for o in listed.data]
-    text = cli("pending", "--graph", GRAPH)
+    text = cli("pending", "--graph", GRAPH, user="bob")
     assert thread_id in text.stdout and "waiting for manager" in text.stdout
 
     watched = cli("watch", thread_id, "--timeout", "30", json_output=True)
     assert watched.data["state"] == "waiting"
 
-    refused = cli("resume", thread_id, "--value", '{"decision": "maybe"}')
+    refused = cli("resume", thread_id, "--value", '{"decision": "maybe"}', user="bob")
     assert refused.returncode == 1
     assert "invalid answer, not sent" in refused.stderr and "decision" in refused.stderr
 
-    done = cli("resume", thread_id, "approve", "--note", "Enjoy", "--as", "bob", json_output=True)
+    done = cli("resume", thread_id, "approve", "--note", "Enjoy", json_output=True, user="bob")
     assert done.returncode == 0, done.stderr
     assert done.data["state"] == "finished"
     assert done.data["values"]["status"] == "approved"
@@ -145,7 +148,7 @@ def test_cli_submit_pending_resume_watch_history(cli):
     history = cli("history", thread_id)
     assert "approved by bob" in history.stdout
 
-    again = cli("resume", thread_id, "reject", "--note", "too late")
+    again = cli("resume", thread_id, "reject", "--note", "too late", user="bob")
     assert again.returncode == 1
     assert "not waiting for a human" in again.stderr
     assert cli("status", thread_id, json_output=True).data["values"]["status"] == "approved"
@@ -170,14 +173,15 @@ def test_cli_errors_are_one_line(cli, server):
 
 def test_concurrent_answers_one_wins(server):
     async def race():
-        client = HitlClient(server.url)
+        client = HitlClient(server.url, token="dev-alice")
+        bob = HitlClient(server.url, token="dev-bob")
         outcome = await client.submit(GRAPH, {"amount": 900, "description": "Race"})
         answers = [
             {"decision": "approve", "note": "first"},
             {"decision": "reject", "note": "second"},
         ]
         results = await asyncio.gather(
-            *(client.resume(outcome.thread_id, a) for a in answers), return_exceptions=True
+            *(bob.resume(outcome.thread_id, a) for a in answers), return_exceptions=True
         )
         return results, await client.status(outcome.thread_id)
 

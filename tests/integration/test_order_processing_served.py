@@ -41,7 +41,7 @@ def test_exhausted_retries_go_to_a_human_then_retry(cli, ledger):
     assert pause["value"]["type"] == "payment_failed"
     assert pause["value"]["options"] == ["retry", "cancel"]
     assert ledger(pause["value"]["order_id"]) == 0
-    done = cli("resume", outcome["thread_id"], "retry", "--as", "bob", json_output=True)
+    done = cli("resume", outcome["thread_id"], "retry", json_output=True, user="bob")
     assert done.returncode == 0, done.stderr
     assert done.data["values"]["status"] == "paid"
     assert ledger(pause["value"]["order_id"]) == 1
@@ -58,7 +58,7 @@ def test_approval_then_resume_keeps_the_order_id(cli, ledger):
     outcome = order(cli, 5_000)
     order_id = outcome["interrupts"][0]["value"]["order_id"]
     assert ledger(order_id) == 0
-    done = cli("resume", outcome["thread_id"], "approve", "--as", "bob", json_output=True)
+    done = cli("resume", outcome["thread_id"], "approve", json_output=True, user="bob")
     assert done.data["values"]["order_id"] == order_id
     assert done.data["values"]["status"] == "paid"
     assert ledger(order_id) == 1

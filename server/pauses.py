@@ -1,0 +1,68 @@
+"""Keep each thread's metadata in step with its workflow's pauses.
+
+Workflows announce every pause and every accepted decision
+(``graphs.common.add_listener``). This listener writes what authorization filters
+on into the thread's metadata, through the server's own in-process client and
+an internal channel that ``server.auth`` recognises (:data:`INTERNAL_WRITE`):
+
+- ``waiting_for``: the role (or ``user:<name>``) the open pause is addressed to,
+  cleared when a decision is accepted;
+- ``answered_by``: everyone who has decided on the thread, so they can still
+  read it (and join their own run) after answering.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextvars import ContextVar
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph_sdk.client import LangGraphClient
+
+INTERNAL_WRITE: ContextVar[bool] = ContextVar("hitl_internal_write", default=False)
+"""Set while this listener writes metadata. The in-process client calls the server's
+ASGI app in the calling task, so ``server.auth`` sees it; no HTTP client can set it."""
+
+
+class PauseListener:
+    """Apply pause and decision events to thread metadata on the server's event loop."""
+
+    def __init__(self, client: LangGraphClient, loop: asyncio.AbstractEventLoop) -> None:
+        self.client = client
+        self.loop = loop
+
+    def __call__(self, config: RunnableConfig, event: dict[str, Any]) -> None:
+        """Handle one event (from a node's worker thread, or from the loop itself)."""
+        thread_id = (config.get("configurable") or {}).get("thread_id")
+        if not thread_id:
+            return
+        work = self.apply(str(thread_id), event)
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self.loop:
+            self.loop.create_task(work)
+            return
+        # Sync nodes run in worker threads: finish the write before the pause is visible.
+        asyncio.run_coroutine_threadsafe(work, self.loop).result(timeout=30)
+
+    async def apply(self, thread_id: str, event: dict[str, Any]) -> None:
+        """Write the metadata an event implies."""
+        metadata: dict[str, Any] = {}
+        if event["event"] == "pause":
+            metadata["waiting_for"] = event.get("waiting_for")
+        elif event["event"] == "decision":
+            thread = await self.client.threads.get(thread_id)
+            answered = list((thread.get("metadata") or {}).get("answered_by") or [])
+            if event.get("approver") and event["approver"] not in answered:
+                answered.append(event["approver"])
+            metadata.update(waiting_for=None, answered_by=answered)
+        else:
+            return
+        token = INTERNAL_WRITE.set(True)
+        try:
+            await self.client.threads.update(thread_id, metadata=metadata)
+        finally:
+            INTERNAL_WRITE.reset(token)
