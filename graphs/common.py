@@ -139,6 +139,27 @@ def _announce(config: RunnableConfig | None, event: dict[str, Any]) -> None:
         listener(config or {}, event)
 
 
+def announce_pause(paused: GraphInterrupt, payload: dict[str, Any]) -> None:
+    """Tell the listeners that the current step paused with ``payload``.
+
+    ``waiting_for`` is the payload's ``role``, or ``user:<name>`` for a pause that
+    only one user (its ``user``) may answer.
+    """
+    (pause, *_) = paused.args[0]
+    waiting_for = payload.get("role") or (
+        f"user:{payload['user']}" if payload.get("user") else None
+    )
+    _announce(
+        get_config(),
+        {
+            "event": "pause",
+            "waiting_for": waiting_for,
+            "interrupt_id": pause.id,
+            "payload": payload,
+        },
+    )
+
+
 def current_user(config: RunnableConfig | None) -> tuple[str, str] | None:
     """Return ``(identity, role)`` of the signed-in user running this step, if any."""
     user = ((config or {}).get("configurable") or {}).get("langgraph_auth_user")
@@ -226,15 +247,7 @@ def ask_human(payload: dict[str, Any], model: type[ModelT]) -> tuple[ModelT | No
     try:
         raw = interrupt(payload, response_schema=model.model_json_schema())
     except GraphInterrupt as paused:
-        (pause,) = paused.args[0]
-        waiting_for = payload.get("role") or (
-            f"user:{payload['user']}" if payload.get("user") else None
-        )
-        _announce(
-            get_config(),
-            {"event": "pause", "waiting_for": waiting_for, "interrupt_id": pause.id,
-             "payload": payload},
-        )  # fmt: skip
+        announce_pause(paused, payload)
         raise
     try:
         return model.model_validate(raw), None

@@ -16,7 +16,14 @@ from typing import Any
 from dotenv import load_dotenv
 
 from sdk_client.answers import build_answer
-from sdk_client.transport import WAITING, ClientError, HitlClient, Outcome
+from sdk_client.transport import (
+    WAITING,
+    AnswerRefused,
+    ClientError,
+    HitlClient,
+    Outcome,
+    pick_interrupt,
+)
 
 DEFAULT_URL = "http://127.0.0.1:8123"
 DEFAULT_GRAPH = "expense_approval"
@@ -59,12 +66,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = sub.add_parser("resume", help="answer a pending pause")
     p.add_argument("thread_id")
     p.add_argument("decision", nargs="?", choices=["approve", "reject", "edit", "retry", "cancel"])
-    p.add_argument("--note")
-    p.add_argument("--as", dest="approver", help="who decides")
+    p.add_argument("--note", help="why (a tool review: the message the model sees)")
+    p.add_argument("--message", dest="note", help="reject a tool call with this message")
+    p.add_argument("--args", type=_json_object, help="edit a tool call: new arguments (JSON)")
+    p.add_argument("--as", dest="approver", help="who decides (must be you under auth)")
     p.add_argument("--amount", type=float, help="edit: new amount")
     p.add_argument("--description", help="edit: new description")
     p.add_argument("--value", type=json.loads, help="send this raw JSON value instead")
     p.add_argument("--interrupt-id", help="answer this pause (default: the only one pending)")
+
+    p = sub.add_parser("chat", help="talk to the assistant (its tool calls wait for review)")
+    p.add_argument("message")
+    p.add_argument("--thread", help="continue this conversation (default: a new one)")
 
     p = sub.add_parser("status", help="show where a thread stands")
     p.add_argument("thread_id")
@@ -120,13 +133,26 @@ async def run(args: argparse.Namespace) -> int:
                 for k, v in (("amount", args.amount), ("description", args.description))
                 if v is not None
             }
+            target = pick_interrupt(await client.status(args.thread_id), args.interrupt_id)
+            args.interrupt_id = target["id"]
             answer = build_answer(
-                args.decision, note=args.note, approver=args.approver, changes=changes
+                args.decision,
+                payload=target.get("value") if isinstance(target.get("value"), dict) else None,
+                note=args.note,
+                approver=args.approver,
+                changes=changes,
+                args=args.args,
             )
         else:
             raise ClientError("say approve, reject, edit, retry or cancel, or give --value JSON")
-        outcome = await client.resume(args.thread_id, answer, args.interrupt_id)
+        try:
+            outcome = await client.resume(args.thread_id, answer, args.interrupt_id)
+        except AnswerRefused as refused:
+            emit(args, refused.outcome)
+            raise
         return emit(args, outcome)
+    if args.command == "chat":
+        return emit(args, await client.chat(args.message, args.thread))
     if args.command == "status":
         return emit(args, await client.status(args.thread_id))
     if args.command == "watch":
@@ -173,9 +199,16 @@ def render(outcome: Outcome) -> str:
     """Describe a thread for a person."""
     head = f"thread {outcome.thread_id} [{outcome.graph_id}] {outcome.state}"
     lines = []
+    if outcome.values.get("messages"):
+        last = outcome.values["messages"][-1]
+        if last.get("type") == "ai" and last.get("content"):
+            lines.append(f"  assistant: {last['content']}")
     if outcome.state == "waiting":
         for interrupt in outcome.interrupts:
             value = interrupt.get("value")
+            if isinstance(value, dict) and value.get("type") == "tool_approval":
+                lines.append(render_tool_review(interrupt))
+                continue
             fields = value if isinstance(value, dict) else {"value": value}
             who = fields.get("role") or "a human"
             if fields.get("levels"):
@@ -185,9 +218,23 @@ def render(outcome: Outcome) -> str:
     elif outcome.state == "failed":
         lines.append(f"  error: {outcome.error}")
     else:
-        shown = {k: v for k, v in outcome.values.items() if k not in ("audit", "review_error", "settings")}
+        hidden = ("audit", "review_error", "settings", "messages", "reviews")
+        shown = {k: v for k, v in outcome.values.items() if k not in hidden}
         lines += [f"  {k}: {_short(v)}" for k, v in shown.items()]
     return "\n".join([head, *lines])
+
+
+def render_tool_review(interrupt: dict[str, Any]) -> str:
+    """Describe a pending tool call for a person."""
+    value = interrupt["value"]
+    text = (
+        f"  tool call waiting for {value.get('user') or 'review'}, pause {interrupt['id']}:\n"
+        f"    {value.get('name')}({json.dumps(value.get('args'))})\n"
+        f"    options: {', '.join(value.get('options') or [])}"
+    )
+    if value.get("error"):
+        text += f"\n    error: {value['error']}"
+    return text
 
 
 def render_entry(entry: dict[str, Any]) -> str:

@@ -27,6 +27,14 @@ class ClientError(Exception):
     """A failure explained in one line, for a person."""
 
 
+class AnswerRefused(ClientError):
+    """The workflow refused an answer; the pause is still waiting (see ``outcome``)."""
+
+    def __init__(self, message: str, outcome: Outcome) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+
+
 @dataclass
 class Outcome:
     """Where a workflow thread stands."""
@@ -194,7 +202,7 @@ class HitlClient:
         the ``reject`` multitask strategy (so a concurrent second answer is refused).
         """
         before = await self.status(thread_id)
-        target = _pick_interrupt(before, interrupt_id)
+        target = pick_interrupt(before, interrupt_id)
         validate_answer(target, value)
         run_ids: list[str] = []
         await self._call(
@@ -210,17 +218,56 @@ class HitlClient:
             conflict=f"thread {thread_id} is already being answered by someone else "
             "(409 conflict): this answer was not applied",
         )
+        after = await self.status(thread_id)
         # The server silently drops a resume addressed to a pause that is no longer
-        # pending (langgraph #8836): such a run writes no checkpoint.
-        applied = run_ids and await self._call(
-            self.sdk.threads.get_history(thread_id, limit=1, metadata={"run_id": run_ids[0]}),
-            f"thread {thread_id} history",
+        # pending (langgraph #8836): such a run writes no checkpoint. (An answer to one
+        # of several parallel pauses writes none either: the step is not complete.)
+        applied = (
+            len(before.interrupts) > 1 and all(i["id"] != target["id"] for i in after.interrupts)
+        ) or (
+            run_ids
+            and await self._call(
+                self.sdk.threads.get_history(thread_id, limit=1, metadata={"run_id": run_ids[0]}),
+                f"thread {thread_id} history",
+            )
         )
+        seen = [(i["id"], i.get("value")) for i in before.interrupts]
+        refusals = [
+            i["value"]["error"]
+            for i in after.interrupts
+            if isinstance(i.get("value"), dict)
+            and i["value"].get("error")
+            and (i["id"], i["value"]) not in seen
+        ]
+        if refusals:
+            raise AnswerRefused(
+                f"the workflow refused the answer: {refusals[0]} (thread {thread_id} is still "
+                "waiting)",
+                after,
+            )
         if not applied:
             raise ClientError(
                 f"the answer was not applied: pause {target['id']} on thread {thread_id} "
                 "was answered by someone else first"
             )
+        return after
+
+    async def chat(self, message: str, thread_id: str | None = None) -> Outcome:
+        """Send ``message`` to the assistant, on a new thread or an existing one."""
+        values = {"messages": [{"role": "user", "content": message}]}
+        if thread_id is None:
+            return await self.submit("assistant", values)
+        before = await self.status(thread_id)
+        if before.state == WAITING:
+            raise ClientError(
+                f"thread {thread_id} is waiting for a tool review: answer it first (hitl resume)"
+            )
+        await self._call(
+            self.sdk.runs.wait(
+                thread_id, "assistant", input=values, multitask_strategy="reject", raise_error=False
+            ),
+            f"thread {thread_id}",
+        )
         return await self.status(thread_id)
 
     async def watch(self, thread_id: str, timeout: float = 300.0, interval: float = 0.5) -> Outcome:
@@ -235,7 +282,8 @@ class HitlClient:
             await asyncio.sleep(interval)
 
 
-def _pick_interrupt(outcome: Outcome, interrupt_id: str | None) -> dict[str, Any]:
+def pick_interrupt(outcome: Outcome, interrupt_id: str | None) -> dict[str, Any]:
+    """Return the pause to answer: the one named, or the only one pending."""
     if interrupt_id:
         for interrupt in outcome.interrupts:
             if interrupt["id"] == interrupt_id:

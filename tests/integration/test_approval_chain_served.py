@@ -94,7 +94,7 @@ def test_edit_then_rejection_at_finance_through_the_cli(cli):
     selfish = cli("resume", thread_id, "approve")
     assert selfish.returncode == 1 and "not found" in selfish.stderr
     forged = cli("resume", thread_id, "approve", "--as", "dave", user="carol")
-    assert forged.returncode == 0 and "is not the signed-in user" in forged.stdout
+    assert forged.returncode == 1 and "is not the signed-in user" in forged.stderr
 
     rejected = cli(
         "resume",
@@ -116,8 +116,8 @@ def test_edit_then_rejection_at_finance_through_the_cli(cli):
     ]
     assert trail[0]["changes"] == {"amount": 4000, "description": "Racks + UPS"}
 
-    bad_edit = cli("resume", thread_id, "edit", "--as", "carol", user="carol")
-    assert bad_edit.returncode == 1 and "edit needs at least one change" in bad_edit.stderr
+    late = cli("resume", thread_id, "approve", user="carol")
+    assert late.returncode == 1 and "not waiting for a human" in late.stderr
 
 
 def test_client_validates_against_the_pause_schema(cli):
@@ -131,6 +131,8 @@ def test_client_validates_against_the_pause_schema(cli):
     )
     assert proc.returncode == 1
     assert "invalid answer, not sent" in proc.stderr and "changes.amount" in proc.stderr
+    bad_edit = cli("resume", thread_id, "edit", user="bob")
+    assert bad_edit.returncode == 1 and "edit needs at least one change" in bad_edit.stderr
 
 
 def test_a_manager_cannot_approve_their_own_request(cli):
@@ -148,7 +150,8 @@ def test_a_manager_cannot_approve_their_own_request(cli):
     thread_id = proc.data["thread_id"]
     assert current_pause(proc.data)["request"]["requester"] == "bob"  # the token's user
     selfish = cli("resume", thread_id, "approve", user="bob")
-    assert selfish.returncode == 0 and "segregation of duties" in selfish.stdout
+    assert selfish.returncode == 1 and "segregation of duties" in selfish.stderr
+    assert "the workflow refused the answer" in selfish.stderr
     assert cli("status", thread_id, json_output=True, user="bob").data["state"] == "waiting"
 
 

@@ -1,0 +1,174 @@
+"""The assistant in process: offline model, per-call tool reviews, the ledger."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from langchain_core.messages import HumanMessage, ToolMessage
+from langgraph.types import Command
+
+from graphs import payments
+from graphs.assistant import build_agent
+from graphs.llm import ModelConfigError, OfflineChatModel, get_chat_model
+
+PROVIDER_VARS = [
+    "AZURE_OPENAI_ENDPOINT",
+    "DIAL_API_KEY",
+    "AZURE_OPENAI_API_KEY",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+]
+
+
+@pytest.fixture(autouse=True)
+def offline(tmp_path, monkeypatch):
+    for name in PROVIDER_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HITL_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("HITL_LEDGER_URL", raising=False)
+
+
+@pytest.fixture
+def agent(checkpointer):
+    return build_agent(checkpointer)
+
+
+def run(agent, thread, value):
+    return asyncio.run(agent.ainvoke(value, thread))
+
+
+def say(text):
+    return {"messages": [{"role": "user", "content": text}]}
+
+
+def pauses(result):
+    return {i.value["name"]: i for i in result["__interrupt__"]}
+
+
+def tool_messages(result):
+    return [m for m in result["messages"] if isinstance(m, ToolMessage)]
+
+
+def test_safe_tool_runs_without_review(agent, thread):
+    result = run(agent, thread, say("what is the expense policy?"))
+    assert "__interrupt__" not in result
+    assert "auto-approved" in tool_messages(result)[0].content
+    assert result["messages"][-1].content.startswith("Done.")
+
+
+def test_reviewed_call_pauses_with_schema_and_options(agent, thread):
+    result = run(agent, thread, say("pay 40 to acme"))
+    pause = pauses(result)["pay"]
+    assert pause.value["type"] == "tool_approval"
+    assert pause.value["args"] == {"amount": 40.0, "recipient": "acme"}
+    assert pause.value["options"] == ["approve", "reject"]
+    schema_types = {
+        m["properties"]["type"]["const"]
+        for m in pause.response_schema["$defs"].values()
+        if "type" in m.get("properties", {})
+    }
+    assert schema_types == {"approve", "reject"}
+    assert payments.ledger_count() == 0  # nothing moved before the review
+
+
+def test_approve_runs_the_tool_once(agent, thread):
+    pause = pauses(run(agent, thread, say("pay 40 to acme")))["pay"]
+    result = run(agent, thread, Command(resume={pause.id: {"type": "approve"}}))
+    assert "success" in tool_messages(result)[0].content
+    assert payments.ledger_count() == 1
+    assert [(r["decision"], r["approver"]) for r in result["reviews"]] == [("approve", None)]
+
+
+def test_edit_runs_the_edited_call(agent, thread):
+    pause = pauses(run(agent, thread, say("file 300 for hotel")))["file_expense"]
+    assert pause.value["options"] == ["approve", "edit", "reject"]
+    edited = {"name": "file_expense", "args": {"amount": 250, "description": "hotel, 2 nights"}}
+    result = run(
+        agent, thread, Command(resume={pause.id: {"type": "edit", "edited_action": edited}})
+    )
+    (message,) = tool_messages(result)
+    assert "Filed expense 250.00 'hotel, 2 nights'" in message.content
+    assert "waiting for a manager" in message.content  # a real expense_approval run
+    assert result["reviews"][0]["changes"] == edited["args"]
+
+
+def test_reject_message_reaches_the_model(agent, thread):
+    pause = pauses(run(agent, thread, say("refund 20 to bob")))["refund"]
+    answer = {"type": "reject", "message": "refunds go through finance"}
+    result = run(agent, thread, Command(resume={pause.id: answer}))
+    (message,) = tool_messages(result)
+    assert "refunds go through finance" in message.content
+    assert "refunds go through finance" in result["messages"][-1].content
+    assert payments.ledger_count() == 0
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"type": "edit", "edited_action": {"name": "pay", "args": {"amount": 1, "recipient": "x"}}},
+        {"type": "edit", "edited_action": {"name": "refund", "args": {}}},
+        {"type": "respond", "message": "pretend it ran"},
+        {"type": "approved"},
+        "yes",
+        {},
+    ],
+    ids=repr,
+)
+def test_disallowed_or_malformed_answers_leave_the_call_pending(agent, thread, bad):
+    pause = pauses(run(agent, thread, say("pay 40 to acme")))["pay"]
+    result = run(agent, thread, Command(resume={pause.id: bad}))
+    again = pauses(result)["pay"]
+    assert again.id == pause.id  # the same pause, still answerable
+    assert again.value["error"].startswith("invalid answer:")
+    assert payments.ledger_count() == 0 and not tool_messages(result)
+    result = run(agent, thread, Command(resume={pause.id: {"type": "approve"}}))
+    assert payments.ledger_count() == 1
+
+
+def test_an_edit_cannot_switch_tools(agent, thread):
+    pause = pauses(run(agent, thread, say("file 300 for hotel")))["file_expense"]
+    renamed = {
+        "type": "edit",
+        "edited_action": {"name": "pay", "args": {"amount": 300, "recipient": "me"}},
+    }
+    result = run(agent, thread, Command(resume={pause.id: renamed}))
+    assert "file_expense" in pauses(result)
+    assert payments.ledger_count() == 0
+
+
+def test_two_reviewed_calls_in_one_turn(agent, thread):
+    found = pauses(run(agent, thread, say("file 300 for hotel and pay 40 to acme")))
+    assert set(found) == {"file_expense", "pay"}
+    result = run(agent, thread, Command(resume={found["pay"].id: {"type": "approve"}}))
+    assert set(pauses(result)) == {"file_expense"}
+    result = run(agent, thread, Command(resume={found["file_expense"].id: {"type": "reject"}}))
+    assert "__interrupt__" not in result
+    assert sorted(r["decision"] for r in result["reviews"]) == ["approve", "reject"]
+
+
+def test_offline_model_is_stateless_and_binds_tools():
+    model = OfflineChatModel()
+    assert model.bind_tools([]) is model
+    first = model.invoke([HumanMessage("pay 5 to x")])
+    second = model.invoke([HumanMessage("pay 5 to x")])
+    assert (
+        [c["name"] for c in first.tool_calls] == [c["name"] for c in second.tool_calls] == ["pay"]
+    )
+
+
+def test_provider_selection(monkeypatch):
+    assert isinstance(get_chat_model(), OfflineChatModel)
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    assert type(get_chat_model()).__name__ == "ChatOpenAI"
+    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setenv("DIAL_API_KEY", "k")
+    model = get_chat_model()
+    assert type(model).__name__ == "AzureChatOpenAI"
+    assert model.deployment_name == "gpt-4" and model.openai_api_version == "2024-02-01"
+
+
+def test_missing_key_names_the_variable(monkeypatch):
+    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", "http://127.0.0.1:9")
+    with pytest.raises(ModelConfigError, match="DIAL_API_KEY"):
+        get_chat_model()
