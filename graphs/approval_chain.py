@@ -21,14 +21,18 @@ from pydantic import Field, TypeAdapter, ValidationError, model_validator
 from typing_extensions import TypedDict
 
 from graphs.common import (
+    EXPIRED,
+    SYSTEM,
     Amount,
     Approver,
     AuditEntry,
+    Limit,
     Note,
     StrictModel,
     Text,
     ask_human,
     describe_error,
+    due_at,
     pin_context,
     resolve_approver,
     utc_now,
@@ -36,6 +40,7 @@ from graphs.common import (
 )
 
 OPTIONS = ["approve", "edit", "reject"]
+ESCALATED = "escalated"
 DEFAULT_POLICY = [
     {"above": 100, "role": "manager"},
     {"above": 1_000, "role": "finance"},
@@ -65,6 +70,9 @@ class State(InputState):
     settings: NotRequired[dict]
     """The run's ``Context``, pinned at submission so a resume cannot change the policy."""
 
+    due_at: NotRequired[str]
+    """When the current level's pause expires (UTC); reset when a level is passed."""
+
 
 class OutputState(TypedDict):
     """What a finished run reports: the final request, its status and the whole trail."""
@@ -93,6 +101,13 @@ class Context:
 
     policy: list[dict[str, Any]] = field(default_factory=lambda: list(DEFAULT_POLICY))
     """Approval tiers ``[{"above": 100, "role": "manager"}, ...]``, asked in this order."""
+
+    deadline_hours: Limit = 48.0
+    """How long each level has to decide."""
+
+    on_expiry: Literal["escalate", "reject"] = "escalate"
+    """When a level's deadline passes: hand the request to the next level (the last
+    level's expiry rejects), or reject at once."""
 
 
 class ChainRequest(StrictModel):
@@ -135,8 +150,8 @@ def required_roles(amount: float, policy: list[PolicyTier]) -> list[str]:
 
 
 def approved_roles(audit: list[AuditEntry]) -> set[str]:
-    """Return the roles that have already approved (an edit approves the edited request)."""
-    return {e["role"] for e in audit if e["decision"] in ("approve", "edit")}
+    """Return the roles that are done: approved, approved an edit, or escalated on expiry."""
+    return {e["role"] for e in audit if e["decision"] in ("approve", "edit", ESCALATED)}
 
 
 def next_role(state: State, policy: list[PolicyTier]) -> str | None:
@@ -158,7 +173,8 @@ def submit(state: State, runtime: Runtime[Context], config: RunnableConfig) -> d
     request = validate_input(ChainRequest, state, "approval_chain", config)
     settings = pin_context(runtime.context, Context, "approval_chain")
     load_policy({"settings": settings})
-    return {**request.model_dump(), "status": "pending", "settings": settings}
+    due = due_at(settings["deadline_hours"])
+    return {**request.model_dump(), "status": "pending", "settings": settings, "due_at": due}
 
 
 def review(state: State, config: RunnableConfig) -> dict:
@@ -176,10 +192,23 @@ def review(state: State, config: RunnableConfig) -> dict:
         "request": {k: state.get(k) for k in ("amount", "description", "requester", "category")},
         "options": OPTIONS,
         "history": state.get("audit") or [],
+        "due_at": state["due_at"],
     }
     if state.get("review_error"):
         payload["error"] = state["review_error"]
     answer, error = ask_human(payload, ChainDecision)
+    hours = state["settings"]["deadline_hours"]
+    if answer == EXPIRED:
+        last = levels.index(role) == len(levels) - 1
+        escalate = state["settings"]["on_expiry"] == "escalate" and not last
+        decision = ESCALATED if escalate else EXPIRED
+        note = f"No decision by {state['due_at']}: " + (
+            "passed to the next level" if escalate else "rejected as expired"
+        )
+        entry = AuditEntry(step=payload["step"], role=role, decision=decision, approver=SYSTEM,
+                           note=note, changes=None, at=utc_now())  # fmt: skip
+        update = {"review_error": None, "audit": [entry], "due_at": due_at(hours)}
+        return update if escalate else {**update, "status": "rejected"}
     if answer is None:
         return {"review_error": error}
     requester = state["requester"] if answer.decision != "reject" else None
@@ -196,7 +225,12 @@ def review(state: State, config: RunnableConfig) -> dict:
         changes=changes,
         at=utc_now(),
     )
-    update: dict[str, Any] = {"review_error": None, "audit": [entry], **(changes or {})}
+    update: dict[str, Any] = {
+        "review_error": None,
+        "audit": [entry],
+        "due_at": due_at(hours),  # the next level's clock
+        **(changes or {}),
+    }
     if answer.decision == "reject":
         update["status"] = "rejected"
     return update

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -233,7 +233,27 @@ def validate_input(
         raise ValueError(f"invalid {workflow} input: {describe_error(exc)}") from None
 
 
-def ask_human(payload: dict[str, Any], model: type[ModelT]) -> tuple[ModelT | None, str | None]:
+EXPIRED = "expired"
+"""What :func:`ask_human` returns once a pause's deadline has passed, whatever the answer;
+also the answer the deadline sweeper sends (``{"decision": "expired"}``)."""
+
+SYSTEM = "system"
+"""The approver recorded for decisions the workflow makes itself (auto-approval, expiry)."""
+
+
+def due_at(hours: float) -> str:
+    """Return the deadline ``hours`` from now, as an ISO 8601 UTC string."""
+    return (datetime.now(UTC) + timedelta(hours=hours)).isoformat(timespec="seconds")
+
+
+def is_overdue(deadline: str | None) -> bool:
+    """Whether ``deadline`` (ISO 8601) has passed."""
+    return bool(deadline) and datetime.fromisoformat(deadline) <= datetime.now(UTC)
+
+
+def ask_human(
+    payload: dict[str, Any], model: type[ModelT]
+) -> tuple[ModelT | Literal["expired"] | None, str | None]:
     """Pause for a human and validate the answer against ``model``.
 
     The pause carries ``model``'s JSON schema as its ``response_schema`` so that
@@ -241,14 +261,23 @@ def ask_human(payload: dict[str, Any], model: type[ModelT]) -> tuple[ModelT | No
     schema is given as a dict so that langgraph does not raise on a bad answer:
     the caller turns the error into a fresh pause instead of failing the run.
 
+    A pause whose payload has a ``due_at`` that has passed is expired: any answer
+    (a late human's, or the deadline sweeper's) returns :data:`EXPIRED`, and the
+    workflow applies its expiry policy. Claiming expiry early is refused.
+
     Returns:
-        ``(answer, None)`` for a valid answer, ``(None, error message)`` otherwise.
+        ``(answer, None)`` for a valid answer, ``(EXPIRED, None)`` after the deadline,
+        ``(None, error message)`` otherwise.
     """
     try:
         raw = interrupt(payload, response_schema=model.model_json_schema())
     except GraphInterrupt as paused:
         announce_pause(paused, payload)
         raise
+    if is_overdue(payload.get("due_at")):
+        return EXPIRED, None
+    if isinstance(raw, dict) and raw.get("decision") == EXPIRED:
+        return None, f"invalid answer: the pause is not due until {payload.get('due_at')}"
     try:
         return model.model_validate(raw), None
     except ValidationError as exc:

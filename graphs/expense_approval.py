@@ -18,6 +18,8 @@ from langgraph.runtime import Runtime
 from typing_extensions import TypedDict
 
 from graphs.common import (
+    EXPIRED,
+    SYSTEM,
     Amount,
     AuditEntry,
     ExpenseDecision,
@@ -25,6 +27,7 @@ from graphs.common import (
     StrictModel,
     Text,
     ask_human,
+    due_at,
     pin_context,
     pinned,
     resolve_approver,
@@ -57,6 +60,9 @@ class State(InputState):
     settings: NotRequired[dict]
     """The run's ``Context``, pinned at submission so a resume cannot change the rules."""
 
+    due_at: NotRequired[str]
+    """When the pause expires (UTC); set once, so a refused answer does not extend it."""
+
 
 class OutputState(TypedDict):
     """What a finished run reports."""
@@ -78,6 +84,9 @@ class Context:
     approver_role: str = "manager"
     """The role the pause is addressed to."""
 
+    deadline_hours: Limit = 48.0
+    """How long the pause waits; then the expense is rejected as expired."""
+
 
 class ExpenseRequest(StrictModel):
     """A valid expense: a finite, positive amount and a non-empty description."""
@@ -97,6 +106,7 @@ def submit(state: State, runtime: Runtime[Context], config: RunnableConfig) -> d
         "status": "pending",
         "approver_note": "",
         "settings": settings,
+        "due_at": due_at(settings["deadline_hours"]),
     }
 
 
@@ -107,7 +117,7 @@ def approve(state: State, config: RunnableConfig) -> dict:
         return {
             "status": "approved",
             "approver_note": AUTO_APPROVED_NOTE,
-            "audit": [_entry(ctx, "approved", "system", AUTO_APPROVED_NOTE)],
+            "audit": [_entry(ctx, "approved", SYSTEM, AUTO_APPROVED_NOTE)],
         }
     payload = {
         "type": "expense_approval",
@@ -117,10 +127,19 @@ def approve(state: State, config: RunnableConfig) -> dict:
         "options": ["approve", "reject"],
         "role": ctx.approver_role,
         "threshold": ctx.approval_threshold,
+        "due_at": state["due_at"],
     }
     if state.get("review_error"):
         payload["error"] = state["review_error"]
     answer, error = ask_human(payload, ExpenseDecision)
+    if answer == EXPIRED:
+        note = f"Expired: no decision by {state['due_at']}"
+        return {
+            "status": "rejected",
+            "approver_note": note,
+            "review_error": None,
+            "audit": [_entry(ctx, EXPIRED, SYSTEM, note)],
+        }
     if answer is None:
         return {"review_error": error}
     requester = state.get("requester") if answer.approved else None

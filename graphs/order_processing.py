@@ -25,6 +25,8 @@ from typing_extensions import TypedDict
 
 from graphs import payments
 from graphs.common import (
+    EXPIRED,
+    SYSTEM,
     Amount,
     Approver,
     ExpenseDecision,
@@ -33,6 +35,7 @@ from graphs.common import (
     StrictModel,
     ask_human,
     describe_error,
+    due_at,
     pin_context,
     pinned,
     resolve_approver,
@@ -70,6 +73,8 @@ class State(InputState):
     review_error: NotRequired[str | None]
     """Why the last answer was refused; shown in the next pause."""
     decided_by: NotRequired[str | None]
+    due_at: NotRequired[str]
+    """When the open pause expires (UTC)."""
     settings: NotRequired[dict]
     """The run's ``Context``, pinned at submission so a resume cannot change the rules."""
 
@@ -93,6 +98,9 @@ class Context:
     """Orders above this pause for a human before any charge."""
 
     approver_role: str = "manager"
+
+    deadline_hours: Limit = 24.0
+    """How long a pause waits; then the order is cancelled as expired."""
 
     gateway: dict[str, Any] = field(default_factory=dict)
     """Faults to inject into the simulated gateway: ``transient_failures``, ``decline``,
@@ -139,6 +147,7 @@ def create_order(state: State, runtime: Runtime[Context], config: RunnableConfig
         "status": "created",
         "payment_result": {},
         "settings": settings,
+        "due_at": due_at(settings["deadline_hours"]),
     }
 
 
@@ -156,8 +165,9 @@ def approve_order(state: State, config: RunnableConfig) -> dict:
         "options": ["approve", "reject"],
         "role": ctx.approver_role,
         "limit": ctx.approval_limit,
+        "due_at": state["due_at"],
     }
-    return _decide(state, config, payload, ExpenseDecision, approved="approved")
+    return _decide(state, config, payload, ExpenseDecision)
 
 
 def charge(state: State, config: RunnableConfig) -> dict:
@@ -178,6 +188,7 @@ def charge(state: State, config: RunnableConfig) -> dict:
         return {
             "status": "payment_failed",
             "payment_error": f"{exc}; gave up after {attempts} attempts",
+            "due_at": due_at(state["settings"]["deadline_hours"]),
         }
     return {"status": "paid", "payment_result": result, "payment_error": None}
 
@@ -192,8 +203,9 @@ def handle_failure(state: State, config: RunnableConfig) -> dict:
         "payment_error": state.get("payment_error"),
         "options": ["retry", "cancel"],
         "role": ctx.approver_role,
+        "due_at": state["due_at"],
     }
-    return _decide(state, config, payload, RetryDecision, approved="retry")
+    return _decide(state, config, payload, RetryDecision)
 
 
 def _decide(
@@ -201,12 +213,15 @@ def _decide(
     config: RunnableConfig,
     payload: dict[str, Any],
     model: type[ExpenseDecision] | type[RetryDecision],
-    approved: str,
 ) -> dict:
     """Pause with ``payload``; set ``status`` to ``approved`` or ``cancelled`` from the answer."""
     if state.get("review_error"):
         payload["error"] = state["review_error"]
     answer, error = ask_human(payload, model)
+    if answer == EXPIRED:
+        note = f"expired: no decision by {state['due_at']}"
+        return {"status": "cancelled", "review_error": None, "decided_by": SYSTEM,
+                "payment_error": note}  # fmt: skip
     approver = None
     if answer is not None:
         requester = state.get("requester") if answer.decision in ("approve", "approved") else None

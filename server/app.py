@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from graphs.common import add_listener
 from server.checkpointer import checkpoint_path
+from server.deadlines import sweep_forever, sweep_interval
 from server.pauses import PauseListener
 from server.recovery import recover
 
@@ -39,7 +40,11 @@ async def lifespan(_app: Starlette) -> AsyncIterator[None]:
     add_listener(PauseListener(get_client(), asyncio.get_running_loop()))
     if embedded_sqlite_mode():
         await recover(get_client(), checkpoint_path())
-    yield
+    sweeper = asyncio.create_task(sweep_forever(get_client(), sweep_interval()))
+    try:
+        yield
+    finally:
+        sweeper.cancel()
 
 
 async def me(request: Request) -> JSONResponse:

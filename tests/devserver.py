@@ -29,6 +29,7 @@ QUIET_ENV = {
     "LANGSMITH_TRACING": "false",
     "LANGGRAPH_CLI_NO_ANALYTICS": "1",
     "LANGGRAPH_NO_VERSION_CHECK": "true",
+    "HITL_SWEEP_SECONDS": "1",  # expire overdue pauses promptly in tests
 }
 
 

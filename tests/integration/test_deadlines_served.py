@@ -1,0 +1,71 @@
+"""Deadlines over a real ``langgraph dev``: the server's own sweeper expires pauses."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+SHORT = {"deadline_hours": 0.0005}  # 1.8 s; the test server sweeps every second
+
+
+def wait_for(cli, thread_id, predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        outcome = cli("status", thread_id, json_output=True, user="alice").data
+        if predicate(outcome):
+            return outcome
+        time.sleep(0.5)
+    raise AssertionError(f"thread {thread_id} never reached the expected state: {outcome}")
+
+
+def test_sweeper_expires_an_expense(cli):
+    import json
+
+    proc = cli(
+        "submit",
+        "--amount",
+        "500",
+        "--description",
+        "Hotel",
+        "--context",
+        json.dumps(SHORT),
+        json_output=True,
+    )
+    assert proc.data["interrupts"][0]["value"]["due_at"]
+    done = wait_for(cli, proc.data["thread_id"], lambda o: o["state"] == "finished")
+    assert done["values"]["status"] == "rejected"
+    assert [(e["decision"], e["approver"]) for e in done["values"]["audit"]] == [
+        ("expired", "system")
+    ]
+
+
+def test_sweeper_escalates_the_chain(cli):
+    import json
+
+    proc = cli(
+        "submit",
+        "--graph",
+        "approval_chain",
+        "--amount",
+        "5000",
+        "--description",
+        "Racks",
+        "--context",
+        json.dumps(SHORT),
+        json_output=True,
+    )
+    outcome = wait_for(cli, proc.data["thread_id"], lambda o: o["state"] == "finished", timeout=40)
+    trail = [(e["role"], e["decision"], e["approver"]) for e in outcome["values"]["audit"]]
+    assert trail == [("manager", "escalated", "system"), ("finance", "expired", "system")]
+
+
+def test_early_expiry_claims_are_refused(cli):
+    proc = cli("submit", "--amount", "500", "--description", "Hotel", json_output=True)
+    refused = cli(
+        "resume", proc.data["thread_id"], "--value", '{"decision": "expired"}', user="bob"
+    )
+    assert refused.returncode == 1  # not in the pause's schema: the client refuses to send it
+    assert cli("status", proc.data["thread_id"], json_output=True).data["state"] == "waiting"
