@@ -47,6 +47,7 @@ from graphs.common import (
     announce_pause,
     current_user,
     describe_error,
+    thread_owner,
     utc_now,
 )
 from graphs.llm import OfflineChatModel, get_chat_model
@@ -158,8 +159,8 @@ class ReviewedToolsMiddleware(HumanInTheLoopMiddleware):
 
     def _tool_approval_request(self, request: ToolCallRequest, config: InterruptOnConfig):  # type: ignore[override]
         value = super()._tool_approval_request(request, config)
-        user = current_user(get_config())
-        return {**value, "user": user[0] if user else None, "options": config["allowed_decisions"]}
+        owner = thread_owner(get_config())
+        return {**value, "user": owner, "options": config["allowed_decisions"]}
 
     def _resolve_per_call(self, request: ToolCallRequest):  # type: ignore[override]
         call = request.tool_call
@@ -177,7 +178,7 @@ class ReviewedToolsMiddleware(HumanInTheLoopMiddleware):
                 schema = _decision_schema(config["allowed_decisions"], call["name"], request.tool)
                 _ask_again(value, schema)
         except GraphInterrupt as paused:
-            announce_pause(paused, {"user": user[0] if user else None})
+            announce_pause(paused, {"user": thread_owner(get_config())})
             raise
         if isinstance(resolved, ToolMessage):
             decision = "reject"

@@ -173,6 +173,17 @@ def current_user(config: RunnableConfig | None) -> tuple[str, str] | None:
     return identity, role
 
 
+def thread_owner(config: RunnableConfig | None) -> str | None:
+    """Return who owns the thread (stamped by the server's auth), else the signed-in user.
+
+    Server-side re-runs (crash recovery, the deadline sweeper) have no signed-in user,
+    so a pause addressed to the owner reads the owner from the thread, not the caller.
+    """
+    owner = ((config or {}).get("metadata") or {}).get("owner")
+    user = current_user(config)
+    return owner or (user[0] if user else None)
+
+
 def resolve_approver(
     claimed: str | None,
     config: RunnableConfig | None,

@@ -36,7 +36,8 @@ def test_pauses_of_every_graph_survive_kill_9(fresh_server):
     )
     order = hitl(server, "submit", "--graph", "order_processing", "--amount", "5000")
     order_id = order["interrupts"][0]["value"]["order_id"]
-    before = {o["thread_id"]: o["interrupts"] for o in (expense, chain, order)}
+    chat = hitl(server, "chat", "pay 5 to acme")
+    before = {o["thread_id"]: o["interrupts"] for o in (expense, chain, order, chat)}
 
     server.kill()  # well within the runtime's 10 s flush: it forgets these threads
     started = time.monotonic()
@@ -46,7 +47,7 @@ def test_pauses_of_every_graph_survive_kill_9(fresh_server):
     waiting = {o["thread_id"]: o["interrupts"] for o in hitl(server, "pending")}
     assert waiting == before  # same threads, same interrupt ids and payloads
     bob_sees = {o["thread_id"] for o in hitl(server, "pending", user="bob")}
-    assert bob_sees == set(before)  # restored with their owner and who they wait for
+    assert bob_sees == set(before) - {chat["thread_id"]}  # restored with who they wait for
     sdk = get_sync_client(url=server.url, headers={"Authorization": "Bearer dev-alice"})
     metadata = sdk.threads.get(order["thread_id"])["metadata"]
     assert (metadata["graph_id"], metadata["owner"]) == ("order_processing", "alice")
@@ -55,6 +56,8 @@ def test_pauses_of_every_graph_survive_kill_9(fresh_server):
     assert done["values"]["status"] == "approved"
     done = hitl(server, "resume", chain["thread_id"], "approve", user="bob")
     assert done["interrupts"][0]["value"]["role"] == "finance"
+    done = hitl(server, "resume", chat["thread_id"], "approve")
+    assert done["values"]["reviews"][0]["approver"] == "alice"
     done = hitl(server, "resume", order["thread_id"], "approve", user="bob")
     assert done["values"]["status"] == "paid"
     assert done["values"]["order_id"] == order_id

@@ -193,3 +193,17 @@ def test_concurrent_answers_one_wins(server):
     assert "409" in str(losses[0]) or "not applied" in str(losses[0])
     assert len(final.values["audit"]) == 1
     assert final.values["approver_note"] == wins[0].values["approver_note"]
+
+
+def test_stale_pause_id_is_refused_by_the_client(cli, sdk, sdk_as):
+    thread_id, _ = start(sdk, {"amount": 640, "description": "Stale"})
+    (_, (old,)) = pending_interrupts(sdk, thread_id)
+    # A refused answer replaces the pause: the old id is no longer pending.
+    sdk_as("bob").runs.wait(thread_id, GRAPH, command={"resume": {old["id"]: "garbage"}})
+    (_, (new,)) = pending_interrupts(sdk, thread_id)
+    assert new["id"] != old["id"]
+    stale = cli("resume", thread_id, "approve", "--interrupt-id", old["id"], user="bob")
+    assert stale.returncode == 1
+    assert f"pause {old['id']} is not pending" in stale.stderr
+    assert "nothing was sent" in stale.stderr
+    assert pending_interrupts(sdk, thread_id)[1] == [new]

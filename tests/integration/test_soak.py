@@ -1,0 +1,124 @@
+"""Soak: many workflows of every graph in flight, ``kill -9`` midway, all driven to the end.
+
+Size: ``HITL_SOAK_SIZE`` workflows (default 16 so the suite stays quick; ``.ci/run``
+runs 100).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import time
+from collections import Counter
+
+import pytest
+
+from sdk_client import AnswerRefused, ClientError, HitlClient
+from tests.conftest import TOKENS
+
+pytestmark = pytest.mark.integration
+
+SIZE = int(os.environ.get("HITL_SOAK_SIZE", "16"))
+ROLE_USER = {"manager": "bob", "finance": "carol", "director": "dave"}
+WORK = [
+    ("expense_approval", {"amount": 500, "description": "Soak hotel"}),
+    ("approval_chain", {"amount": 5000, "description": "Soak racks"}),
+    ("order_processing", {"amount": 5000, "customer": "soak"}),
+    ("assistant", {"messages": [{"role": "user", "content": "pay 9 to soak"}]}),
+]
+
+
+def clients(url):
+    return {user: HitlClient(url, token=token) for user, token in TOKENS.items()}
+
+
+def answerer(interrupt):
+    value = interrupt["value"]
+    if value.get("type") == "tool_approval":
+        return value["user"], {"type": "approve"}
+    return ROLE_USER[value["role"]], {"decision": "approve"}
+
+
+async def answer_all(users, thread_ids, limit=8):
+    """Answer every pending pause once; return how many answers were applied."""
+    gate = asyncio.Semaphore(limit)
+
+    async def one(thread_id):
+        async with gate:
+            outcome = await users["alice"].status(thread_id)
+            if outcome.state != "waiting":
+                return 0
+            interrupt = outcome.interrupts[0]
+            user, answer = answerer(interrupt)
+            try:
+                await users[user].resume(thread_id, answer, interrupt["id"])
+            except (AnswerRefused, ClientError):
+                return 0  # answered meanwhile, or the server just died: try again later
+            return 1
+
+    results = await asyncio.gather(*(one(t) for t in thread_ids), return_exceptions=True)
+    return sum(r for r in results if isinstance(r, int))
+
+
+def test_soak_kill_9_midway(fresh_server):
+    server = fresh_server
+    users = clients(server.url)
+    started = time.monotonic()
+
+    async def submit_all():
+        gate = asyncio.Semaphore(8)
+
+        async def one(i):
+            graph, values = WORK[i % len(WORK)]
+            async with gate:
+                outcome = await users["alice"].submit(graph, values)
+                return graph, outcome.thread_id
+
+        return await asyncio.gather(*(one(i) for i in range(SIZE)))
+
+    threads = asyncio.run(submit_all())
+    ids = [t for _, t in threads]
+
+    async def answer_then_kill():
+        task = asyncio.ensure_future(answer_all(users, ids))
+        await asyncio.sleep(1.0)  # answers are in flight
+        server.kill()
+        await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(answer_then_kill())
+    server.start()
+    outcomes = asyncio.run(drive_to_the_end(clients(server.url), ids))
+    print(f"soak: {SIZE} workflows in {time.monotonic() - started:.1f}s")
+
+    by_graph = {t: g for g, t in threads}
+    for outcome in outcomes:  # none lost, none decided twice
+        values, graph = outcome.values, by_graph[outcome.thread_id]
+        if graph == "expense_approval":
+            assert values["status"] == "approved" and len(values["audit"]) == 1
+        elif graph == "approval_chain":
+            assert values["status"] == "approved"
+            assert [e["role"] for e in values["audit"]] == ["manager", "finance"]
+        elif graph == "order_processing":
+            assert values["status"] == "paid" and values["decided_by"] == "bob"
+        else:
+            assert [r["decision"] for r in values["reviews"]] == ["approve"]
+    ledger = sqlite3.connect(server.data_dir / "ledger.sqlite")
+    charges = Counter(
+        k.split(":")[0] for (k,) in ledger.execute("SELECT idempotency_key FROM charges")
+    )
+    paying = [t for g, t in threads if g in ("order_processing", "assistant")]
+    assert sorted(charges) == sorted(paying)  # every payment made ...
+    assert set(charges.values()) == {1}  # ... exactly once
+
+
+async def drive_to_the_end(users, ids):
+    """Answer until every workflow has finished; one event loop for the clients."""
+    deadline = time.monotonic() + 60 + 5 * SIZE
+    while True:
+        outcomes = await asyncio.gather(*(users["alice"].status(t) for t in ids))
+        if all(o.state == "finished" for o in outcomes):
+            return outcomes
+        stuck = {o.thread_id: (o.state, o.error) for o in outcomes if o.state != "finished"}
+        assert time.monotonic() < deadline, stuck
+        await answer_all(users, [o.thread_id for o in outcomes if o.state == "waiting"])
