@@ -24,14 +24,24 @@ WAITING, FINISHED, FAILED, RUNNING = "waiting", "finished", "failed", "running"
 
 
 class ClientError(Exception):
-    """A failure explained in one line, for a person."""
+    """A failure explained in one line, for a person.
+
+    ``kind`` says what went wrong for programs: ``invalid`` (the answer does not fit
+    the pause), ``stale`` (the pause is no longer pending), ``conflict`` (someone
+    else is answering), ``refused`` (the workflow refused the answer), ``not_found``,
+    ``auth``, ``unreachable`` or ``error``.
+    """
+
+    def __init__(self, message: str, kind: str = "error") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class AnswerRefused(ClientError):
     """The workflow refused an answer; the pause is still waiting (see ``outcome``)."""
 
     def __init__(self, message: str, outcome: Outcome) -> None:
-        super().__init__(message)
+        super().__init__(message, kind="refused")
         self.outcome = outcome
 
 
@@ -48,6 +58,7 @@ class Outcome:
     """Pending pauses: ``{"id", "value", "response_schema"}`` each."""
     error: str | None = None
     created_at: str | None = None
+    updated_at: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Return a JSON-ready copy."""
@@ -70,7 +81,7 @@ def validate_answer(interrupt: dict[str, Any], value: Any) -> None:
             f"{'.'.join(str(p) for p in e.absolute_path) or 'answer'}: {e.message}"
             for e in errors[:3]
         )
-        raise ClientError(f"invalid answer, not sent: {detail}")
+        raise ClientError(f"invalid answer, not sent: {detail}", kind="invalid")
 
 
 def _deepest(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
@@ -89,17 +100,30 @@ class HitlClient:
         self.has_token = bool(token)
         self.sdk = get_client(url=url, headers=headers, timeout=timeout)
 
+    async def aclose(self) -> None:
+        """Close the HTTP connections."""
+        await self.sdk.aclose()
+
+    async def __aenter__(self) -> HitlClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
     async def _call(self, awaitable: Awaitable[T], what: str, conflict: str | None = None) -> T:
         """Await an SDK call, translating transport and HTTP failures."""
         try:
             return await awaitable
         except httpx.TransportError as exc:
-            raise ClientError(f"cannot reach the server at {self.url}: {exc}") from None
+            raise ClientError(
+                f"cannot reach the server at {self.url}: {exc}", kind="unreachable"
+            ) from None
         except (APIStatusError, httpx.HTTPStatusError) as exc:
             code, body = _status_and_body(exc)
             if code == 409 and conflict:
-                raise ClientError(conflict) from None
-            raise ClientError(_explain_status(code, body, what, self.has_token)) from None
+                raise ClientError(conflict, kind="conflict") from None
+            kind = {401: "auth", 403: "auth", 404: "not_found", 409: "conflict"}.get(code, "error")
+            raise ClientError(_explain_status(code, body, what, self.has_token), kind) from None
 
     async def submit(
         self,
@@ -165,6 +189,7 @@ class HitlClient:
             interrupts=interrupts,
             error=error,
             created_at=str(thread.get("created_at")),
+            updated_at=str(thread.get("updated_at")),
         )
 
     async def _last_error(self, thread_id: str) -> str | None:
@@ -180,12 +205,24 @@ class HitlClient:
             return f"{err.get('error')}: {err.get('message')}"
         return "the run failed"
 
-    async def pending(self, graph_id: str | None = None, limit: int = 50) -> list[Outcome]:
-        """List threads waiting for a human, newest first."""
+    async def pending(
+        self, graph_id: str | None = None, limit: int = 50, waiting_for: str | None = None
+    ) -> list[Outcome]:
+        """List threads waiting for a human (optionally: for this role or ``user:<name>``)."""
+        return await self._search("interrupted", graph_id, limit, waiting_for)
+
+    async def finished(self, graph_id: str | None = None, limit: int = 50) -> list[Outcome]:
+        """List finished threads, newest first."""
+        return await self._search("idle", graph_id, limit)
+
+    async def _search(
+        self, status: str, graph_id: str | None, limit: int, waiting_for: str | None = None
+    ) -> list[Outcome]:
+        metadata = {k: v for k, v in (("graph_id", graph_id), ("waiting_for", waiting_for)) if v}
         threads = await self._call(
             self.sdk.threads.search(
-                status="interrupted",
-                metadata={"graph_id": graph_id} if graph_id else None,
+                status=status,
+                metadata=metadata or None,
                 limit=limit,
                 sort_by="updated_at",
                 sort_order="desc",
@@ -248,7 +285,8 @@ class HitlClient:
         if not applied:
             raise ClientError(
                 f"the answer was not applied: pause {target['id']} on thread {thread_id} "
-                "was answered by someone else first"
+                "was answered by someone else first",
+                kind="stale",
             )
         return after
 
@@ -290,12 +328,14 @@ def pick_interrupt(outcome: Outcome, interrupt_id: str | None) -> dict[str, Any]
                 return interrupt
         raise ClientError(
             f"pause {interrupt_id} is not pending on thread {outcome.thread_id} "
-            "(already answered, or never existed): nothing was sent"
+            "(already answered, or never existed): nothing was sent",
+            kind="stale",
         )
     if outcome.state != WAITING or not outcome.interrupts:
         raise ClientError(
             f"thread {outcome.thread_id} is not waiting for a human (it is {outcome.state}): "
-            "nothing was sent"
+            "nothing was sent",
+            kind="stale",
         )
     if len(outcome.interrupts) > 1:
         ids = ", ".join(i["id"] for i in outcome.interrupts)

@@ -1,7 +1,9 @@
 """The custom HTTP app mounted into the LangGraph server (``http.app`` in langgraph.json).
 
 Its lifespan runs after the server's own (graphs loaded, checkpointer open) and
-before ``/ok`` answers, which makes it the place for start-up recovery.
+before ``/ok`` answers, which makes it the place for start-up recovery and for the
+background tasks (deadline sweeper, webhook notifier). It also serves ``/me`` and
+the approvals inbox (``server/inbox.py``).
 """
 
 from __future__ import annotations
@@ -19,8 +21,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from graphs.common import add_listener
+from server import wake
 from server.checkpointer import checkpoint_path
 from server.deadlines import sweep_forever, sweep_interval
+from server.inbox import routes as inbox_routes
+from server.notify import Notifier
 from server.pauses import PauseListener
 from server.recovery import recover
 
@@ -37,14 +42,19 @@ def embedded_sqlite_mode() -> bool:
 @asynccontextmanager
 async def lifespan(_app: Starlette) -> AsyncIterator[None]:
     """Watch workflow pauses, repair what a crash left behind, then serve."""
-    add_listener(PauseListener(get_client(), asyncio.get_running_loop()))
+    notifier = Notifier.from_env(get_client())
+    add_listener(PauseListener(get_client(), asyncio.get_running_loop(), notifier))
     if embedded_sqlite_mode():
+        wake.install()
         await recover(get_client(), checkpoint_path())
-    sweeper = asyncio.create_task(sweep_forever(get_client(), sweep_interval()))
+    background = [asyncio.create_task(sweep_forever(get_client(), sweep_interval()))]
+    if notifier is not None:
+        background.append(asyncio.create_task(notifier.run()))
     try:
         yield
     finally:
-        sweeper.cancel()
+        for task in background:
+            task.cancel()
 
 
 async def me(request: Request) -> JSONResponse:
@@ -53,4 +63,4 @@ async def me(request: Request) -> JSONResponse:
     return JSONResponse({"identity": user.identity, "role": getattr(user, "role", None)})
 
 
-app = Starlette(lifespan=lifespan, routes=[Route("/me", me)])
+app = Starlette(lifespan=lifespan, routes=[Route("/me", me), *inbox_routes])

@@ -102,8 +102,14 @@ auth = Auth()
 
 
 @auth.authenticate
-async def authenticate(authorization: str | None) -> Auth.types.MinimalUserDict:
-    """Map ``Authorization: Bearer <token>`` to a user, or refuse with 401."""
+async def authenticate(authorization: str | None, path: str) -> Auth.types.MinimalUserDict:
+    """Map ``Authorization: Bearer <token>`` to a user, or refuse with 401.
+
+    The inbox page and its static files load without a token (they hold no data;
+    the page asks for a token and sends it with every API call).
+    """
+    if not authorization and (path in ("/inbox", "/inbox/") or path.startswith("/inbox/static/")):
+        return {"identity": "anonymous", "role": "anonymous", "permissions": []}
     scheme, _, token = (authorization or "").partition(" ")
     user = find_user(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
     if user is None:

@@ -9,6 +9,8 @@ an internal channel that ``server.auth`` recognises (:data:`INTERNAL_WRITE`):
   cleared when a decision is accepted;
 - ``answered_by``: everyone who has decided on the thread, so they can still
   read it (and join their own run) after answering.
+
+It also hands every pause to the webhook notifier (``server.notify``), if one is set.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph_sdk.client import LangGraphClient
 
+from server.notify import Notifier, Pause
+
 INTERNAL_WRITE: ContextVar[bool] = ContextVar("hitl_internal_write", default=False)
 """Set while this listener writes metadata. The in-process client calls the server's
 ASGI app in the calling task, so ``server.auth`` sees it; no HTTP client can set it."""
@@ -28,9 +32,15 @@ ASGI app in the calling task, so ``server.auth`` sees it; no HTTP client can set
 class PauseListener:
     """Apply pause and decision events to thread metadata on the server's event loop."""
 
-    def __init__(self, client: LangGraphClient, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        client: LangGraphClient,
+        loop: asyncio.AbstractEventLoop,
+        notifier: Notifier | None = None,
+    ) -> None:
         self.client = client
         self.loop = loop
+        self.notifier = notifier
 
     def __call__(self, config: RunnableConfig, event: dict[str, Any]) -> None:
         """Handle one event (from a node's worker thread, or from the loop itself)."""
@@ -53,6 +63,11 @@ class PauseListener:
         metadata: dict[str, Any] = {}
         if event["event"] == "pause":
             metadata["waiting_for"] = event.get("waiting_for")
+            if self.notifier is not None:
+                self.notifier.enqueue(
+                    Pause(thread_id, event["interrupt_id"], event.get("waiting_for"),
+                          event.get("payload") or {})
+                )  # fmt: skip
         elif event["event"] == "decision":
             thread = await self.client.threads.get(thread_id)
             answered = list((thread.get("metadata") or {}).get("answered_by") or [])

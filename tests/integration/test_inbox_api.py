@@ -1,0 +1,81 @@
+"""The inbox's API over a real ``langgraph dev``: same auth, same checks as the client."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def api(server, path, user, **kwargs):
+    headers = {"Authorization": f"Bearer dev-{user}"} if user else {}
+    method = "POST" if "json" in kwargs else "GET"
+    return httpx.request(
+        method, f"{server.url}/inbox/api/{path}", headers=headers, timeout=60, **kwargs
+    )
+
+
+def test_page_is_public_but_its_api_is_not(server):
+    page = httpx.get(f"{server.url}/inbox")
+    assert page.status_code == 200 and "<title>Approvals inbox</title>" in page.text
+    assert "http" not in page.text.replace("http-equiv", "")  # nothing loaded from elsewhere
+    assert httpx.get(f"{server.url}/inbox/static/inbox.js").status_code == 200
+    assert httpx.get(f"{server.url}/inbox/static/inbox.py").status_code == 404
+    assert httpx.get(f"{server.url}/inbox/static/../auth.py").status_code in (401, 404)
+    for path in ("me", "items", "history"):
+        assert api(server, path, None).status_code == 401
+    assert api(server, "answer", None, json={}).status_code == 401
+
+
+def test_items_are_what_the_user_may_answer(server, cli):
+    expense = cli("submit", "--amount", "455", "--description", "Inbox API", json_output=True)
+    chain = cli(
+        "submit",
+        "--graph",
+        "approval_chain",
+        "--amount",
+        "20000",
+        "--description",
+        "Inbox API chain",
+        json_output=True,
+    )
+    bob = {i["thread_id"]: i for i in api(server, "items", "bob").json()}
+    carol = {i["thread_id"] for i in api(server, "items", "carol").json()}
+    assert expense.data["thread_id"] in bob and chain.data["thread_id"] in bob
+    assert not {expense.data["thread_id"], chain.data["thread_id"]} & carol
+    item = bob[chain.data["thread_id"]]
+    assert item["options"] == ["approve", "edit", "reject"]
+    assert item["editable"] == {"amount": 20000, "description": "Inbox API chain"}
+    assert item["details"]["levels"] == ["manager", "finance", "director"]
+    assert item["age_seconds"] >= 0 and item["due_at"]
+    stamps = [i["waiting_since"] for i in bob.values()]
+    assert stamps == sorted(stamps, reverse=True)  # newest first
+
+
+def test_answers_are_validated_and_stale_items_say_so(server, cli):
+    chain = cli(
+        "submit",
+        "--graph",
+        "approval_chain",
+        "--amount",
+        "700",
+        "--description",
+        "Validated",
+        json_output=True,
+    )
+    thread_id, pause_id = chain.data["thread_id"], chain.data["interrupts"][0]["id"]
+    target = {"thread_id": thread_id, "interrupt_id": pause_id}
+    bad = api(
+        server, "answer", "bob", json={**target, "decision": "edit", "changes": {"amount": "a lot"}}
+    )
+    assert bad.status_code == 422 and "changes.amount" in bad.json()["error"]
+    wrong_user = api(server, "answer", "carol", json={**target, "decision": "approve"})
+    assert wrong_user.status_code in (404, 409)  # carol cannot even see it
+    ok = api(server, "answer", "bob", json={**target, "decision": "reject", "note": "No"})
+    assert ok.status_code == 200 and ok.json()["status"] == "rejected"
+    stale = api(server, "answer", "bob", json={**target, "decision": "approve"})
+    assert stale.status_code == 409 and "already answered" in stale.json()["error"]
+    history = {h["thread_id"]: h for h in api(server, "history", "bob").json()}
+    assert history[thread_id]["outcome"] == "rejected"
+    assert history[thread_id]["audit"][0]["note"] == "No"

@@ -1,0 +1,127 @@
+"""Webhook notifications, received by a real local HTTP server started by the test."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.devserver import DevServer, free_port
+
+pytestmark = pytest.mark.integration
+
+
+class Receiver:
+    """Records every POST; answers 500 to the first ``failures`` of them."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.failures = failures
+        self.posts: list[tuple[int, dict]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                status = 500 if len(receiver.posts) < receiver.failures else 200
+                receiver.posts.append((status, body))
+                self.send_response(status)
+                self.end_headers()
+
+        self.port = free_port()
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def delivered(self, interrupt_id):
+        return [b for s, b in self.posts if s == 200 and b["interrupt_id"] == interrupt_id]
+
+    def attempts(self, interrupt_id):
+        return [s for s, b in self.posts if b["interrupt_id"] == interrupt_id]
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver(failures=2)
+    yield r
+    r.server.shutdown()
+
+
+@pytest.fixture
+def notifying_server(receiver):
+    server = DevServer(
+        env={
+            "HITL_WEBHOOK_URL": f"http://127.0.0.1:{receiver.port}/hook",
+            "HITL_PUBLIC_URL": "https://approvals.example",
+        }
+    ).start()
+    yield server
+    server.cleanup()
+
+
+def wait_until(check, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
+def test_one_notification_per_pause_with_retries(notifying_server, receiver):
+    server = notifying_server
+    chain = run_cli(
+        server.url,
+        "submit",
+        "--graph",
+        "approval_chain",
+        "--amount",
+        "5000",
+        "--description",
+        "Hooked racks",
+        json_output=True,
+    ).data
+    first = chain["interrupts"][0]["id"]
+    wait_until(lambda: receiver.delivered(first))
+    assert receiver.attempts(first) == [500, 500, 200]  # retried after two failures
+    (message,) = receiver.delivered(first)
+    assert message["link"] == f"https://approvals.example/inbox#item-{first}"
+    assert "approval_chain waits for manager" in message["text"]
+    assert message["blocks"][0]["text"]["text"] == message["text"]  # Slack-compatible
+
+    # A refused answer re-raises a pause: a new pause id, a new notification; the next
+    # level is another pause again. Re-raising the same pause never notifies twice.
+    answered = run_cli(
+        server.url,
+        "resume",
+        chain["thread_id"],
+        "approve",
+        "--note",
+        "ok",
+        json_output=True,
+        user="bob",
+    ).data
+    second = answered["interrupts"][0]["id"]
+    wait_until(lambda: receiver.delivered(second))
+    assert "waits for finance" in receiver.delivered(second)[0]["text"]
+    time.sleep(2)
+    assert len(receiver.delivered(first)) == 1 and len(receiver.delivered(second)) == 1
+
+
+def test_nothing_is_sent_for_a_pause_already_answered(notifying_server, receiver):
+    receiver.failures = 10**6  # the receiver is down ...
+    server = notifying_server
+    expense = run_cli(
+        server.url, "submit", "--amount", "300", "--description", "Hooked", json_output=True
+    ).data
+    pause = expense["interrupts"][0]["id"]
+    wait_until(lambda: receiver.attempts(pause))
+    run_cli(server.url, "resume", expense["thread_id"], "approve", user="bob")  # ... answered
+    receiver.failures = 0  # the receiver is back
+    time.sleep(6)  # longer than the remaining back-off
+    assert not receiver.delivered(pause)
