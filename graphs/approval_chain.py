@@ -10,9 +10,8 @@ chain at once. The requester can never approve their own request.
 
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal, NotRequired
+from typing import Any, Literal, NotRequired
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
@@ -30,6 +29,7 @@ from graphs.common import (
     Note,
     StrictModel,
     Text,
+    WorkflowState,
     ask_human,
     describe_error,
     due_at,
@@ -57,21 +57,10 @@ class InputState(TypedDict):
     category: NotRequired[str | None]
 
 
-class State(InputState):
-    """The request as it moves up the chain."""
+class State(InputState, WorkflowState):
+    """The request as it moves up the chain (``due_at`` is the current level's)."""
 
     status: NotRequired[Literal["pending", "approved", "rejected"]]
-    review_error: NotRequired[str | None]
-    """Why the last answer was refused; shown in the next pause, cleared by a valid one."""
-
-    audit: NotRequired[Annotated[list[AuditEntry], operator.add]]
-    """Append-only trail: every decision at every level, edits included."""
-
-    settings: NotRequired[dict]
-    """The run's ``Context``, pinned at submission so a resume cannot change the policy."""
-
-    due_at: NotRequired[str]
-    """When the current level's pause expires (UTC); reset when a level is passed."""
 
 
 class OutputState(TypedDict):

@@ -9,11 +9,12 @@ wrong, so a bad answer never approves anything and never loses the pause.
 from __future__ import annotations
 
 import dataclasses
+import operator
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, NotRequired, TypeVar
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_config
@@ -106,6 +107,22 @@ def pin_context(context: Any, default: type[ContextT], workflow: str) -> dict[st
 def pinned(state: dict[str, Any], cls: type[ContextT]) -> ContextT:
     """Return the context pinned at submission."""
     return cls(**state["settings"])
+
+
+class WorkflowState(TypedDict):
+    """State every approval workflow keeps besides its request."""
+
+    review_error: NotRequired[str | None]
+    """Why the last answer was refused; shown in the next pause, cleared by a valid one."""
+
+    audit: NotRequired[Annotated[list[AuditEntry], operator.add]]
+    """Append-only trail of decisions, the workflow's own (``system``) included."""
+
+    settings: NotRequired[dict]
+    """The run's ``Context``, pinned at submission so a resume cannot change the rules."""
+
+    due_at: NotRequired[str]
+    """When the open pause expires (UTC); a refused answer does not extend it."""
 
 
 def data_dir() -> Path:

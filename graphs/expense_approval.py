@@ -8,9 +8,8 @@ carries an ``error``; it never approves and never fails the thread.
 
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass
-from typing import Annotated, Literal, NotRequired
+from typing import Literal, NotRequired
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
@@ -26,6 +25,7 @@ from graphs.common import (
     Limit,
     StrictModel,
     Text,
+    WorkflowState,
     ask_human,
     due_at,
     pin_context,
@@ -48,20 +48,8 @@ class InputState(TypedDict):
     requester: NotRequired[str]
 
 
-class State(InputState):
+class State(InputState, WorkflowState):
     """The expense as it moves through the workflow."""
-
-    review_error: NotRequired[str | None]
-    """Why the last answer was refused; shown in the next pause, cleared by a valid one."""
-
-    audit: NotRequired[Annotated[list[AuditEntry], operator.add]]
-    """Append-only trail of decisions (the automatic one included)."""
-
-    settings: NotRequired[dict]
-    """The run's ``Context``, pinned at submission so a resume cannot change the rules."""
-
-    due_at: NotRequired[str]
-    """When the pause expires (UTC); set once, so a refused answer does not extend it."""
 
 
 class OutputState(TypedDict):

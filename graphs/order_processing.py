@@ -29,16 +29,19 @@ from graphs.common import (
     SYSTEM,
     Amount,
     Approver,
+    AuditEntry,
     ExpenseDecision,
     Limit,
     Note,
     StrictModel,
+    WorkflowState,
     ask_human,
     describe_error,
     due_at,
     pin_context,
     pinned,
     resolve_approver,
+    utc_now,
     validate_input,
 )
 
@@ -61,7 +64,7 @@ class InputState(TypedDict):
     requester: NotRequired[str | None]
 
 
-class State(InputState):
+class State(InputState, WorkflowState):
     """The order as it moves through the workflow."""
 
     order_id: NotRequired[str]
@@ -70,13 +73,7 @@ class State(InputState):
     ]
     payment_result: NotRequired[dict]
     payment_error: NotRequired[str | None]
-    review_error: NotRequired[str | None]
-    """Why the last answer was refused; shown in the next pause."""
     decided_by: NotRequired[str | None]
-    due_at: NotRequired[str]
-    """When the open pause expires (UTC)."""
-    settings: NotRequired[dict]
-    """The run's ``Context``, pinned at submission so a resume cannot change the rules."""
 
 
 class OutputState(TypedDict):
@@ -88,6 +85,7 @@ class OutputState(TypedDict):
     payment_result: dict
     payment_error: str | None
     decided_by: str | None
+    audit: list[AuditEntry]
 
 
 @dataclass(kw_only=True)
@@ -218,10 +216,13 @@ def _decide(
     if state.get("review_error"):
         payload["error"] = state["review_error"]
     answer, error = ask_human(payload, model)
+    step = {"order_approval": 1, "payment_failed": 2}[payload["type"]]
     if answer == EXPIRED:
         note = f"expired: no decision by {state['due_at']}"
+        entry = AuditEntry(step=step, role=payload["role"], decision=EXPIRED, approver=SYSTEM,
+                           note=note, changes=None, at=utc_now())  # fmt: skip
         return {"status": "cancelled", "review_error": None, "decided_by": SYSTEM,
-                "payment_error": note}  # fmt: skip
+                "payment_error": note, "audit": [entry]}  # fmt: skip
     approver = None
     if answer is not None:
         requester = state.get("requester") if answer.decision in ("approve", "approved") else None
@@ -229,11 +230,14 @@ def _decide(
     if error:
         return {"review_error": error}
     go = answer.decision in ("approve", "approved", "retry")
+    entry = AuditEntry(step=step, role=payload["role"], decision=answer.decision,
+                       approver=approver, note=answer.note, changes=None, at=utc_now())  # fmt: skip
     return {
         "status": "approved" if go else "cancelled",
         "review_error": None,
         "decided_by": approver,
         "payment_error": None if go else state.get("payment_error"),
+        "audit": [entry],
     }
 
 

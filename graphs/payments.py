@@ -7,8 +7,9 @@ resumes, processes killed between the charge and the checkpoint, and several
 processes sharing one database.
 
 The ledger lives at ``HITL_LEDGER_URL`` (any SQLAlchemy URL, e.g.
-``postgresql+psycopg://...``), by default the SQLite file
-``$HITL_DATA_DIR/ledger.sqlite``.
+``postgresql+psycopg://user:pw@host/db``; a libpq URL such as the server's
+``DATABASE_URI``, ``postgres://...``, is read as psycopg 3), by default the SQLite
+file ``$HITL_DATA_DIR/ledger.sqlite``. Both go through the same SQLAlchemy code.
 
 Faults can be injected per run (the ``gateway`` entry of a workflow's context),
 off by default: ``transient_failures`` (the first N attempts for a key fail with a
@@ -39,9 +40,11 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
+    make_url,
     select,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from graphs.common import StrictModel, data_dir
 
@@ -82,9 +85,18 @@ def ledger_url() -> str:
     return os.environ.get("HITL_LEDGER_URL") or f"sqlite:///{data_dir() / 'ledger.sqlite'}"
 
 
+def engine_url(url: str) -> str:
+    """Return ``url`` for SQLAlchemy: a bare ``postgres(ql)://`` URL gets the psycopg 3 driver."""
+    parsed = make_url(url)
+    if parsed.drivername not in ("postgres", "postgresql"):
+        return url
+    return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
 @lru_cache(maxsize=8)
 def ledger_engine(url: str) -> Engine:
     """Return a shared engine for ``url`` with the ledger table created."""
+    url = engine_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
 
@@ -92,8 +104,14 @@ def ledger_engine(url: str) -> Engine:
         def _wal(dbapi_conn: Any, _record: Any) -> None:
             dbapi_conn.execute("PRAGMA journal_mode=WAL")
     else:
-        engine = create_engine(url, pool_pre_ping=True)
-    metadata.create_all(engine)
+        engine = create_engine(url, pool_pre_ping=True, pool_recycle=1800)
+    try:
+        metadata.create_all(engine)
+    except DBAPIError:
+        # Processes starting together on a fresh database race to create the table:
+        # the losers fail (duplicate table or catalog key) once the winner has made it.
+        if not inspect(engine).has_table(charges.name):
+            raise
     return engine
 
 
