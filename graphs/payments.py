@@ -105,14 +105,19 @@ def ledger_engine(url: str) -> Engine:
             dbapi_conn.execute("PRAGMA journal_mode=WAL")
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_recycle=1800)
-    try:
-        metadata.create_all(engine)
-    except DBAPIError:
-        # Processes starting together on a fresh database race to create the table:
-        # the losers fail (duplicate table or catalog key) once the winner has made it.
-        if not inspect(engine).has_table(charges.name):
-            raise
+    create_tables(engine, metadata)
     return engine
+
+
+def create_tables(engine: Engine, tables: MetaData) -> None:
+    """Create ``tables`` if missing, safe when several processes start at once."""
+    try:
+        tables.create_all(engine)
+    except DBAPIError:
+        # Processes starting together on a fresh database race to create a table:
+        # the losers fail (duplicate table or catalog key) once the winner has made it.
+        if not all(inspect(engine).has_table(name) for name in tables.tables):
+            raise
 
 
 _attempts: Counter[str] = Counter()

@@ -21,14 +21,15 @@ import asyncio
 import logging
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import httpx
 from langgraph_sdk.client import LangGraphClient
-from sqlalchemy import Column, DateTime, MetaData, String, Table, func, insert
+from sqlalchemy import Column, DateTime, Engine, MetaData, String, Table, func, insert
 from sqlalchemy.exc import IntegrityError
 
-from graphs.payments import ledger_engine, ledger_url
+from graphs.payments import create_tables, ledger_engine, ledger_url
 
 logger = logging.getLogger(__name__)
 
@@ -52,10 +53,17 @@ class Pause:
     payload: dict[str, Any]
 
 
+@lru_cache(maxsize=4)
+def store(url: str) -> Engine:
+    """The project's store (the ledger's database) with the notifications table."""
+    engine = ledger_engine(url)
+    create_tables(engine, metadata)
+    return engine
+
+
 def claim(pause: Pause) -> bool:
     """Record that ``pause`` is being notified; False if it already was."""
-    engine = ledger_engine(ledger_url())
-    metadata.create_all(engine)
+    engine = store(ledger_url())
     try:
         with engine.begin() as conn:
             conn.execute(
