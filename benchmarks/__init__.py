@@ -1,0 +1,1 @@
+"""Benchmarks of the approval workflows, in-process and served: ``python -m benchmarks``."""

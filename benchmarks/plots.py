@@ -1,0 +1,154 @@
+"""Draw the benchmark results (``results.json``) as small PNG files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402 - after choosing the file-only backend
+
+DPI = 90
+SIZE = (6.4, 3.6)
+COLORS = {"inprocess": "#4c72b0", "served": "#55a868", "stock": "#c44e52", "seed": "#8c8c8c",
+          "warn": "#dd8452"}  # fmt: skip
+
+
+def _save(fig: Any, out: Path, name: str) -> Path:
+    path = out / f"{name}.png"
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return path
+
+
+def _bars(ax: Any, groups: list[str], series: list[tuple[str, str, list[dict]]]) -> None:
+    """Grouped bars of medians with a p95 tick above each."""
+    width = 0.8 / len(series)
+    for i, (label, color, stats) in enumerate(series):
+        xs = [g + (i - (len(series) - 1) / 2) * width for g in range(len(groups))]
+        medians = [s.get("median_ms", 0) for s in stats]
+        p95s = [s.get("p95_ms", 0) for s in stats]
+        ax.bar(xs, medians, width, label=label, color=color)
+        ax.scatter(xs, p95s, marker="_", color="black", s=120, zorder=3)
+    ax.set_xticks(range(len(groups)), groups)
+
+
+def latency(results: dict[str, Any], out: Path) -> Path:
+    """Cycle latency per graph: in-process, served (wake on enqueue), served (stock queue)."""
+    data = results["latency"]["graphs"]
+    groups = list(data)
+    fig, ax = plt.subplots(figsize=SIZE)
+    series = [
+        ("in-process (InMemorySaver)", COLORS["inprocess"], [data[g]["inprocess"] for g in groups]),
+        ("served, wake on enqueue", COLORS["served"], [data[g]["served"] for g in groups]),
+    ]
+    if all("served_stock" in data[g] for g in groups):
+        series.append(
+            ("served, stock queue", COLORS["stock"], [data[g]["served_stock"] for g in groups])
+        )
+    _bars(ax, groups, series)
+    for g, graph_id in enumerate(groups):
+        ratio = data[graph_id]["ratio"]
+        ax.annotate(f"{ratio:.1f}x", (g, data[graph_id]["served"]["median_ms"]),
+                    textcoords="offset points", xytext=(0, 4), ha="center", fontsize=8)  # fmt: skip
+    ax.set_yscale("log")
+    ax.set_ylabel("cycle latency, ms (bar: median, tick: p95)")
+    ax.set_title("One approval cycle: served vs in-process (ratio: served / in-process)")
+    ax.legend(fontsize=7, loc="upper left")
+    return _save(fig, out, "latency")
+
+
+def throughput(results: dict[str, Any], out: Path) -> Path:
+    """Cycles per second against concurrent clients, per server variant."""
+    fig, ax = plt.subplots(figsize=SIZE)
+    styles = {"wake": ("served, wake on enqueue", COLORS["served"]),
+              "wake_log_warning": ("served, wake + LOG_LEVEL=WARNING", COLORS["inprocess"]),
+              "stock": ("served, stock queue", COLORS["stock"])}  # fmt: skip
+    for key, runs in results["throughput"]["variants"].items():
+        label, color = styles.get(key, (key, None))
+        xs = [r["clients"] for r in runs]
+        ax.plot(xs, [r["cycles_per_s"] for r in runs], marker="o", label=label, color=color)
+    target = results["throughput"].get("target_cycles_per_s")
+    if target:
+        ax.axhline(target, ls="--", color="black", lw=1, label=f"target {target}/s at 100 clients")
+    ax.set_xscale("log")
+    clients = sorted({r["clients"] for runs in results["throughput"]["variants"].values()
+                      for r in runs})  # fmt: skip
+    ax.set_xticks(clients, [str(c) for c in clients])
+    ax.minorticks_off()
+    ax.set_xlabel("concurrent clients")
+    ax.set_ylabel("approval cycles / s")
+    ax.set_title("Throughput (expense_approval)")
+    ax.legend(fontsize=7)
+    return _save(fig, out, "throughput")
+
+
+def scale(results: dict[str, Any], out: Path) -> Path:
+    """List time, cycle latency, memory and restart time against waiting approvals."""
+    levels = results["scale"]["levels"]
+    ns = [lv["pending"] for lv in levels]
+    fig, axes = plt.subplots(2, 2, figsize=(7.2, 5.0))
+    panels = [
+        (axes[0][0], "list first page, ms", [lv["list"]["median_ms"] for lv in levels],
+         [lv["list"]["p95_ms"] for lv in levels], 200),
+        (axes[0][1], "cycle latency, ms", [lv["cycle"]["median_ms"] for lv in levels],
+         [lv["cycle"]["p95_ms"] for lv in levels],
+         1.2 * levels[0]["cycle"]["median_ms"]),
+        (axes[1][0], "server RSS, MB", [lv["rss_mb"] for lv in levels], None,
+         [results["scale"]["rss_empty_mb"] + 20 * n / 1024 for n in ns]),
+        (axes[1][1], "restart (start until /ok), s", [lv["restart"]["start_s"] for lv in levels],
+         None, 10),
+    ]  # fmt: skip
+    for ax, title, medians, p95s, target in panels:
+        label = "median" if p95s else "measured"
+        ax.plot(ns, medians, marker="o", color=COLORS["served"], label=label)
+        if p95s:
+            ax.plot(ns, p95s, marker="x", ls=":", color=COLORS["warn"], label="p95")
+        if isinstance(target, list):
+            ax.plot(ns, target, ls="--", color="black", lw=1, label="target (20 KB each)")
+        elif target:
+            ax.axhline(target, ls="--", color="black", lw=1, label="target")
+        ax.set_xscale("log")
+        ax.set_xticks(ns, [f"{n:,}" for n in ns])
+        ax.minorticks_off()
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("approvals waiting", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=6)
+    fig.suptitle("Scale with waiting approvals (embedded server)", fontsize=10)
+    return _save(fig, out, "scale")
+
+
+def overhead(results: dict[str, Any], out: Path) -> Path:
+    """Project graph / seed-style graph cycle time, per graph and checkpointer."""
+    data = results["overhead"]["graphs"]
+    groups = list(data)
+    checkpointers = list(next(iter(data.values())))
+    fig, ax = plt.subplots(figsize=SIZE)
+    width = 0.8 / len(checkpointers)
+    palette = [COLORS["inprocess"], COLORS["served"], COLORS["warn"]]
+    for i, name in enumerate(checkpointers):
+        xs = [g + (i - (len(checkpointers) - 1) / 2) * width for g in range(len(groups))]
+        ratios = [data[g][name]["ratio"] for g in groups]
+        ax.bar(xs, ratios, width, label=name, color=palette[i % len(palette)])
+        for x, r in zip(xs, ratios, strict=True):
+            ax.annotate(f"{r:.2f}", (x, r), textcoords="offset points", xytext=(0, 2),
+                        ha="center", fontsize=7)  # fmt: skip
+    ax.axhline(1.5, ls="--", color="black", lw=1, label="target 1.5x")
+    ax.set_xticks(range(len(groups)), groups)
+    ax.set_ylabel("project / seed-style (median cycle)")
+    ax.set_title("In-process overhead of the project's graphs")
+    top = max(data[g][n]["ratio"] for g in groups for n in checkpointers)
+    ax.set_ylim(0, max(top, 1.5) * 1.3)
+    ax.legend(fontsize=7, loc="upper center", ncol=4)
+    return _save(fig, out, "overhead")
+
+
+def draw_all(results: dict[str, Any], out: Path) -> list[Path]:
+    """Draw every plot whose section is in ``results``."""
+    drawers = {"latency": latency, "throughput": throughput, "scale": scale,
+               "overhead": overhead}  # fmt: skip
+    return [draw(results, out) for name, draw in drawers.items() if name in results]

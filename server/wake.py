@@ -1,0 +1,212 @@
+"""Wake the embedded server's run queue when a run is enqueued (``langgraph dev`` only).
+
+``langgraph dev`` runs the in-memory runtime, whose queue (``Runs.next`` in
+``langgraph_runtime_inmem/ops.py``) sleeps a fixed 0.5 s whenever it finds nothing
+to do, and then takes only the runs created *before* that sleep began. Putting a
+run does not wake it, so every run waits 0.5-1.0 s before it starts, and one
+approval cycle (two runs) costs about 2 s where the graph itself needs 4 ms.
+
+:func:`install` changes two things, for the in-memory runtime alone:
+
+- ``Runs.put``, ``Runs.set_status`` and ``Threads.set_joint_status`` (a run
+  enqueued, re-queued for a retry, or finished so that the next run on its thread
+  may start) set an :class:`asyncio.Event` once they return;
+- ``Runs.next(wait=True)`` waits on that event, with the stock 0.5 s as its
+  timeout (runs delayed with ``after_seconds``), instead of the fixed sleep, and
+  only then takes its snapshot time, so a run put while it waited is taken at once.
+  The stock selection code (``Runs.next(wait=False)``) does the rest, unchanged.
+
+Nothing polls: an idle server wakes twice a second, as before. The patch is
+written against one runtime version (:data:`SUPPORTED_VERSION`); any other
+version, or any runtime other than the in-memory one (a deployed LangGraph
+Server), logs a warning and keeps the stock behaviour. the README (*The run-queue wake*)
+holds the same change as a patch to offer upstream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import importlib.metadata
+import logging
+import os
+import sys
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+SUPPORTED_VERSION = "0.36.7"
+"""The ``langgraph-runtime-inmem`` version whose ``Runs.next`` this patch was written for."""
+
+IDLE_TIMEOUT = 0.5
+"""The stock idle sleep, kept as the longest wait (delayed runs, and a safety net)."""
+
+MARK = "__hitl_wake__"
+
+
+class Waker:
+    """An event that the run queue waits on and enqueuing sets, from any thread."""
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.event: asyncio.Event | None = None
+        self.wakes = 0
+        """How many times a waiting queue was woken before its timeout."""
+        self.signals = 0
+        """How many times enqueuing (or a finished run) signalled the queue."""
+
+    def set(self) -> None:
+        """Signal the queue; safe from the queue's loop, another loop or a thread."""
+        self.signals += 1
+        loop, event = self.loop, self.event
+        if loop is None or event is None or loop.is_closed():
+            return  # the queue has not waited yet: its first scan will see the run
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            event.set()
+        else:
+            loop.call_soon_threadsafe(event.set)
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Serve the queue running on ``loop`` (a fresh event, not yet set)."""
+        self.loop, self.event = loop, asyncio.Event()
+
+    async def wait(self, timeout: float) -> None:
+        """Wait until signalled or ``timeout`` seconds have passed, then re-arm."""
+        loop = asyncio.get_running_loop()
+        if self.loop is not loop or self.event is None:
+            # First wait on another loop: no wait, the scan finds what was put before.
+            self.bind(loop)
+            return
+        try:
+            await asyncio.wait_for(self.event.wait(), timeout)
+            self.wakes += 1
+        except TimeoutError:
+            pass
+        # Cleared before the caller takes its snapshot time: a run put after this
+        # line sets the event again, one put before it is older than the snapshot.
+        self.event.clear()
+
+
+WAKER = Waker()
+_originals: dict[tuple[type, str], Any] = {}
+
+
+def _signalling(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap an async runtime operation so that the queue is signalled once it returns."""
+
+    @functools.wraps(method)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await method(*args, **kwargs)
+        finally:
+            WAKER.set()
+
+    setattr(wrapper, MARK, True)
+    return wrapper
+
+
+def _waking_next(original: Callable[..., AsyncIterator[Any]]) -> Callable[..., Any]:
+    """Wrap ``Runs.next``: wait for a signal instead of sleeping, then run the stock scan."""
+
+    @functools.wraps(original)
+    async def next_run(wait: bool, limit: int = 1) -> AsyncIterator[Any]:
+        if wait:
+            await WAKER.wait(IDLE_TIMEOUT)
+        # wait=False: the stock code takes its snapshot now (after the wake) and
+        # yields every pending run created before it, with the stock locking.
+        async with contextlib.aclosing(original(wait=False, limit=limit)) as runs:
+            async for item in runs:
+                yield item
+
+    setattr(next_run, MARK, True)
+    return next_run
+
+
+def _patch(cls: type, name: str, wrap: Callable[[Any], Any]) -> None:
+    original = cls.__dict__[name]
+    function = original.__func__ if isinstance(original, staticmethod) else original
+    if getattr(function, MARK, False):
+        return
+    _originals[(cls, name)] = original
+    setattr(cls, name, staticmethod(wrap(function)))
+
+
+def patch_classes(runs: type, threads: type) -> None:
+    """Apply the patch to a ``Runs`` and a ``Threads`` class (the runtime's, or test doubles)."""
+    _patch(runs, "next", _waking_next)
+    for cls, name in ((runs, "put"), (runs, "set_status"), (threads, "set_joint_status")):
+        _patch(cls, name, _signalling)
+
+
+def uninstall() -> None:
+    """Restore the stock methods (for tests)."""
+    while _originals:
+        (cls, name), original = _originals.popitem()
+        setattr(cls, name, original)
+
+
+def runtime_version() -> str | None:
+    """Return the installed ``langgraph-runtime-inmem`` version, or None."""
+    try:
+        return importlib.metadata.version("langgraph-runtime-inmem")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def install() -> bool:
+    """Patch the in-memory runtime's queue to wake on enqueue; return whether it is active.
+
+    Does nothing, with a warning, unless the server runs the in-memory runtime
+    (``LANGGRAPH_RUNTIME_EDITION=inmem``, as ``langgraph dev`` sets) at
+    :data:`SUPPORTED_VERSION`; does nothing when ``HITL_FAST_QUEUE=0`` (to measure
+    or debug the stock queue). Safe to call more than once.
+    """
+    if active():
+        return True
+    if os.environ.get("HITL_FAST_QUEUE", "1") == "0":
+        logger.info("run-queue wake off (HITL_FAST_QUEUE=0): stock 0.5 s queue poll")
+        return False
+    edition = os.environ.get("LANGGRAPH_RUNTIME_EDITION", "inmem")
+    if edition != "inmem":
+        logger.warning("run-queue wake not installed: runtime edition is %r, not inmem", edition)
+        return False
+    version = runtime_version()
+    if version != SUPPORTED_VERSION:
+        logger.warning(
+            "run-queue wake not installed: langgraph-runtime-inmem is %s, the patch was "
+            "written for %s; keeping the stock queue (runs wait 0.5-1.0 s before starting)",
+            version,
+            SUPPORTED_VERSION,
+        )
+        return False
+    from langgraph_runtime_inmem import ops  # noqa: PLC0415 - only on the embedded server
+
+    served = sys.modules.get("langgraph_runtime.ops")
+    if served is not None and served is not ops:
+        logger.warning("run-queue wake not installed: the server runs %s", served.__name__)
+        return False
+    patch_classes(ops.Runs, ops.Threads)
+    with contextlib.suppress(RuntimeError):
+        WAKER.bind(asyncio.get_running_loop())  # the server's loop, where its queue runs
+    logger.info(
+        "run-queue wake installed (langgraph-runtime-inmem %s): runs start when enqueued; "
+        "HITL_FAST_QUEUE=0 keeps the stock 0.5 s poll",
+        version,
+    )
+    return True
+
+
+def active() -> bool:
+    """Whether the running in-memory runtime's queue wakes on enqueue."""
+    ops = sys.modules.get("langgraph_runtime_inmem.ops")
+    if ops is None:
+        return False
+    method = ops.Runs.__dict__.get("next")
+    function = method.__func__ if isinstance(method, staticmethod) else method
+    return bool(getattr(function, MARK, False))
