@@ -19,7 +19,7 @@ approval cycle (two runs) costs about 2 s where the graph itself needs 4 ms.
 Nothing polls: an idle server wakes twice a second, as before. The patch is
 written against one runtime version (:data:`SUPPORTED_VERSION`); any other
 version, or any runtime other than the in-memory one (a deployed LangGraph
-Server), logs a warning and keeps the stock behaviour. the README (*The run-queue wake*)
+Server), logs a warning and keeps the stock behaviour. The README (*The run-queue wake*)
 holds the same change as a patch to offer upstream.
 """
 
