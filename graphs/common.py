@@ -9,6 +9,7 @@ wrong, so a bad answer never approves anything and never loses the pause.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import operator
 import os
 from collections.abc import Callable
@@ -88,6 +89,16 @@ class AuditEntry(TypedDict):
     at: str
 
 
+@functools.cache
+def _adapter(cls: type) -> TypeAdapter:
+    return TypeAdapter(cls)
+
+
+@functools.cache
+def _response_schema(model: type[BaseModel]) -> dict[str, Any]:
+    return model.model_json_schema()
+
+
 def pin_context(context: Any, default: type[ContextT], workflow: str) -> dict[str, Any]:
     """Snapshot a run's context for the state, at submission.
 
@@ -98,7 +109,7 @@ def pin_context(context: Any, default: type[ContextT], workflow: str) -> dict[st
     """
     raw = dataclasses.asdict(context if context is not None else default())
     try:
-        TypeAdapter(default).validate_python(raw)
+        _adapter(default).validate_python(raw)
     except ValidationError as exc:
         raise ValueError(f"invalid {workflow} context: {describe_error(exc)}") from None
     return raw
@@ -298,7 +309,7 @@ def ask_human(
         ``(None, error message)`` otherwise.
     """
     try:
-        raw = interrupt(payload, response_schema=model.model_json_schema())
+        raw = interrupt(payload, response_schema=_response_schema(model))
     except GraphInterrupt as paused:
         announce_pause(paused, payload)
         raise
