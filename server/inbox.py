@@ -104,7 +104,7 @@ async def history(request: Request) -> JSONResponse:
 
 
 async def answer(request: Request) -> JSONResponse:
-    """Answer one pause: ``{thread_id, interrupt_id, decision, note?, changes?, args?}``."""
+    """Answer one pause (a JSON body: thread_id, interrupt_id, decision, note, changes, args)."""
     body = await request.json()
     if not isinstance(body, dict) or not body.get("thread_id") or not body.get("interrupt_id"):
         return JSONResponse({"error": "thread_id and interrupt_id are required"}, status_code=422)
