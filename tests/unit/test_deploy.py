@@ -83,10 +83,11 @@ def test_only_the_dev_config_bakes_the_sqlite_checkpointer_into_an_image(tmp_pat
 
 def test_deploy_dockerfile_serves_every_graph_auth_and_app_from_the_project(tmp_path):
     text = dockerfile(DEPLOY_CONFIG, tmp_path)
+    deps = f"/deps/{ROOT.name}"  # the CLI names the package after the project folder
     assert text.startswith("FROM langchain/langgraph-api:3.11\n")
-    assert "ADD . /deps/main" in text
+    assert f"ADD . {deps}" in text
     assert "uv pip install --system --no-cache-dir -c /api/constraints.txt -e ." in text
-    assert text.rstrip().endswith("WORKDIR /deps/main")
+    assert text.rstrip().endswith(f"WORKDIR {deps}")
     env = env_lines(text)
     assert set(env) == {"LANGSERVE_GRAPHS", "LANGGRAPH_AUTH", "LANGGRAPH_HTTP"}
     config = json.loads(DEPLOY_CONFIG.read_text())
@@ -95,8 +96,8 @@ def test_deploy_dockerfile_serves_every_graph_auth_and_app_from_the_project(tmp_
     targets.append(env["LANGGRAPH_HTTP"]["app"])
     for target in targets:
         path, attr = target.split(":")
-        assert path.startswith("/deps/main/")
-        source = ROOT / path.removeprefix("/deps/main/")
+        assert path.startswith(f"{deps}/")
+        source = ROOT / path.removeprefix(f"{deps}/")
         assert re.search(rf"^{attr}\b.*=", source.read_text(), re.M), target
     assert env["LANGGRAPH_HTTP"]["enable_custom_route_auth"] is True
 
