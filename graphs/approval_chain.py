@@ -31,11 +31,11 @@ from graphs.common import (
     Text,
     WorkflowState,
     ask_human,
+    audit_entry,
     describe_error,
     due_at,
     pin_context,
     resolve_approver,
-    utc_now,
     validate_input,
 )
 
@@ -183,9 +183,7 @@ def review(state: State, config: RunnableConfig) -> dict:
         "history": state.get("audit") or [],
         "due_at": state["due_at"],
     }
-    if state.get("review_error"):
-        payload["error"] = state["review_error"]
-    answer, error = ask_human(payload, ChainDecision)
+    answer, error = ask_human(payload, ChainDecision, state.get("review_error"))
     hours = state["settings"]["deadline_hours"]
     if answer == EXPIRED:
         last = levels.index(role) == len(levels) - 1
@@ -194,8 +192,7 @@ def review(state: State, config: RunnableConfig) -> dict:
         note = f"No decision by {state['due_at']}: " + (
             "passed to the next level" if escalate else "rejected as expired"
         )
-        entry = AuditEntry(step=payload["step"], role=role, decision=decision, approver=SYSTEM,
-                           note=note, changes=None, at=utc_now())  # fmt: skip
+        entry = audit_entry(payload["step"], role, decision, SYSTEM, note)
         update = {"review_error": None, "audit": [entry], "due_at": due_at(hours)}
         return update if escalate else {**update, "status": "rejected"}
     if answer is None:
@@ -205,15 +202,7 @@ def review(state: State, config: RunnableConfig) -> dict:
     if error:
         return {"review_error": error}
     changes = answer.changes.model_dump(exclude_none=True) if answer.changes else None
-    entry = AuditEntry(
-        step=payload["step"],
-        role=role,
-        decision=answer.decision,
-        approver=approver,
-        note=answer.note,
-        changes=changes,
-        at=utc_now(),
-    )
+    entry = audit_entry(payload["step"], role, answer.decision, approver, answer.note, changes)
     update: dict[str, Any] = {
         "review_error": None,
         "audit": [entry],

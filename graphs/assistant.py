@@ -45,10 +45,10 @@ from graphs.approval_chain import DEFAULT_POLICY
 from graphs.common import (
     AuditEntry,
     announce_pause,
+    audit_entry,
     current_user,
     describe_error,
     thread_owner,
-    utc_now,
 )
 from graphs.llm import OfflineChatModel, get_chat_model
 
@@ -187,14 +187,13 @@ class ReviewedToolsMiddleware(HumanInTheLoopMiddleware):
         # Only the owner can answer (server.auth), and the conversation stays theirs:
         # no decision event, so the thread keeps waiting for them while calls remain.
         _decided.set(
-            AuditEntry(
-                step=1,
-                role="owner",
-                decision=decision,
-                approver=user[0] if user else None,
+            audit_entry(
+                1,
+                "owner",
+                decision,
+                user[0] if user else None,
                 note=f"{call['name']} {call['id']}",
                 changes=resolved[1]["args"] if decision == "edit" else None,
-                at=utc_now(),
             )
         )
         return resolved

@@ -148,6 +148,19 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def audit_entry(
+    step: int,
+    role: str,
+    decision: str,
+    approver: str | None,
+    note: str = "",
+    changes: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Return an audit entry for a decision made now."""
+    return AuditEntry(step=step, role=role, decision=decision, approver=approver, note=note,
+                      changes=changes, at=utc_now())  # fmt: skip
+
+
 Listener = Callable[[RunnableConfig, dict[str, Any]], None]
 _listeners: list[Listener] = []
 
@@ -291,14 +304,15 @@ def is_overdue(deadline: str | None) -> bool:
 
 
 def ask_human(
-    payload: dict[str, Any], model: type[ModelT]
+    payload: dict[str, Any], model: type[ModelT], refused: str | None = None
 ) -> tuple[ModelT | Literal["expired"] | None, str | None]:
     """Pause for a human and validate the answer against ``model``.
 
     The pause carries ``model``'s JSON schema as its ``response_schema`` so that
     LangGraph Studio renders a form and clients can validate before sending. The
     schema is given as a dict so that langgraph does not raise on a bad answer:
-    the caller turns the error into a fresh pause instead of failing the run.
+    the caller turns the error into a fresh pause instead of failing the run, and
+    passes it back as ``refused``: the next pause shows it as ``error``.
 
     A pause whose payload has a ``due_at`` that has passed is expired: any answer
     (a late human's, or the deadline sweeper's) returns :data:`EXPIRED`, and the
@@ -308,6 +322,8 @@ def ask_human(
         ``(answer, None)`` for a valid answer, ``(EXPIRED, None)`` after the deadline,
         ``(None, error message)`` otherwise.
     """
+    if refused:
+        payload = {**payload, "error": refused}
     try:
         raw = interrupt(payload, response_schema=_response_schema(model))
     except GraphInterrupt as paused:

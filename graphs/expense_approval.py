@@ -27,11 +27,11 @@ from graphs.common import (
     Text,
     WorkflowState,
     ask_human,
+    audit_entry,
     due_at,
     pin_context,
     pinned,
     resolve_approver,
-    utc_now,
     validate_input,
 )
 
@@ -105,7 +105,7 @@ def approve(state: State, config: RunnableConfig) -> dict:
         return {
             "status": "approved",
             "approver_note": AUTO_APPROVED_NOTE,
-            "audit": [_entry(ctx, "approved", SYSTEM, AUTO_APPROVED_NOTE)],
+            "audit": [audit_entry(1, ctx.approver_role, "approved", SYSTEM, AUTO_APPROVED_NOTE)],
         }
     payload = {
         "type": "expense_approval",
@@ -117,16 +117,14 @@ def approve(state: State, config: RunnableConfig) -> dict:
         "threshold": ctx.approval_threshold,
         "due_at": state["due_at"],
     }
-    if state.get("review_error"):
-        payload["error"] = state["review_error"]
-    answer, error = ask_human(payload, ExpenseDecision)
+    answer, error = ask_human(payload, ExpenseDecision, state.get("review_error"))
     if answer == EXPIRED:
         note = f"Expired: no decision by {state['due_at']}"
         return {
             "status": "rejected",
             "approver_note": note,
             "review_error": None,
-            "audit": [_entry(ctx, EXPIRED, SYSTEM, note)],
+            "audit": [audit_entry(1, ctx.approver_role, EXPIRED, SYSTEM, note)],
         }
     if answer is None:
         return {"review_error": error}
@@ -139,7 +137,7 @@ def approve(state: State, config: RunnableConfig) -> dict:
         "status": status,
         "approver_note": answer.note,
         "review_error": None,
-        "audit": [_entry(ctx, status, approver, answer.note)],
+        "audit": [audit_entry(1, ctx.approver_role, status, approver, answer.note)],
     }
 
 
@@ -153,18 +151,6 @@ def finalize(state: State) -> dict:
 def route_approval(state: State) -> Literal["approve", "finalize"]:
     """Ask again after a refused answer; otherwise finish."""
     return "approve" if state.get("review_error") else "finalize"
-
-
-def _entry(ctx: Context, decision: str, approver: str | None, note: str) -> AuditEntry:
-    return AuditEntry(
-        step=1,
-        role=ctx.approver_role,
-        decision=decision,
-        approver=approver,
-        note=note,
-        changes=None,
-        at=utc_now(),
-    )
 
 
 def build_graph() -> StateGraph:

@@ -36,12 +36,12 @@ from graphs.common import (
     StrictModel,
     WorkflowState,
     ask_human,
+    audit_entry,
     describe_error,
     due_at,
     pin_context,
     pinned,
     resolve_approver,
-    utc_now,
     validate_input,
 )
 
@@ -213,16 +213,17 @@ def _decide(
     model: type[ExpenseDecision] | type[RetryDecision],
 ) -> dict:
     """Pause with ``payload``; set ``status`` to ``approved`` or ``cancelled`` from the answer."""
-    if state.get("review_error"):
-        payload["error"] = state["review_error"]
-    answer, error = ask_human(payload, model)
+    answer, error = ask_human(payload, model, state.get("review_error"))
     step = {"order_approval": 1, "payment_failed": 2}[payload["type"]]
     if answer == EXPIRED:
         note = f"expired: no decision by {state['due_at']}"
-        entry = AuditEntry(step=step, role=payload["role"], decision=EXPIRED, approver=SYSTEM,
-                           note=note, changes=None, at=utc_now())  # fmt: skip
-        return {"status": "cancelled", "review_error": None, "decided_by": SYSTEM,
-                "payment_error": note, "audit": [entry]}  # fmt: skip
+        return {
+            "status": "cancelled",
+            "review_error": None,
+            "decided_by": SYSTEM,
+            "payment_error": note,
+            "audit": [audit_entry(step, payload["role"], EXPIRED, SYSTEM, note)],
+        }
     approver = None
     if answer is not None:
         requester = state.get("requester") if answer.decision in ("approve", "approved") else None
@@ -230,8 +231,7 @@ def _decide(
     if error:
         return {"review_error": error}
     go = answer.decision in ("approve", "approved", "retry")
-    entry = AuditEntry(step=step, role=payload["role"], decision=answer.decision,
-                       approver=approver, note=answer.note, changes=None, at=utc_now())  # fmt: skip
+    entry = audit_entry(step, payload["role"], answer.decision, approver, answer.note)
     return {
         "status": "approved" if go else "cancelled",
         "review_error": None,
