@@ -22,9 +22,9 @@ from langgraph_sdk.client import LangGraphClient
 from langgraph_sdk.errors import APIStatusError
 
 from graphs.common import EXPIRED, is_overdue
+from server.threads import all_threads, pending_pauses
 
 logger = logging.getLogger(__name__)
-PAGE = 500
 
 
 def sweep_interval() -> float:
@@ -35,24 +35,14 @@ def sweep_interval() -> float:
 async def overdue_pauses(client: LangGraphClient) -> list[tuple[str, str, str]]:
     """Return ``(thread_id, graph_id, pause_id)`` for every overdue pending pause."""
     found = []
-    offset = 0
-    while True:
-        page = await client.threads.search(
-            status="interrupted",
-            limit=PAGE,
-            offset=offset,
-            select=["thread_id", "metadata", "interrupts"],
-        )
-        for thread in page:
-            graph_id = (thread.get("metadata") or {}).get("graph_id")
-            for pauses in (thread.get("interrupts") or {}).values():
-                for pause in pauses:
-                    value = pause.get("value")
-                    if graph_id and isinstance(value, dict) and is_overdue(value.get("due_at")):
-                        found.append((str(thread["thread_id"]), graph_id, pause["id"]))
-        if len(page) < PAGE:
-            return found
-        offset += PAGE
+    select = ["thread_id", "metadata", "interrupts"]
+    async for thread in all_threads(client, "interrupted", select):
+        graph_id = (thread.get("metadata") or {}).get("graph_id")
+        for pause in pending_pauses(thread):
+            value = pause.get("value")
+            if graph_id and isinstance(value, dict) and is_overdue(value.get("due_at")):
+                found.append((str(thread["thread_id"]), graph_id, pause["id"]))
+    return found
 
 
 async def sweep_once(client: LangGraphClient) -> int:

@@ -30,6 +30,7 @@ from sqlalchemy import Column, DateTime, Engine, MetaData, String, Table, func, 
 from sqlalchemy.exc import IntegrityError
 
 from graphs.payments import create_tables, ledger_engine, ledger_url
+from server.threads import pending_pauses
 
 logger = logging.getLogger(__name__)
 
@@ -127,8 +128,7 @@ class Notifier:
         while thread["status"] == "busy" and loop.time() < deadline:
             await asyncio.sleep(0.2)  # the run that raised the pause is still finishing
             thread = await self.client.threads.get(pause.thread_id)
-        pending = [i["id"] for group in (thread.get("interrupts") or {}).values() for i in group]
-        return pause.interrupt_id in pending
+        return pause.interrupt_id in [i["id"] for i in pending_pauses(thread)]
 
     async def deliver(self, pause: Pause) -> bool:
         """Post one pause's message, retrying; return whether it was delivered."""

@@ -29,6 +29,8 @@ from typing import Any
 import aiosqlite
 from langgraph_sdk.client import LangGraphClient
 
+from server.threads import all_threads
+
 logger = logging.getLogger(__name__)
 
 INTERNAL_KEYS = {
@@ -37,7 +39,6 @@ INTERNAL_KEYS = {
 }  # fmt: skip
 """Checkpoint metadata keys that describe a run, not the thread."""
 
-PAGE = 1000
 JOIN_TIMEOUT = 120.0
 
 
@@ -85,16 +86,7 @@ async def read_checkpoints(db: Path) -> dict[str, ThreadRecord]:
 
 async def runtime_thread_ids(client: LangGraphClient, status: str | None = None) -> set[str]:
     """Return the ids of every thread the runtime knows (optionally of one status)."""
-    ids: set[str] = set()
-    offset = 0
-    while True:
-        page = await client.threads.search(
-            status=status, limit=PAGE, offset=offset, select=["thread_id"]
-        )
-        ids.update(str(t["thread_id"]) for t in page)
-        if len(page) < PAGE:
-            return ids
-        offset += PAGE
+    return {str(t["thread_id"]) async for t in all_threads(client, status)}
 
 
 async def recover(client: LangGraphClient, db: Path) -> RecoveryReport:
