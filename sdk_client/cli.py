@@ -125,6 +125,7 @@ async def run(args: argparse.Namespace) -> int:
             print(render(outcome))
         return 0
     if args.command == "resume":
+        before = await client.status(args.thread_id)
         if args.value is not None:
             answer = args.value
         elif args.decision:
@@ -133,7 +134,7 @@ async def run(args: argparse.Namespace) -> int:
                 for k, v in (("amount", args.amount), ("description", args.description))
                 if v is not None
             }
-            target = pick_interrupt(await client.status(args.thread_id), args.interrupt_id)
+            target = pick_interrupt(before, args.interrupt_id)
             args.interrupt_id = target["id"]
             answer = build_answer(
                 args.decision,
@@ -146,7 +147,7 @@ async def run(args: argparse.Namespace) -> int:
         else:
             raise ClientError("say approve, reject, edit, retry or cancel, or give --value JSON")
         try:
-            outcome = await client.resume(args.thread_id, answer, args.interrupt_id)
+            outcome = await client.resume(args.thread_id, answer, args.interrupt_id, before)
         except AnswerRefused as refused:
             emit(args, refused.outcome)
             raise

@@ -231,14 +231,21 @@ class HitlClient:
         )
         return [await self._outcome(t) for t in threads]
 
-    async def resume(self, thread_id: str, value: Any, interrupt_id: str | None = None) -> Outcome:
+    async def resume(
+        self,
+        thread_id: str,
+        value: Any,
+        interrupt_id: str | None = None,
+        before: Outcome | None = None,
+    ) -> Outcome:
         """Answer a pending pause, refusing clearly when there is nothing to answer.
 
         The answer is checked against the pause's response schema first, addressed
         to that pause by id (so it cannot land on a different one), and sent with
         the ``reject`` multitask strategy (so a concurrent second answer is refused).
+        ``before`` is the thread as the caller just read it, if it did.
         """
-        before = await self.status(thread_id)
+        before = before or await self.status(thread_id)
         target = pick_interrupt(before, interrupt_id)
         validate_answer(target, value)
         run_ids: list[str] = []

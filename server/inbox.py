@@ -131,7 +131,7 @@ async def _answer(client: HitlClient, body: dict[str, Any]) -> Outcome:
         changes=body.get("changes") or None,
         args=body.get("args"),
     )
-    return await client.resume(body["thread_id"], value, body["interrupt_id"])
+    return await client.resume(body["thread_id"], value, body["interrupt_id"], outcome)
 
 
 def addressed_to(value: Any, identity: str, role: str) -> bool:
