@@ -32,12 +32,9 @@ BENCH_ENV = {"HITL_SWEEP_SECONDS": "30"}
 @contextmanager
 def server(fast_queue: bool = True, env: dict[str, str] | None = None) -> Any:
     """Start a ``langgraph dev`` for a benchmark; stop it and delete its data afterwards."""
-    dev = DevServer(env={**BENCH_ENV, "HITL_FAST_QUEUE": "1" if fast_queue else "0", **(env or {})})
-    try:
-        dev.start()
+    fast = "1" if fast_queue else "0"
+    with DevServer(env={**BENCH_ENV, "HITL_FAST_QUEUE": fast, **(env or {})}) as dev:
         yield dev
-    finally:
-        dev.cleanup()
 
 
 def wake_active(dev: DevServer) -> bool:

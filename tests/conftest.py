@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from types import SimpleNamespace
@@ -25,11 +26,8 @@ def server() -> Iterator[SimpleNamespace | DevServer]:
         print(f"using the server at {url} (LANGGRAPH_TEST_URL)")
         yield SimpleNamespace(url=url)
         return
-    dev = DevServer().start()
-    try:
+    with DevServer() as dev:
         yield dev
-    finally:
-        dev.cleanup()
 
 
 @pytest.fixture
@@ -78,6 +76,16 @@ def cli(server) -> Callable[..., subprocess.CompletedProcess]:
     )
 
 
+def eventually(probe: Callable[[], Any], timeout: float = 20.0, interval: float = 0.2) -> Any:
+    """Call ``probe`` until it returns something truthy and return that; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not (result := probe()):
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"still not there after {timeout:.0f}s: {probe.__doc__ or probe}")
+        time.sleep(interval)
+    return result
+
+
 @pytest.fixture
 def thread() -> dict:
     """A fresh in-process thread config."""
@@ -93,11 +101,8 @@ def checkpointer() -> InMemorySaver:
 @pytest.fixture
 def fresh_server() -> Iterator[DevServer]:
     """A server of the test's own, to kill and restart on the same data."""
-    dev = DevServer().start()
-    try:
+    with DevServer() as dev:
         yield dev
-    finally:
-        dev.cleanup()
 
 
 @pytest.fixture

@@ -126,3 +126,13 @@ class DevServer:
         """Stop the server and delete its directory."""
         self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> DevServer:
+        try:
+            return self.start()
+        except BaseException:
+            self.cleanup()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.cleanup()

@@ -106,14 +106,12 @@ def test_bad_answer_over_the_sdk_keeps_the_thread_waiting(sdk, cli):
 def test_served_assistant_on_azure_protocol():
     """The real AzureChatOpenAI inside `langgraph dev`, against a local protocol server."""
     with OpenAIStub() as stub:
-        server = DevServer(
-            env={
-                "AZURE_OPENAI_ENDPOINT": stub.origin,
-                "DIAL_API_KEY": stub.api_key,
-                "HITL_LLM_MAX_RETRIES": "0",
-            }
-        ).start()
-        try:
+        env = {
+            "AZURE_OPENAI_ENDPOINT": stub.origin,
+            "DIAL_API_KEY": stub.api_key,
+            "HITL_LLM_MAX_RETRIES": "0",
+        }
+        with DevServer(env=env) as server:
             chat = run_cli(server.url, "chat", "pay 12 to acme", json_output=True)
             assert chat.returncode == 0, chat.stderr
             (pause,) = chat.data["interrupts"]
@@ -125,5 +123,3 @@ def test_served_assistant_on_azure_protocol():
             assert {r["path"] for r in stub.requests} == {
                 "/openai/deployments/gpt-4/chat/completions"
             }
-        finally:
-            server.cleanup()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
+
+from tests.conftest import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -12,13 +12,12 @@ SHORT = {"deadline_hours": 0.0005}  # 1.8 s; the test server sweeps every second
 
 
 def wait_for(cli, thread_id, predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def probe():
         outcome = cli("status", thread_id, json_output=True, user="alice").data
-        if predicate(outcome):
-            return outcome
-        time.sleep(0.5)
-    raise AssertionError(f"thread {thread_id} never reached the expected state: {outcome}")
+        return outcome if predicate(outcome) else None
+
+    probe.__doc__ = f"thread {thread_id} in the expected state"
+    return eventually(probe, timeout, interval=0.5)
 
 
 def test_sweeper_expires_an_expense(cli):

@@ -55,16 +55,13 @@ def test_the_served_queue_wakes_on_enqueue(server, sdk_as):
 
 def test_the_stock_queue_is_what_the_patch_removes():
     """With ``HITL_FAST_QUEUE=0`` the same cycles are slow: the test above can tell them apart."""
-    dev = DevServer(env={"HITL_FAST_QUEUE": "0"}).start()
-    try:
+    with DevServer(env={"HITL_FAST_QUEUE": "0"}) as dev:
 
         def client(user):
             return get_sync_client(url=dev.url, headers={"Authorization": f"Bearer {TOKENS[user]}"})
 
         times = [cycle_seconds(client) for _ in range(2)]
         assert "run-queue wake installed" not in dev.log_path.read_text(errors="replace")
-    finally:
-        dev.cleanup()
     assert min(times) > CYCLE_LIMIT, (
         f"stock cycles took {times} s: the runtime no longer waits 0.5 s per run, the "
         "wake-on-enqueue patch may no longer be needed (server/wake.py)"

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import eventually, run_cli
 from tests.devserver import DevServer, free_port
 
 pytestmark = pytest.mark.integration
@@ -54,23 +54,12 @@ def receiver():
 
 @pytest.fixture
 def notifying_server(receiver):
-    server = DevServer(
-        env={
-            "HITL_WEBHOOK_URL": f"http://127.0.0.1:{receiver.port}/hook",
-            "HITL_PUBLIC_URL": "https://approvals.example",
-        }
-    ).start()
-    yield server
-    server.cleanup()
-
-
-def wait_until(check, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError("timed out")
+    env = {
+        "HITL_WEBHOOK_URL": f"http://127.0.0.1:{receiver.port}/hook",
+        "HITL_PUBLIC_URL": "https://approvals.example",
+    }
+    with DevServer(env=env) as server:
+        yield server
 
 
 def test_one_notification_per_pause_with_retries(notifying_server, receiver):
@@ -87,7 +76,7 @@ def test_one_notification_per_pause_with_retries(notifying_server, receiver):
         json_output=True,
     ).data
     first = chain["interrupts"][0]["id"]
-    wait_until(lambda: receiver.delivered(first))
+    eventually(lambda: receiver.delivered(first))
     assert receiver.attempts(first) == [500, 500, 200]  # retried after two failures
     (message,) = receiver.delivered(first)
     assert message["link"] == f"https://approvals.example/inbox#item-{first}"
@@ -107,7 +96,7 @@ def test_one_notification_per_pause_with_retries(notifying_server, receiver):
         user="bob",
     ).data
     second = answered["interrupts"][0]["id"]
-    wait_until(lambda: receiver.delivered(second))
+    eventually(lambda: receiver.delivered(second))
     assert "waits for finance" in receiver.delivered(second)[0]["text"]
     time.sleep(2)
     assert len(receiver.delivered(first)) == 1 and len(receiver.delivered(second)) == 1
@@ -120,7 +109,7 @@ def test_nothing_is_sent_for_a_pause_already_answered(notifying_server, receiver
         server.url, "submit", "--amount", "300", "--description", "Hooked", json_output=True
     ).data
     pause = expense["interrupts"][0]["id"]
-    wait_until(lambda: receiver.attempts(pause))
+    eventually(lambda: receiver.attempts(pause))
     run_cli(server.url, "resume", expense["thread_id"], "approve", user="bob")  # ... answered
     receiver.failures = 0  # the receiver is back
     time.sleep(6)  # longer than the remaining back-off
