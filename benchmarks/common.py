@@ -6,7 +6,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
-TOKENS = {"alice": "dev-alice", "bob": "dev-bob", "carol": "dev-carol", "dave": "dev-dave"}
+TOKENS = {"alice": "dev-alice", "bob": "dev-bob", "carol": "dev-carol", "dave": "dev-dave", "erin": "dev-erin"}
 """The development users of ``.env.example``, which the benchmark servers run with."""
 
 

@@ -12,17 +12,23 @@ before anything is saved, so a bad answer leaves the call pending and answerable
 - ``pay`` and ``refund`` (approve / reject) go through the idempotent payment
   ledger of ``order_processing``, keyed by thread and tool call.
 
-Each pause names the user it waits for (the one who owns the conversation), and
-each decision is recorded in ``reviews`` with the signed-in user who made it.
+Each pause names whom it waits for: the conversation's owner, except for money
+moved above the approval limit (``Context.approval_limit``, as for orders), which
+a manager reviews (``Context.reviewer_role``) and the owner may not approve. The
+limit is the deployment's: read from the assistant's configuration and pinned in
+the conversation at its first turn. Each decision is recorded in ``reviews`` with
+the signed-in user who made it.
 """
 
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import operator
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, NoReturn, NotRequired
 
 from langchain.agents import AgentState, create_agent
@@ -43,11 +49,15 @@ from pydantic import TypeAdapter, ValidationError
 from graphs import expense_approval, payments
 from graphs.approval_chain import DEFAULT_POLICY
 from graphs.common import (
+    APPROVING,
     AuditEntry,
+    Limit,
+    announce_decision,
     announce_pause,
     audit_entry,
     current_user,
     describe_error,
+    refusal,
     thread_owner,
 )
 from graphs.llm import OfflineChatModel, get_chat_model
@@ -111,6 +121,19 @@ def refund(amount: float, recipient: str, runtime: ToolRuntime) -> str:
     return _move_money("refund", amount, recipient, runtime)
 
 
+@dataclass(kw_only=True)
+class Context:
+    """The assistant's settings (the deployment's: set on an assistant by an admin)."""
+
+    approval_limit: Limit = 1_000.0
+    """Payments and refunds above this are reviewed by ``reviewer_role``, not the owner."""
+
+    reviewer_role: str = "manager"
+    """Who reviews money moved above the limit."""
+
+
+MONEY_TOOLS = ("pay", "refund")
+
 REVIEWED: dict[str, InterruptOnConfig] = {
     "file_expense": {"allowed_decisions": ["approve", "edit", "reject"]},
     "pay": {"allowed_decisions": ["approve", "reject"]},
@@ -123,6 +146,9 @@ class AssistantState(AgentState):
 
     reviews: NotRequired[Annotated[list[AuditEntry], operator.add]]
     """Append-only trail of tool-call reviews."""
+
+    settings: NotRequired[dict]
+    """The assistant's ``Context``, pinned at the conversation's first turn."""
 
 
 _decided: contextvars.ContextVar[AuditEntry | None] = contextvars.ContextVar(
@@ -157,41 +183,62 @@ class ReviewedToolsMiddleware(HumanInTheLoopMiddleware):
     def __init__(self) -> None:
         super().__init__(interrupt_on=REVIEWED, interrupt_mode="per_call")
 
+    def before_agent(self, state: AssistantState, runtime: Any) -> dict[str, Any] | None:
+        """Pin the assistant's settings at the conversation's first turn."""
+        if state.get("settings"):
+            return None
+        return {"settings": dataclasses.asdict(runtime.context or Context())}
+
     def _tool_approval_request(self, request: ToolCallRequest, config: InterruptOnConfig):  # type: ignore[override]
         value = super()._tool_approval_request(request, config)
         owner = thread_owner(get_config())
-        return {**value, "user": owner, "options": config["allowed_decisions"]}
+        settings = request.state.get("settings") or dataclasses.asdict(Context())
+        amount = request.tool_call["args"].get("amount")
+        if (
+            request.tool_call["name"] in MONEY_TOOLS
+            and isinstance(amount, int | float)
+            and abs(amount) > settings["approval_limit"]
+        ):
+            who = {"role": settings["reviewer_role"], "requester": owner}
+        else:
+            who = {"user": owner}
+        return {**value, **who, "options": config["allowed_decisions"]}
 
     def _resolve_per_call(self, request: ToolCallRequest):  # type: ignore[override]
         call = request.tool_call
         if call["name"] not in self.interrupt_on:
             return super()._resolve_per_call(request)
+        config = self.interrupt_on[call["name"]]
         user = current_user(get_config())
         try:
             try:
                 resolved = super()._resolve_per_call(request)
             except ValidationError as exc:
                 # Refused before anything was saved: ask again, saying what was wrong.
-                config = self.interrupt_on[call["name"]]
                 value = self._tool_approval_request(request, config)
                 value["error"] = f"invalid answer: {describe_error(exc)}"
                 schema = _decision_schema(config["allowed_decisions"], call["name"], request.tool)
                 _ask_again(value, schema)
         except GraphInterrupt as paused:
-            announce_pause(paused, {"user": thread_owner(get_config())})
+            announce_pause(paused, paused.args[0][0].value)
             raise
         if isinstance(resolved, ToolMessage):
             decision = "reject"
         else:
             decision = "approve" if resolved[1] is None else "edit"
-        # Only the owner can answer (server.auth), and the conversation stays theirs:
-        # no decision event, so the thread keeps waiting for them while calls remain.
+        pause = self._tool_approval_request(request, config)
+        if user is not None and (error := refusal(pause, *user, decision in APPROVING)):
+            # The server refuses such an answer before storing it (server.guard); reaching
+            # this means a path around it, so fail the run rather than move money.
+            raise PermissionError(f"{call['name']} review refused: {error}")
+        approver = user[0] if user else None
+        announce_decision(get_config(), approver)
         _decided.set(
             audit_entry(
                 1,
-                "owner",
+                pause.get("role") or "owner",
                 decision,
-                user[0] if user else None,
+                approver,
                 note=f"{call['name']} {call['id']}",
                 changes=resolved[1]["args"] if decision == "edit" else None,
             )
@@ -231,6 +278,7 @@ def build_agent(checkpointer: BaseCheckpointSaver | None = None):
         tools=[lookup_policy, file_expense, pay, refund],
         system_prompt=SYSTEM_PROMPT,
         middleware=[configured_model, ReviewedToolsMiddleware()],
+        context_schema=Context,
         checkpointer=checkpointer,
         name="Expense Assistant",
     )

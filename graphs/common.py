@@ -180,6 +180,11 @@ def _announce(config: RunnableConfig | None, event: dict[str, Any]) -> None:
         listener(config or {}, event)
 
 
+def announce_decision(config: RunnableConfig | None, approver: str | None) -> None:
+    """Tell the listeners that ``approver``'s answer was accepted."""
+    _announce(config, {"event": "decision", "approver": approver})
+
+
 def announce_pause(paused: GraphInterrupt, payload: dict[str, Any]) -> None:
     """Tell the listeners that the current step paused with ``payload``.
 
@@ -187,9 +192,7 @@ def announce_pause(paused: GraphInterrupt, payload: dict[str, Any]) -> None:
     only one user (its ``user``) may answer.
     """
     (pause, *_) = paused.args[0]
-    waiting_for = payload.get("role") or (
-        f"user:{payload['user']}" if payload.get("user") else None
-    )
+    waiting_for = addressee(payload)
     _announce(
         get_config(),
         {
@@ -225,6 +228,53 @@ def thread_owner(config: RunnableConfig | None) -> str | None:
     return owner or (user[0] if user else None)
 
 
+def addressee(payload: Any) -> str | None:
+    """Whom a pause waits for: its ``role``, or ``user:<name>`` for a pause one user answers."""
+    if not isinstance(payload, dict):
+        return None
+    if payload.get("role"):
+        return str(payload["role"])
+    return f"user:{payload['user']}" if payload.get("user") else None
+
+
+def requester_of(payload: Any) -> str | None:
+    """Who asked for what a pause decides (``requester``, or ``request.requester``)."""
+    if not isinstance(payload, dict):
+        return None
+    request = payload.get("request") if isinstance(payload.get("request"), dict) else {}
+    return payload.get("requester") or request.get("requester")
+
+
+APPROVING = frozenset({"approve", "approved", "edit", "retry", "accept"})
+"""Decision words that let something go ahead (what a requester may not say of their own)."""
+
+
+def decision_word(answer: Any) -> str | None:
+    """The decision an answer makes, whatever its format (``decision``, ``type``, Agent Inbox)."""
+    if isinstance(answer, list) and len(answer) == 1:
+        answer = answer[0]
+    if not isinstance(answer, dict):
+        return None
+    word = answer.get("decision", answer.get("type"))
+    return word if isinstance(word, str) else None
+
+
+def refusal(payload: Any, identity: str, role: str, approves: bool) -> str | None:
+    """Why ``identity`` (``role``) may not answer a pause showing ``payload``; None if they may.
+
+    This is the one addressing rule: the server checks it before an answer is
+    stored, and the workflows check it again when they apply the answer.
+    """
+    waiting_for = addressee(payload)
+    if waiting_for is None:
+        return "this pause names no one who may answer it"
+    if waiting_for not in (role, f"user:{identity}"):
+        return f"waits for {waiting_for.removeprefix('user:')}; you are {identity} ({role})"
+    if approves and requester_of(payload) == identity:
+        return "you cannot approve your own request"
+    return None
+
+
 def resolve_approver(
     claimed: str | None,
     config: RunnableConfig | None,
@@ -234,10 +284,12 @@ def resolve_approver(
     """Decide who made a decision: the authenticated user when there is one.
 
     Under authentication the caller cannot name someone else, and must be whom the
-    pause waits for (``waiting_for``: a role, or ``user:<name>``). Without it
-    (in-process runs) the answer's own ``approver`` is recorded. ``requester``, when
-    given, may not decide (segregation of duties). An accepted decision is announced
-    to the listeners.
+    pause waits for (``waiting_for``: a role, or ``user:<name>``). Runs the server
+    starts itself (crash recovery) have no user: the server wrote the authenticated
+    approver into the answer when it accepted it (``server.guard``), so the answer's
+    own ``approver`` is recorded, as it is in-process. ``requester``, when given, may
+    not decide (segregation of duties). An accepted decision is announced to the
+    listeners.
 
     Returns:
         ``(approver, None)``, or ``(None, error message)`` for a refused answer.
@@ -248,12 +300,18 @@ def resolve_approver(
         identity, role = user
         if claimed is not None and claimed != identity:
             return None, f"approver {claimed!r} is not the signed-in user {identity!r}"
-        if waiting_for is not None and waiting_for not in (role, f"user:{identity}"):
-            return None, f"{identity} ({role}) may not answer a pause for {waiting_for}"
+        if waiting_for is not None:
+            pause = (
+                {"role": waiting_for}
+                if not waiting_for.startswith("user:")
+                else {"user": waiting_for.removeprefix("user:")}
+            )
+            if error := refusal(pause, identity, role, approves=False):
+                return None, error
         approver = identity
     if requester is not None and approver == requester:
         return None, f"{approver} requested this and cannot approve it (segregation of duties)"
-    _announce(config, {"event": "decision", "approver": approver})
+    announce_decision(config, approver)
     return approver, None
 
 

@@ -5,13 +5,13 @@ one); orders over the approval limit pause in ``approve_order`` before anything
 is charged; ``charge`` calls the payment ``@task``, retried on transient gateway
 errors with the seed's backoff (``RetryPolicy`` from ``langgraph.types``, given
 per task). When the retries run out, ``handle_failure`` asks a human to retry or
-cancel. The gateway's ledger is keyed by an idempotency key derived from the
-thread and the order, so no path charges twice.
+cancel. The gateway's ledger is keyed by the order id, which the ledger hands
+out once, so no path charges an order twice: not a retry, a resume, a crash, nor
+a copied or replayed thread.
 """
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass, field
 from typing import Any, Literal, NotRequired
 
@@ -25,6 +25,7 @@ from typing_extensions import TypedDict
 
 from graphs import payments
 from graphs.common import (
+    APPROVING,
     EXPIRED,
     SYSTEM,
     Amount,
@@ -124,8 +125,8 @@ class RetryDecision(StrictModel):
 
 @task
 def generate_order_id() -> str:
-    """Make a new order id (random: a resume must reuse the first one)."""
-    return f"ORD-{random.randint(10000, 99999)}"
+    """Make a new order id (never handed out before; a resume reuses the first one)."""
+    return payments.new_order_id()
 
 
 @task(retry_policy=PAYMENT_RETRY)
@@ -160,6 +161,7 @@ def approve_order(state: State, config: RunnableConfig) -> dict:
         "amount": state["amount"],
         "customer": state.get("customer"),
         "items": state.get("items"),
+        "requester": state.get("requester"),
         "options": ["approve", "reject"],
         "role": ctx.approver_role,
         "limit": ctx.approval_limit,
@@ -168,12 +170,14 @@ def approve_order(state: State, config: RunnableConfig) -> dict:
     return _decide(state, config, payload, ExpenseDecision)
 
 
-def charge(state: State, config: RunnableConfig) -> dict:
+def charge(state: State) -> dict:
     """Charge the order; a transient failure that outlasts the retries goes to a human."""
-    key = f"{config['configurable'].get('thread_id')}:{state['order_id']}"
     try:
         result = process_payment(
-            key, state["order_id"], state["amount"], _faults(state["settings"]).model_dump()
+            state["order_id"],
+            state["order_id"],
+            state["amount"],
+            _faults(state["settings"]).model_dump(),
         ).result()
     except payments.PaymentDeclined as exc:
         return {
@@ -199,6 +203,7 @@ def handle_failure(state: State, config: RunnableConfig) -> dict:
         "order_id": state["order_id"],
         "amount": state["amount"],
         "payment_error": state.get("payment_error"),
+        "requester": state.get("requester"),
         "options": ["retry", "cancel"],
         "role": ctx.approver_role,
         "due_at": state["due_at"],
@@ -226,7 +231,7 @@ def _decide(
         }
     approver = None
     if answer is not None:
-        requester = state.get("requester") if answer.decision in ("approve", "approved") else None
+        requester = state.get("requester") if answer.decision in APPROVING else None
         approver, error = resolve_approver(answer.approver, config, payload["role"], requester)
     if error:
         return {"review_error": error}

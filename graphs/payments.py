@@ -58,6 +58,13 @@ charges = Table(
     Column("transaction_id", String(20), nullable=False),
     Column("created_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
 )
+orders = Table(
+    "orders",
+    metadata,
+    Column("order_id", String(50), primary_key=True),
+    Column("created_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
+)
+"""Every order id ever handed out, so that an id names one order only (its ledger key)."""
 
 
 class TransientGatewayError(Exception):
@@ -118,6 +125,31 @@ def create_tables(engine: Engine, tables: MetaData) -> None:
         # the losers fail (duplicate table or catalog key) once the winner has made it.
         if not all(inspect(engine).has_table(name) for name in tables.tables):
             raise
+
+
+ORDER_IDS = range(10_000, 100_000)
+"""``ORD-`` + 5 digits (the order contract): 90,000 ids per ledger."""
+
+
+def new_order_id() -> str:
+    """Hand out an order id no earlier order has had (claimed in the ledger's database).
+
+    The id is the payment's idempotency key, so it must name one order only:
+    a thread copied or replayed keeps its order's id and can never charge it twice.
+
+    Raises:
+        RuntimeError: Every id is taken (or the random draws kept colliding).
+    """
+    engine = ledger_engine(ledger_url())
+    for _ in range(200):
+        order_id = f"ORD-{random.choice(ORDER_IDS)}"
+        try:
+            with engine.begin() as conn:
+                conn.execute(insert(orders).values(order_id=order_id))
+        except IntegrityError:
+            continue
+        return order_id
+    raise RuntimeError("no free order id left in ORD-10000..ORD-99999: archive the ledger")
 
 
 _attempts: Counter[str] = Counter()

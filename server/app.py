@@ -16,14 +16,18 @@ from contextlib import asynccontextmanager
 
 from langgraph_sdk import get_client
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graphs.common import add_listener
 from server import wake
+from server.auth import user_for
 from server.checkpointer import checkpoint_path
 from server.deadlines import sweep_forever, sweep_interval
+from server.guard import MAX_BODY
 from server.inbox import routes as inbox_routes
 from server.notify import Notifier
 from server.pauses import PauseListener
@@ -63,4 +67,59 @@ async def me(request: Request) -> JSONResponse:
     return JSONResponse({"identity": user.identity, "role": getattr(user, "role", None)})
 
 
-app = Starlette(lifespan=lifespan, routes=[Route("/me", me), *inbox_routes])
+TOKEN_ONLY = ("/metrics", "/info")
+"""Server routes that skip custom auth upstream; here they need a token like the rest."""
+
+
+class RequestLimits:
+    """Refuse bodies over :data:`MAX_BODY` (413) and ``/metrics`` / ``/info`` without a token.
+
+    Added to the custom app, so ``langgraph dev`` and LangGraph Server apply it to every
+    route, the core API included, before anything reads the body.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check the request, then hand it on with its body replayed."""
+        if scope["type"] != "http" or str(scope.get("root_path", "")).startswith("/noauth"):
+            await self.app(scope, receive, send)  # the server's own in-process calls
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        if scope["path"] in TOKEN_ONLY and not user_for(
+            headers.get("authorization"), headers.get("x-api-key")
+        ):
+            await JSONResponse({"detail": "missing or invalid token"}, 401)(scope, receive, send)
+            return
+        if scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        too_large = JSONResponse(
+            {"detail": f"request body over {MAX_BODY // 1024} KiB: nothing was stored"}, 413
+        )
+        if int(headers.get("content-length") or 0) > MAX_BODY:
+            await too_large(scope, receive, send)
+            return
+        chunks: list[Message] = []
+        size, more = 0, True
+        while more:
+            message = await receive()
+            chunks.append(message)
+            size += len(message.get("body", b""))
+            more = message.get("type") == "http.request" and message.get("more_body", False)
+            if size > MAX_BODY:
+                await too_large(scope, receive, send)
+                return
+
+        async def replay() -> Message:
+            return chunks.pop(0) if chunks else await receive()
+
+        await self.app(scope, replay, send)
+
+
+app = Starlette(
+    lifespan=lifespan,
+    routes=[Route("/me", me), *inbox_routes],
+    middleware=[Middleware(RequestLimits)],
+)

@@ -2,19 +2,27 @@
 
 Users come from the ``HITL_USERS`` setting (``.env``), never from code:
 ``name:role:token`` entries separated by commas, roles being ``employee``,
-``manager``, ``finance`` and ``director``. Tokens are compared in constant time.
+``manager``, ``finance``, ``director`` and ``admin``. A token is sent as
+``Authorization: Bearer <token>`` or as ``x-api-key: <token>`` (what the JS SDK's
+``apiKey`` and Agent Inbox send); both are compared in constant time.
 
 Rules:
 - No token or an unknown one: 401 everywhere (custom routes included).
-- Anything not opened below is denied (403).
-- A thread belongs to its creator (``owner`` in its metadata, stamped here).
-  Its creator sees it; an approver also sees the threads waiting for their role
-  (``waiting_for``) and those they answered (``answered_by``).
-- New input on a thread: only its owner. An answer (a resume): only a user the
-  pause is addressed to, by role or as ``user:<name>``.
+- Anything not opened below is denied (403): the store, crons, and whatever a
+  future server version adds.
+- Assistants (the deployment's approval policy) are created, changed and deleted
+  by admins only; everyone may list and read them.
+- A thread belongs to its creator (``owner`` in its metadata, stamped here, also
+  for a thread a run creates). Its creator sees it; an approver also sees the
+  threads waiting for their role (``waiting_for``) and those they answered
+  (``answered_by``). A thread another user may not see is a 404.
+- No client writes thread state (``POST /threads/{id}/state``, bulk updates) and
+  no client copies a thread: 403. The owner may patch metadata and cancel runs.
+- Every run request passes ``server.guard`` (policy, steering, answers, sizes).
 - ``owner``, ``waiting_for`` and ``answered_by`` are written by the server alone:
   the workflows announce their pauses to ``server.pauses``, whose writes carry a
-  context flag no HTTP client can set; from clients these keys are dropped.
+  context flag no HTTP client can set; from clients these keys are dropped
+  wherever metadata goes (threads, runs, ``config.metadata``).
 """
 
 from __future__ import annotations
@@ -25,7 +33,10 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from langgraph_sdk import Auth
+from langgraph_sdk import Auth, get_client
+from langgraph_sdk.errors import NotFoundError
+
+from server import guard
 
 # Imported by package path on purpose: langgraph loads this file by path as a module
 # of its own, and the flag must be the one the pause listener sets.
@@ -33,10 +44,10 @@ from server.pauses import INTERNAL_WRITE
 
 logger = logging.getLogger(__name__)
 
-ROLES = ("employee", "manager", "finance", "director")
+ROLES = ("employee", "manager", "finance", "director", guard.ADMIN)
 RESERVED = ("owner", "waiting_for", "answered_by")
 
-EXAMPLE_TOKENS = {"dev-alice", "dev-bob", "dev-carol", "dev-dave"}
+EXAMPLE_TOKENS = {"dev-alice", "dev-bob", "dev-carol", "dev-dave", "dev-erin"}
 
 
 @dataclass(frozen=True)
@@ -100,20 +111,40 @@ def find_user(token: str) -> User | None:
 
 auth = Auth()
 
+PUBLIC_PATHS = ("/ok", "/inbox", "/inbox/")
+PUBLIC_PREFIXES = ("/inbox/static/",)
+"""What answers without a token: the health check and the inbox page's shell (no data)."""
+
+
+def token_of(authorization: str | None, api_key: str | None) -> str | None:
+    """The token a request carries, as a bearer token or an ``x-api-key``."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return api_key.strip() if api_key and api_key.strip() else None
+
+
+def user_for(authorization: str | None, api_key: str | None) -> User | None:
+    """The configured user a request's credentials name, if any."""
+    token = token_of(authorization, api_key)
+    return find_user(token) if token else None
+
 
 @auth.authenticate
-async def authenticate(authorization: str | None, path: str) -> Auth.types.MinimalUserDict:
-    """Map ``Authorization: Bearer <token>`` to a user, or refuse with 401.
-
-    The inbox page and its static files load without a token (they hold no data;
-    the page asks for a token and sends it with every API call).
-    """
-    if not authorization and (path in ("/inbox", "/inbox/") or path.startswith("/inbox/static/")):
+async def authenticate(
+    authorization: str | None, headers: dict[bytes, bytes], path: str
+) -> Auth.types.MinimalUserDict:
+    """Map ``Authorization: Bearer <token>`` or ``x-api-key`` to a user, or refuse with 401."""
+    api_key = (headers.get(b"x-api-key") or b"").decode(errors="replace") or None
+    if (
+        not authorization
+        and not api_key
+        and (path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES))
+    ):
         return {"identity": "anonymous", "role": "anonymous", "permissions": []}
-    scheme, _, token = (authorization or "").partition(" ")
-    user = find_user(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+    user = user_for(authorization, api_key)
     if user is None:
-        detail = "missing bearer token" if not authorization else "invalid token"
+        detail = "missing token" if not (authorization or api_key) else "invalid token"
         raise Auth.exceptions.HTTPException(status_code=401, detail=detail)
     return {"identity": user.identity, "role": user.role, "permissions": [user.role]}
 
@@ -128,7 +159,7 @@ def _role(ctx: Auth.types.AuthContext) -> str:
 def visible(ctx: Auth.types.AuthContext) -> dict[str, Any]:
     """The metadata filter of the threads a user may see."""
     me = ctx.user.identity
-    if _role(ctx) == "employee":
+    if _role(ctx) in ("employee", guard.ADMIN):
         return {"$or": [{"owner": me}, {"waiting_for": f"user:{me}"}]}
     return {
         "$or": [
@@ -140,42 +171,51 @@ def visible(ctx: Auth.types.AuthContext) -> dict[str, Any]:
     }
 
 
-def addressed_to(ctx: Auth.types.AuthContext) -> dict[str, Any]:
-    """The metadata filter of the threads whose pause a user may answer."""
-    me = ctx.user.identity
-    return {"$or": [{"waiting_for": _role(ctx)}, {"waiting_for": f"user:{me}"}]}
-
-
-def _strip_reserved(value: dict[str, Any]) -> bool:
-    """Drop server-owned keys from client metadata; return whether the write is internal."""
-    if INTERNAL_WRITE.get():
-        return True
-    metadata = value.get("metadata")
+def _strip_reserved(metadata: Any) -> None:
+    """Drop server-owned keys from client metadata, and refuse oversized metadata."""
     if isinstance(metadata, dict):
         for key in RESERVED:
             metadata.pop(key, None)
-    return False
+        guard.check_size(metadata, "metadata")
 
 
 @auth.on
 async def deny_by_default(ctx: Auth.types.AuthContext, value: Any) -> bool:
     """Refuse anything not opened explicitly below."""
-    raise Auth.exceptions.HTTPException(status_code=403, detail="not allowed")
+    raise Auth.exceptions.HTTPException(
+        status_code=403, detail=f"{ctx.resource}.{ctx.action} is not allowed"
+    )
 
 
 @auth.on.assistants.read
 @auth.on.assistants.search
 async def read_assistants(ctx: Auth.types.AuthContext, value: Any) -> None:
-    """Every signed-in user may see the workflows."""
+    """Every signed-in user may see the workflows and their configured versions."""
     return None
+
+
+@auth.on.assistants.create
+@auth.on.assistants.update
+@auth.on.assistants.delete
+async def configure_assistants(ctx: Auth.types.AuthContext, value: Any) -> None:
+    """Assistants hold the approval policy: only an admin creates, changes or deletes them."""
+    if _role(ctx) != guard.ADMIN:
+        raise guard.refuse(403, f"only an admin configures assistants (the approval policy); "
+                           f"you are {ctx.user.identity} ({_role(ctx)})")  # fmt: skip
+    guard.check_size({k: value.get(k) for k in ("config", "context", "metadata")}, "assistant")
 
 
 @auth.on.threads.create
 async def create_thread(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> None:
-    """Stamp the creator as the owner."""
+    """Stamp the creator as the owner; refuse copies."""
+    if INTERNAL_WRITE.get():
+        return None
+    if "metadata" not in value:  # POST /threads/{id}/copy: a create with only a thread id
+        raise guard.refuse(403, "copying threads is not allowed: a copy would carry the "
+                           "original's approvals and checkpoints")  # fmt: skip
     if not isinstance(value.get("metadata"), dict):
         value["metadata"] = {}
-    _strip_reserved(value)
+    _strip_reserved(value["metadata"])
     value["metadata"]["owner"] = ctx.user.identity  # in place: the server keeps this dict
 
 
@@ -188,9 +228,13 @@ async def read_threads(ctx: Auth.types.AuthContext, value: Any) -> dict[str, Any
 
 @auth.on.threads.update
 async def update_thread(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> Any:
-    """Owners may update their threads; server-owned keys only through the internal channel."""
-    if _strip_reserved(value):
+    """Owners patch metadata and cancel runs; nobody writes thread state."""
+    if INTERNAL_WRITE.get():
         return None
+    if "action" not in value and "metadata" not in value:  # update_state, bulk state updates
+        raise guard.refuse(403, "thread state is written by the workflows only: "
+                           "answer the pause instead")  # fmt: skip
+    _strip_reserved(value.get("metadata"))
     return {"owner": ctx.user.identity}
 
 
@@ -202,9 +246,22 @@ async def delete_thread(ctx: Auth.types.AuthContext, value: Any) -> dict[str, An
 
 @auth.on.threads.create_run
 async def create_run(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> dict[str, Any]:
-    """New input: the owner only. An answer: only whom the pause is addressed to."""
-    _strip_reserved(value)
-    command = (value.get("kwargs") or {}).get("command") or {}
-    if isinstance(command, dict) and command.get("resume") is not None:
-        return addressed_to(ctx)
-    return {"owner": ctx.user.identity}
+    """Check the run against ``server.guard``; answers go to whom the pause waits for."""
+    me, role = ctx.user.identity, _role(ctx)
+    _strip_reserved(value.get("metadata"))
+    config = (value.get("kwargs") or {}).get("config") or {}
+    _strip_reserved(config.get("metadata"))
+    client = get_client()  # in-process, as this caller: their read filter applies
+    thread = None
+    if value.get("thread_id") is not None:
+        try:
+            thread = await client.threads.get(value["thread_id"])
+        except NotFoundError:
+            if value.get("if_not_exists") != "create":
+                raise guard.refuse(404, f"thread {value['thread_id']} not found") from None
+    assistant = await client.assistants.get(str(value["assistant_id"]))
+    guard.check_run(value, thread, assistant["graph_id"], me, role)
+    if thread is None and isinstance(value.get("metadata"), dict):
+        value["metadata"]["owner"] = me  # the thread this run creates is the caller's
+    resume = ((value.get("kwargs") or {}).get("command") or {}).get("resume")
+    return visible(ctx) if resume is not None else {"owner": me}

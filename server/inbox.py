@@ -23,6 +23,7 @@ from starlette.routing import Route
 from graphs.approval_chain import Changes
 from sdk_client.answers import build_answer
 from sdk_client.transport import ClientError, HitlClient, Outcome
+from server.auth import token_of
 
 STATIC = Path(__file__).parent / "static"
 PUBLIC_PATHS = ("/inbox", "/inbox/", "/inbox/static/")
@@ -33,16 +34,22 @@ STATUS_FOR = {"invalid": 422, "refused": 422, "stale": 409, "conflict": 409, "no
 
 
 def own_url(request: Request) -> str:
-    """How this server reaches itself (``HITL_SELF_URL``, else the address it was called on)."""
-    return os.environ.get("HITL_SELF_URL") or str(request.base_url).rstrip("/")
+    """How this server reaches itself: ``HITL_SELF_URL``, else loopback on the port it listens on.
+
+    Never the request's ``Host`` header: the caller's token would go wherever it names.
+    """
+    if url := os.environ.get("HITL_SELF_URL"):
+        return url.rstrip("/")
+    _host, port = request.scope["server"]
+    return f"http://127.0.0.1:{port}"
 
 
 def client_for(request: Request) -> HitlClient:
     """The project's SDK client, signed in as the caller."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise HTTPException(401, "sign in with a bearer token")
-    return HitlClient(own_url(request), token=token.strip())
+    token = token_of(request.headers.get("authorization"), request.headers.get("x-api-key"))
+    if not token:
+        raise HTTPException(401, "sign in with a token")
+    return HitlClient(own_url(request), token=token)
 
 
 def user_of(request: Request) -> tuple[str, str]:

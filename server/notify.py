@@ -77,16 +77,22 @@ def claim(pause: Pause) -> bool:
     return True
 
 
+def escape(text: Any) -> str:
+    """Escape user text for Slack mrkdwn: it can then neither fake a link nor ping a channel."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def message(pause: Pause, public_url: str) -> dict[str, Any]:
-    """The Slack-compatible message for a pause."""
+    """The Slack-compatible message for a pause (every piece of user text escaped)."""
     value = pause.payload
     link = f"{public_url}/inbox#item-{pause.interrupt_id}"
     what = value.get("request") or {
         k: value[k] for k in ("amount", "description", "order_id", "name", "args") if k in value
     }
-    summary = ", ".join(f"{k}: {v}" for k, v in what.items() if v is not None)
-    who = pause.waiting_for or "someone"
-    text = f"{value.get('type', 'approval')} waits for {who}: {summary} <{link}|Open in the inbox>"
+    summary = escape(", ".join(f"{k}: {v}" for k, v in what.items() if v is not None))
+    who = escape(pause.waiting_for or "someone")
+    kind = escape(value.get("type", "approval"))
+    text = f"{kind} waits for {who}: {summary} <{link}|Open in the inbox>"
     return {
         "text": text,
         "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],

@@ -5,8 +5,10 @@ Workflows announce every pause and every accepted decision
 on into the thread's metadata, through the server's own in-process client and
 an internal channel that ``server.auth`` recognises (:data:`INTERNAL_WRITE`):
 
-- ``waiting_for``: the role (or ``user:<name>``) the open pause is addressed to,
-  cleared when a decision is accepted;
+- ``waiting_for``: the role (or ``user:<name>``) the open pauses are addressed to,
+  cleared when a decision is accepted and nothing else waits. A run that leaves
+  several pauses (the assistant's parallel tool calls) raises all of them, in any
+  order: a role wins over a single user, so whoever must decide next can see it;
 - ``answered_by``: everyone who has decided on the thread, so they can still
   read it (and join their own run) after answering.
 
@@ -16,6 +18,7 @@ It also hands every pause to the webhook notifier (``server.notify``), if one is
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from contextvars import ContextVar
 from typing import Any
 
@@ -41,13 +44,26 @@ class PauseListener:
         self.client = client
         self.loop = loop
         self.notifier = notifier
+        self.raised: OrderedDict[str, list[str]] = OrderedDict()
+        """Addressees of the pauses each recent run raised (by run id)."""
+
+    def waiting_for(self, run_id: str | None, new: str | None = None) -> str | None:
+        """Whom a run's pauses wait for, so far: a role before a single user."""
+        raised = self.raised.setdefault(str(run_id), [])
+        if new and new not in raised:
+            raised.append(new)
+        while len(self.raised) > 1000:
+            self.raised.popitem(last=False)
+        roles = [w for w in raised if not w.startswith("user:")]
+        return (roles or raised or [None])[0]
 
     def __call__(self, config: RunnableConfig, event: dict[str, Any]) -> None:
         """Handle one event (from a node's worker thread, or from the loop itself)."""
         thread_id = (config.get("configurable") or {}).get("thread_id")
         if not thread_id:
             return
-        work = self.apply(str(thread_id), event)
+        run_id = (config.get("configurable") or {}).get("run_id")
+        work = self.apply(str(thread_id), event, run_id)
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
@@ -58,11 +74,11 @@ class PauseListener:
         # Sync nodes run in worker threads: finish the write before the pause is visible.
         asyncio.run_coroutine_threadsafe(work, self.loop).result(timeout=30)
 
-    async def apply(self, thread_id: str, event: dict[str, Any]) -> None:
+    async def apply(self, thread_id: str, event: dict[str, Any], run_id: str | None = None) -> None:
         """Write the metadata an event implies."""
         metadata: dict[str, Any] = {}
         if event["event"] == "pause":
-            metadata["waiting_for"] = event.get("waiting_for")
+            metadata["waiting_for"] = self.waiting_for(run_id, event.get("waiting_for"))
             if self.notifier is not None:
                 self.notifier.enqueue(
                     Pause(thread_id, event["interrupt_id"], event.get("waiting_for"),
@@ -73,7 +89,7 @@ class PauseListener:
             answered = list((thread.get("metadata") or {}).get("answered_by") or [])
             if event.get("approver") and event["approver"] not in answered:
                 answered.append(event["approver"])
-            metadata.update(waiting_for=None, answered_by=answered)
+            metadata.update(waiting_for=self.waiting_for(run_id), answered_by=answered)
         else:
             return
         token = INTERNAL_WRITE.set(True)

@@ -48,7 +48,7 @@ def sdk(sdk_as):
     return sdk_as("alice")
 
 
-TOKENS = {"alice": "dev-alice", "bob": "dev-bob", "carol": "dev-carol", "dave": "dev-dave"}
+TOKENS = {"alice": "dev-alice", "bob": "dev-bob", "carol": "dev-carol", "dave": "dev-dave", "erin": "dev-erin"}
 """The development users of .env.example, which the test servers run with."""
 
 

@@ -1,0 +1,238 @@
+"""The rules a run request must pass, whatever API call carries it (``server.auth`` calls these).
+
+The promise: nothing is approved or paid unless the people the policy names
+decided it through the pause. Every LangGraph Server route that can start a run
+(``/runs``, ``/runs/wait``, ``/runs/stream``, RemoteGraph, the JS SDK, Studio)
+ends in one ``threads.create_run`` event, checked here against the thread as it
+is now, before anything is stored:
+
+- **Policy is the deployment's.** Thresholds, levels, limits, roles, deadlines and
+  test hooks come from the assistant, which only an admin configures. Anyone
+  else's run may not carry ``context`` or ``config.configurable``.
+- **Nothing steers a run.** No ``command.update`` / ``goto`` / ``graph``, no start
+  from an earlier checkpoint, no ``interrupt_before`` / ``after``, no webhook.
+- **A request is submitted once.** Input goes only to a new thread (the assistant,
+  a conversation, also takes it while idle); a thread keeps its graph.
+- **An answer is a resume, by whom the pause waits for.** It must address pending
+  pauses (by id when several wait), be given by the role or user each names, and
+  not approve the answerer's own request. The answerer's identity is written into
+  the answer, so runs the server replays later (crash recovery) record the person
+  who answered.
+- **Sizes** are checked before anything is written.
+
+Refusals name the rule: 403 for what this user may not do, 409 for what the
+thread's state rules out, 413/422 for input too large or malformed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from langgraph_sdk import Auth
+from pydantic import BaseModel, ValidationError
+
+from graphs.approval_chain import ChainRequest
+from graphs.common import APPROVING, decision_word, describe_error, refusal
+from graphs.expense_approval import ExpenseRequest
+from graphs.order_processing import OrderRequest
+
+ADMIN = "admin"
+
+MAX_TEXT = 4_000
+"""Characters of any one string a client sends (input, answers, metadata)."""
+MAX_ITEMS = 1_000
+"""Entries of any one list or object a client sends."""
+MAX_DEPTH = 12
+MAX_BODY = 256 * 1024
+"""Bytes of one request body (``server.app`` checks it before the body is read)."""
+
+INPUT_MODELS: dict[str, type[BaseModel]] = {
+    "expense_approval": ExpenseRequest,
+    "approval_chain": ChainRequest,
+    "order_processing": OrderRequest,
+}
+"""Each workflow's request model, applied at the door so refused input is never stored."""
+
+CONVERSATIONS = {"assistant"}
+"""Graphs whose threads take new input after their first run (while idle)."""
+
+BENIGN_CONFIGURABLE = {"thread_id", "checkpoint_ns"}
+"""Configurable keys clients send that carry no policy (and that the server overrides)."""
+
+INTERRUPT_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def refuse(status: int, detail: str) -> Auth.exceptions.HTTPException:
+    """An HTTP refusal whose detail says which rule was broken."""
+    return Auth.exceptions.HTTPException(status_code=status, detail=detail)
+
+
+def check_size(value: Any, where: str, depth: int = 0) -> None:
+    """Refuse (413) a value with an over-long string, an over-long list or too deep a nesting.
+
+    Raises:
+        Auth.exceptions.HTTPException: 413, naming the offending field.
+    """
+    if depth > MAX_DEPTH:
+        raise refuse(413, f"{where}: nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, str):
+        if len(value) > MAX_TEXT:
+            raise refuse(413, f"{where}: {len(value):,} characters, at most {MAX_TEXT:,}")
+    elif isinstance(value, dict | list):
+        if len(value) > MAX_ITEMS:
+            raise refuse(413, f"{where}: {len(value):,} entries, at most {MAX_ITEMS:,}")
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            check_size(item, f"{where}.{key}" if isinstance(value, dict) else f"{where}[{key}]",
+                       depth + 1)  # fmt: skip
+
+
+def check_steering(kwargs: dict[str, Any], role: str) -> None:
+    """Refuse (403) whatever would steer a run past its pauses or change its policy."""
+    command = kwargs.get("command") or {}
+    for key in ("update", "goto", "graph"):
+        if command.get(key) not in (None, [], {}, ""):
+            raise refuse(
+                403, f"command.{key} is not allowed: an answer carries command.resume only"
+            )
+    configurable = (kwargs.get("config") or {}).get("configurable") or {}
+    if configurable.get("checkpoint_id") or configurable.get("checkpoint_map"):
+        raise refuse(403, "runs start from the thread's latest checkpoint: "
+                     "replays and forks from an earlier checkpoint are not allowed")  # fmt: skip
+    for key in ("interrupt_before", "interrupt_after"):
+        if kwargs.get(key):
+            raise refuse(403, f"{key} is not allowed: workflows pause where their policy says")
+    if kwargs.get("webhook"):
+        raise refuse(403, "run webhooks are not allowed (notifications: HITL_WEBHOOK_URL)")
+    context = {
+        k: v
+        for k, v in (kwargs.get("context") or {}).items()
+        if k not in BENIGN_CONFIGURABLE and not k.startswith("__")
+    }
+    if context and role != ADMIN:
+        raise refuse(
+            403,
+            f"{sorted(context)[0]!r} in context or config.configurable: approval rules "
+            "belong to the deployment; pick an assistant (admins configure them)",
+        )
+
+
+def check_input(graph_id: str, value: Any, identity: str) -> None:
+    """Refuse (422) input that the workflow's request model would refuse, before it is stored."""
+    model = INPUT_MODELS.get(graph_id)
+    if model is None:
+        return
+    if not isinstance(value, dict):
+        raise refuse(422, f"invalid {graph_id} input: expected a JSON object")
+    fields = {k: value[k] for k in model.model_fields if k in value}
+    if "requester" in model.model_fields:
+        fields["requester"] = identity
+    try:
+        model.model_validate(fields)
+    except ValidationError as exc:
+        raise refuse(422, f"invalid {graph_id} input: {describe_error(exc)}") from None
+
+
+def pending_pauses(thread: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The thread's pending pauses by id."""
+    return {i["id"]: i for group in (thread.get("interrupts") or {}).values() for i in group}
+
+
+def last_decision(thread: dict[str, Any]) -> str:
+    """Who decided last on a thread, and when (for a stale answer's refusal)."""
+    values = thread.get("values") or {}
+    trail = values.get("audit") or values.get("reviews") or []
+    if not trail:
+        return ""
+    last = trail[-1]
+    return f" (last decision: {last.get('decision')} by {last.get('approver')} at {last.get('at')})"
+
+
+def answer_targets(thread: dict[str, Any], resume: Any) -> list[tuple[dict[str, Any], Any]]:
+    """Match a resume to the pending pauses it answers.
+
+    Raises:
+        Auth.exceptions.HTTPException: 409 when nothing it names is pending, or when
+            several pauses wait and the answer does not say which.
+    """
+    pending = pending_pauses(thread)
+    thread_id = thread["thread_id"]
+    if thread.get("status") != "interrupted" or not pending:
+        raise refuse(409, f"stale answer: thread {thread_id} is {thread.get('status')} and "
+                     f"waits for no one; nothing was applied{last_decision(thread)}")  # fmt: skip
+    if isinstance(resume, dict) and resume and all(INTERRUPT_ID.fullmatch(str(k)) for k in resume):
+        stale = [k for k in resume if k not in pending]
+        if stale:
+            raise refuse(409, f"stale answer: pause {stale[0]} on thread {thread_id} is no longer "
+                         f"pending; nothing was applied{last_decision(thread)}")  # fmt: skip
+        return [(pending[k], v) for k, v in resume.items()]
+    if len(pending) > 1:
+        raise refuse(409, f"thread {thread_id} has {len(pending)} pending pauses: answer one by "
+                     f"its id ({', '.join(pending)}); nothing was applied")  # fmt: skip
+    return [(next(iter(pending.values())), resume)]
+
+
+def check_answer(thread: dict[str, Any], resume: Any, identity: str, role: str) -> None:
+    """Refuse an answer this user may not give; write their identity into workflow answers.
+
+    Raises:
+        Auth.exceptions.HTTPException: 409 (stale, ambiguous) or 403 (not theirs to give).
+    """
+    for pause, answer in answer_targets(thread, resume):
+        approves = decision_word(answer) in APPROVING
+        if error := refusal(pause.get("value"), identity, role, approves):
+            raise refuse(403, f"{error}; nothing was applied")
+        if isinstance(answer, dict) and "decision" in answer:
+            claimed = answer.get("approver")
+            if claimed not in (None, identity):
+                raise refuse(403, f"approver {claimed!r} is not you ({identity})")
+            answer["approver"] = identity  # in place: this is the value the server stores
+
+
+def check_run(
+    value: dict[str, Any],
+    thread: dict[str, Any] | None,
+    graph_id: str,
+    identity: str,
+    role: str,
+) -> None:
+    """Apply every rule to one run request (``thread`` is None for a thread the run creates).
+
+    Raises:
+        Auth.exceptions.HTTPException: The rule that refuses it.
+    """
+    kwargs = value.get("kwargs") or {}
+    if value.get("thread_id") is None:
+        raise refuse(403, "stateless runs are not available: create a thread (or pass a "
+                     "thread id with if_not_exists=create) so the run has an owner")  # fmt: skip
+    check_steering(kwargs, role)
+    for key in ("input", "command"):
+        check_size(kwargs.get(key), key)
+    if thread is not None:
+        check_graph(thread, graph_id)
+    command = kwargs.get("command") or {}
+    resume = command.get("resume")
+    if resume is not None:
+        if thread is None:
+            raise refuse(404, f"thread {value['thread_id']} not found: nothing to answer")
+        check_answer(thread, resume, identity, role)
+        return
+    if kwargs.get("input") is None:
+        return  # a run with nothing new: continue from the latest checkpoint (owner only)
+    if thread is not None and thread.get("values"):
+        thread_graph = (thread.get("metadata") or {}).get("graph_id")
+        if graph_id not in CONVERSATIONS or thread_graph != graph_id:
+            raise refuse(409, f"thread {thread['thread_id']} already holds a {thread_graph} "
+                         "request: submit a new request on a new thread")  # fmt: skip
+        if thread.get("status") == "interrupted":
+            raise refuse(409, f"thread {thread['thread_id']} waits for a tool review: "
+                         "answer it first")  # fmt: skip
+    check_input(graph_id, kwargs["input"], identity)
+
+
+def check_graph(thread: dict[str, Any], graph_id: str) -> None:
+    """Refuse (409) a run of one graph on a thread another graph started."""
+    thread_graph = (thread.get("metadata") or {}).get("graph_id")
+    if thread.get("values") and thread_graph and thread_graph != graph_id:
+        raise refuse(409, f"thread {thread['thread_id']} runs {thread_graph}, not {graph_id}")
