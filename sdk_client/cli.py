@@ -56,8 +56,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--category")
     p.add_argument("--customer")
     p.add_argument("--input", type=_json_object, default={}, help="extra input as JSON")
-    p.add_argument("--context", type=_json_object, default=None, help="run context as JSON")
+    p.add_argument(
+        "--assistant",
+        help="run this assistant (a configured version of the graph, with its own policy)",
+    )
     p.add_argument("--no-wait", action="store_true", help="return once the run is queued")
+
+    p = sub.add_parser("assistant", help="list or (admins) create configured graph versions")
+    p.add_argument("action", choices=["list", "create"])
+    p.add_argument("--graph", help="the graph (create: required; list: filter)")
+    p.add_argument("--name", help="create: a name for the assistant")
+    p.add_argument(
+        "--context",
+        type=_json_object,
+        default={},
+        help="create: the policy as a JSON object, e.g. '{\"approval_threshold\": 1000}'",
+    )
 
     p = sub.add_parser("pending", help="list threads waiting for a human")
     p.add_argument("--graph")
@@ -113,8 +127,10 @@ async def run(args: argparse.Namespace) -> int:
         for key in ("amount", "description", "requester", "category", "customer"):
             if getattr(args, key) is not None:
                 values[key] = getattr(args, key)
-        outcome = await client.submit(args.graph, values, args.context, wait=not args.no_wait)
+        outcome = await client.submit(args.graph, values, args.assistant, wait=not args.no_wait)
         return emit(args, outcome)
+    if args.command == "assistant":
+        return await assistant(client, args)
     if args.command == "pending":
         outcomes = await client.pending(args.graph, args.limit)
         if args.json:
@@ -169,6 +185,24 @@ async def run(args: argparse.Namespace) -> int:
             print(f"thread {args.thread_id} has no decisions yet")
         return 0
     return await demo(client, HitlClient(args.url, token=args.approver_token), args)
+
+
+async def assistant(client: HitlClient, args: argparse.Namespace) -> int:
+    """List assistants, or create one (admins)."""
+    if args.action == "create":
+        if not args.graph or not args.name:
+            raise ClientError("assistant create needs --graph and --name (and --context JSON)")
+        created = await client.create_assistant(args.graph, args.name, args.context)
+        found = [created]
+    else:
+        found = await client.assistants(args.graph)
+    if args.json:
+        print(json.dumps(found, indent=2, default=str))
+        return 0
+    for item in found:
+        context = json.dumps(item.get("context") or {})
+        print(f"{item['assistant_id']}  {item['graph_id']}  {item.get('name')}  {context}")
+    return 0
 
 
 async def demo(client: HitlClient, approver: HitlClient, args: argparse.Namespace) -> int:

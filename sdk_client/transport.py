@@ -120,7 +120,10 @@ class HitlClient:
             ) from None
         except (APIStatusError, httpx.HTTPStatusError) as exc:
             code, body = _status_and_body(exc)
-            if code == 409 and conflict:
+            detail = _detail(body)
+            if code == 409 and detail.startswith("stale answer"):
+                raise ClientError(f"{what}: {detail}", kind="stale") from None
+            if code == 409 and conflict and "already running" in detail:
                 raise ClientError(conflict, kind="conflict") from None
             kind = {401: "auth", 403: "auth", 404: "not_found", 409: "conflict"}.get(code, "error")
             raise ClientError(_explain_status(code, body, what, self.has_token), kind) from None
@@ -129,34 +132,46 @@ class HitlClient:
         self,
         graph_id: str,
         values: dict[str, Any],
-        context: dict[str, Any] | None = None,
+        assistant: str | None = None,
         wait: bool = True,
     ) -> Outcome:
-        """Start ``graph_id`` on a new thread and run it until it pauses or ends."""
+        """Start ``graph_id`` on a new thread and run it until it pauses or ends.
+
+        ``assistant`` picks a configured version of the graph (its approval policy,
+        which an admin sets); by default the graph's own defaults apply.
+        """
         thread = await self._call(
             self.sdk.threads.create(metadata={"graph_id": graph_id}), "create a thread"
         )
         thread_id = thread["thread_id"]
-        if wait:
-            await self._call(
-                self.sdk.runs.wait(
-                    thread_id,
-                    graph_id,
-                    input=values,
-                    context=context,
-                    multitask_strategy="reject",
-                    raise_error=False,
-                ),
-                f"run {graph_id}",
-            )
-        else:
-            await self._call(
-                self.sdk.runs.create(
-                    thread_id, graph_id, input=values, context=context, multitask_strategy="reject"
-                ),
-                "start a run",
-            )
+        run = self.sdk.runs.wait if wait else self.sdk.runs.create
+        extra = {"raise_error": False} if wait else {}
+        await self._call(
+            run(
+                thread_id,
+                assistant or graph_id,
+                input=values,
+                multitask_strategy="reject",
+                **extra,
+            ),
+            f"run {graph_id}",
+        )
         return await self.status(thread_id)
+
+    async def assistants(self, graph_id: str | None = None) -> list[dict[str, Any]]:
+        """List the configured versions of the graphs (all, or of one graph)."""
+        return await self._call(
+            self.sdk.assistants.search(graph_id=graph_id, limit=100), "list assistants"
+        )
+
+    async def create_assistant(
+        self, graph_id: str, name: str, context: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Configure a version of ``graph_id`` with its own policy (admins only)."""
+        return await self._call(
+            self.sdk.assistants.create(graph_id, context=context, name=name),
+            "create an assistant",
+        )
 
     async def status(self, thread_id: str) -> Outcome:
         """Return where a thread stands."""
@@ -362,17 +377,25 @@ def _status_and_body(exc: APIStatusError | httpx.HTTPStatusError) -> tuple[int, 
         return exc.response.status_code, exc.response.text
 
 
+def _detail(body: Any) -> str:
+    """The server's reason, from an error body."""
+    if isinstance(body, dict):
+        body = body.get("detail") or body.get("message") or body
+    return body if isinstance(body, str) else ("" if body is None else str(body))
+
+
 def _explain_status(code: int, body: Any, what: str, has_token: bool) -> str:
+    detail = _detail(body)
     if code == 401 and not has_token:
         return f"{what}: no token given (401): sign in with --token or LANGGRAPH_TOKEN"
     if code == 401:
         return f"{what}: the token was refused (401): check --token / LANGGRAPH_TOKEN"
     if code == 403:
-        return f"{what}: not allowed for this user (403)"
+        return f"{what}: not allowed (403): {detail or 'not for this user'}"
     if code == 404:
         return f"{what}: not found (404), or not visible to this user"
+    if code == 409 and "already running" not in detail:
+        return f"{what}: refused (409): {detail}"
     if code == 409:
         return f"{what}: conflict (409): another run is in progress on this thread"
-    if isinstance(body, dict):
-        body = body.get("detail") or body.get("message") or body
-    return f"{what}: the server refused the request ({code}): {body}"
+    return f"{what}: the server refused the request ({code}): {detail}"

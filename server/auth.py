@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 ROLES = ("employee", "manager", "finance", "director", guard.ADMIN)
 RESERVED = ("owner", "waiting_for", "answered_by")
 
-EXAMPLE_TOKENS = {"dev-alice", "dev-bob", "dev-carol", "dev-dave", "dev-erin"}
+EXAMPLE_TOKENS = {"dev-alice", "dev-bob", "dev-carol", "dev-dave", "dev-erin", "dev-frank"}
 
 
 @dataclass(frozen=True)
@@ -171,10 +171,10 @@ def visible(ctx: Auth.types.AuthContext) -> dict[str, Any]:
     }
 
 
-def _strip_reserved(metadata: Any) -> None:
+def _strip_reserved(metadata: Any, reserved: tuple[str, ...] = RESERVED) -> None:
     """Drop server-owned keys from client metadata, and refuse oversized metadata."""
     if isinstance(metadata, dict):
-        for key in RESERVED:
+        for key in reserved:
             metadata.pop(key, None)
         guard.check_size(metadata, "metadata")
 
@@ -234,7 +234,8 @@ async def update_thread(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> A
     if "action" not in value and "metadata" not in value:  # update_state, bulk state updates
         raise guard.refuse(403, "thread state is written by the workflows only: "
                            "answer the pause instead")  # fmt: skip
-    _strip_reserved(value.get("metadata"))
+    # graph_id too: the server checks a run's graph against it.
+    _strip_reserved(value.get("metadata"), (*RESERVED, "graph_id", "assistant_id"))
     return {"owner": ctx.user.identity}
 
 

@@ -48,7 +48,14 @@ def sdk(sdk_as):
     return sdk_as("alice")
 
 
-TOKENS = {"alice": "dev-alice", "bob": "dev-bob", "carol": "dev-carol", "dave": "dev-dave", "erin": "dev-erin"}
+TOKENS = {
+    "alice": "dev-alice",
+    "bob": "dev-bob",
+    "carol": "dev-carol",
+    "dave": "dev-dave",
+    "erin": "dev-erin",
+    "frank": "dev-frank",
+}
 """The development users of .env.example, which the test servers run with."""
 
 
@@ -74,6 +81,21 @@ def cli(server) -> Callable[..., subprocess.CompletedProcess]:
     return lambda *args, json_output=False, user="alice": run_cli(
         server.url, *args, json_output=json_output, user=user
     )
+
+
+@pytest.fixture
+def assistant_for(sdk_as) -> Callable[..., str]:
+    """An assistant the admin configures: ``assistant_for(graph, **policy)`` returns its id.
+
+    Policy (thresholds, levels, limits, deadlines, payment faults) is the deployment's:
+    only an admin sets it, on an assistant; runs then pick the assistant.
+    """
+
+    def create(graph: str, **context: Any) -> str:
+        name = f"{graph} {json.dumps(context)} {uuid.uuid4().hex[:6]}"
+        return sdk_as("erin").assistants.create(graph, context=context, name=name)["assistant_id"]
+
+    return create
 
 
 def eventually(probe: Callable[[], Any], timeout: float = 20.0, interval: float = 0.2) -> Any:

@@ -69,6 +69,10 @@ def test_runs_requeued_after_a_crash_do_not_run_twice(fresh_server):
     with its original input; it had finished, so re-running it would start the order
     again (new order id, second charge). Recovery cancels it."""
     server = fresh_server
+    admin = get_sync_client(url=server.url, headers={"Authorization": "Bearer dev-erin"})
+    retrying = admin.assistants.create(
+        "order_processing", context={"gateway": {"transient_failures": 2}}, name="retrying"
+    )["assistant_id"]
     ops = server.root / ".langgraph_api" / ".langgraph_ops.pckl"
     deadline = time.monotonic() + 30
     while not ops.exists() and time.monotonic() < deadline:
@@ -79,12 +83,7 @@ def test_runs_requeued_after_a_crash_do_not_run_twice(fresh_server):
     time.sleep(8.5)
     sdk = get_sync_client(url=server.url, headers={"Authorization": "Bearer dev-alice"})
     thread_id = sdk.threads.create(metadata={"graph_id": "order_processing"})["thread_id"]
-    result = sdk.runs.wait(
-        thread_id,
-        "order_processing",
-        input={"amount": 60},
-        context={"gateway": {"transient_failures": 2}},
-    )  # runs ~2-3 s
+    result = sdk.runs.wait(thread_id, retrying, input={"amount": 60})  # runs ~2-3 s
     assert result["status"] == "paid"
     server.kill()
     server.start()

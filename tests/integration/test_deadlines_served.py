@@ -20,17 +20,15 @@ def wait_for(cli, thread_id, predicate, timeout=30.0):
     return eventually(probe, timeout, interval=0.5)
 
 
-def test_sweeper_expires_an_expense(cli):
-    import json
-
+def test_sweeper_expires_an_expense(cli, assistant_for):
     proc = cli(
         "submit",
         "--amount",
         "500",
         "--description",
         "Hotel",
-        "--context",
-        json.dumps(SHORT),
+        "--assistant",
+        assistant_for("expense_approval", **SHORT),
         json_output=True,
     )
     assert proc.data["interrupts"][0]["value"]["due_at"]
@@ -41,9 +39,7 @@ def test_sweeper_expires_an_expense(cli):
     ]
 
 
-def test_sweeper_escalates_the_chain(cli):
-    import json
-
+def test_sweeper_escalates_the_chain(cli, assistant_for):
     proc = cli(
         "submit",
         "--graph",
@@ -52,8 +48,8 @@ def test_sweeper_escalates_the_chain(cli):
         "5000",
         "--description",
         "Racks",
-        "--context",
-        json.dumps(SHORT),
+        "--assistant",
+        assistant_for("approval_chain", **SHORT),
         json_output=True,
     )
     outcome = wait_for(cli, proc.data["thread_id"], lambda o: o["state"] == "finished", timeout=40)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 import pytest
 
 from sdk_client import ClientError, HitlClient
@@ -14,11 +15,9 @@ pytestmark = pytest.mark.integration
 GRAPH = "expense_approval"
 
 
-def start(sdk, values, context=None):
+def start(sdk, values, assistant=None):
     thread = sdk.threads.create()
-    result = sdk.runs.wait(
-        thread["thread_id"], GRAPH, input=values, context=context, raise_error=False
-    )
+    result = sdk.runs.wait(thread["thread_id"], assistant or GRAPH, input=values, raise_error=False)
     return thread["thread_id"], result
 
 
@@ -78,11 +77,15 @@ def test_seed_scenarios_over_the_sdk(sdk, sdk_as):
         assert sdk.threads.get(thread_id)["status"] == "idle"
 
 
-def test_threshold_from_run_context(sdk):
-    _, result = start(
-        sdk, {"amount": 500, "description": "Hotel"}, context={"approval_threshold": 1000}
-    )
+def test_threshold_from_an_admin_made_assistant(sdk, assistant_for, cli):
+    assistant = assistant_for(GRAPH, approval_threshold=1000)
+    _, result = start(sdk, {"amount": 500, "description": "Hotel"}, assistant=assistant)
     assert result["status"] == "approved"
+    proc = cli("submit", "--amount", "500", "--description", "Hotel", "--assistant", assistant,
+               json_output=True)  # fmt: skip
+    assert proc.data["values"]["status"] == "approved"
+    listed = cli("assistant", "list", "--graph", GRAPH, json_output=True).data
+    assert assistant in [a["assistant_id"] for a in listed]
 
 
 @pytest.mark.parametrize(
@@ -101,12 +104,11 @@ def test_bad_answer_keeps_the_thread_waiting(sdk, sdk_as, bad):
     assert final["status"] == "approved"
 
 
-def test_invalid_input_fails_the_run_naming_the_field(sdk):
-    thread_id, result = start(sdk, {"amount": -3, "description": "Refund?"})
-    assert "amount" in result["__error__"]["message"]
-    thread = sdk.threads.get(thread_id)
-    assert thread["status"] == "error"
-    assert not thread["interrupts"]
+def test_invalid_input_is_refused_naming_the_field(sdk):
+    with pytest.raises(httpx.HTTPStatusError) as refused:
+        start(sdk, {"amount": -3, "description": "Refund?"})
+    assert refused.value.response.status_code == 422
+    assert "amount: Input should be greater than 0" in refused.value.response.text
 
 
 def test_cli_demo_replays_the_seed(cli):
@@ -154,10 +156,10 @@ def test_cli_submit_pending_resume_watch_history(cli):
     assert cli("status", thread_id, json_output=True).data["values"]["status"] == "approved"
 
 
-def test_cli_reports_failed_input(cli):
+def test_cli_reports_refused_input(cli):
     proc = cli("submit", "--amount", "10", "--description", "")
-    assert proc.returncode == 1
-    assert "failed" in proc.stdout and "description" in proc.stdout
+    assert proc.returncode == 1 and not proc.stdout
+    assert "(422): invalid expense_approval input: description" in proc.stderr
 
 
 def test_cli_errors_are_one_line(cli, server):

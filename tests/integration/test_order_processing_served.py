@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
@@ -10,17 +9,24 @@ import pytest
 pytestmark = pytest.mark.integration
 
 
-def order(cli, amount, context=None):
-    args = ["submit", "--graph", "order_processing", "--amount", str(amount), "--customer", "acme"]
-    if context:
-        args += ["--context", json.dumps(context)]
-    proc = cli(*args, json_output=True)
-    assert proc.returncode == 0, proc.stderr
-    return proc.data
+@pytest.fixture
+def order(cli, assistant_for):
+    """Submit an order through the CLI (``faults``: an admin-made assistant injecting them)."""
+
+    def submit(amount, faults=None):
+        args = ["submit", "--graph", "order_processing", "--amount", str(amount)]
+        args += ["--customer", "acme"]
+        if faults:
+            args += ["--assistant", assistant_for("order_processing", gateway=faults)]
+        proc = cli(*args, json_output=True)
+        assert proc.returncode == 0, proc.stderr
+        return proc.data
+
+    return submit
 
 
-def test_seed_order_is_paid_once(cli, ledger):
-    outcome = order(cli, 99.99)
+def test_seed_order_is_paid_once(cli, order, ledger):
+    outcome = order(99.99)
     values = outcome["values"]
     assert outcome["state"] == "finished" and values["status"] == "paid"
     assert re.fullmatch(r"ORD-\d{5}", values["order_id"])
@@ -29,14 +35,14 @@ def test_seed_order_is_paid_once(cli, ledger):
     assert ledger(values["order_id"]) == 1
 
 
-def test_transient_failures_are_retried(cli, ledger):
-    values = order(cli, 40, {"gateway": {"transient_failures": 2}})["values"]
+def test_transient_failures_are_retried(cli, order, ledger):
+    values = order(40, {"transient_failures": 2})["values"]
     assert values["status"] == "paid"
     assert ledger(values["order_id"]) == 1
 
 
-def test_exhausted_retries_go_to_a_human_then_retry(cli, ledger):
-    outcome = order(cli, 30, {"gateway": {"transient_failures": 3}})
+def test_exhausted_retries_go_to_a_human_then_retry(cli, order, ledger):
+    outcome = order(30, {"transient_failures": 3})
     (pause,) = outcome["interrupts"]
     assert pause["value"]["type"] == "payment_failed"
     assert pause["value"]["options"] == ["retry", "cancel"]
@@ -47,15 +53,15 @@ def test_exhausted_retries_go_to_a_human_then_retry(cli, ledger):
     assert ledger(pause["value"]["order_id"]) == 1
 
 
-def test_decline_fails_clearly_without_retry(cli, ledger):
-    values = order(cli, 20, {"gateway": {"decline": True}})["values"]
+def test_decline_fails_clearly_without_retry(cli, order, ledger):
+    values = order(20, {"decline": True})["values"]
     assert values["status"] == "declined"
     assert "declined" in values["payment_error"]
     assert ledger(values["order_id"]) == 0
 
 
-def test_approval_then_resume_keeps_the_order_id(cli, ledger):
-    outcome = order(cli, 5_000)
+def test_approval_then_resume_keeps_the_order_id(cli, order, ledger):
+    outcome = order(5_000)
     order_id = outcome["interrupts"][0]["value"]["order_id"]
     assert ledger(order_id) == 0
     done = cli("resume", outcome["thread_id"], "approve", json_output=True, user="bob")

@@ -141,10 +141,9 @@ def _resume_same(index: int, ledger: str, conninfo: str, thread_id: str) -> dict
         result = _apps(saver)["order_processing"].invoke(
             Command(resume={"decision": "approve", "approver": "bob"}), _config(thread_id)
         )
-    key = f"{thread_id}:{result['order_id']}"
     return {
         **{k: result[k] for k in ("status", "order_id", "payment_result")},
-        "called_gateway": payments._attempts[key] > 0,
+        "called_gateway": payments._attempts[result["order_id"]] > 0,
     }
 
 

@@ -104,10 +104,14 @@ def test_soak_kill_9_midway(fresh_server):
         else:
             assert [r["decision"] for r in values["reviews"]] == ["approve"]
     ledger = sqlite3.connect(server.data_dir / "ledger.sqlite")
-    charges = Counter(
+    charges = Counter(  # orders are keyed by order id, tool calls by thread and call
         k.split(":")[0] for (k,) in ledger.execute("SELECT idempotency_key FROM charges")
     )
-    paying = [t for g, t in threads if g in ("order_processing", "assistant")]
+    paying = [
+        o.values["order_id"] if by_graph[o.thread_id] == "order_processing" else o.thread_id
+        for o in outcomes
+        if by_graph[o.thread_id] in ("order_processing", "assistant")
+    ]
     assert sorted(charges) == sorted(paying)  # every payment made ...
     assert set(charges.values()) == {1}  # ... exactly once
 

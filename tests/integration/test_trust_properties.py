@@ -1,0 +1,118 @@
+"""Property test over run-creation payloads, as requester and as approver, on a real server.
+
+Whatever a signed-in user puts in a run request (command keys, context, config,
+metadata, checkpoint fields, input), nothing is approved or paid without the
+policy's decision: an approved expense or a paid order always carries the
+manager's decision in its audit trail, made by the manager, and the thread
+always stays the requester's.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.strategies import answers, json_values
+
+pytestmark = pytest.mark.integration
+
+REQUESTS = {"expense_approval": {"amount": 5_000, "description": "Fair"},
+            "order_processing": {"amount": 5_000}}  # fmt: skip
+NODES = ["submit", "approve", "finalize", "create_order", "approve_order", "charge", "__end__"]
+POLICY = st.fixed_dictionaries(
+    {},
+    optional={
+        "approval_threshold": st.sampled_from([1e9, 0, -1]),
+        "approval_limit": st.sampled_from([1e12, 0]),
+        "approver_role": st.sampled_from(["employee", "user:alice", "user:frank"]),
+        "policy": st.just([]),
+        "gateway": st.just({"decline": True}),
+        "deadline_hours": st.just(0),
+    },
+)
+FORGED = st.fixed_dictionaries(
+    {},
+    optional={
+        "owner": st.sampled_from(["frank", "bob"]),
+        "waiting_for": st.sampled_from(["employee", "user:alice", "user:frank"]),
+        "answered_by": st.just(["alice", "frank"]),
+    },
+)
+STATE = st.fixed_dictionaries(
+    {},
+    optional={
+        "status": st.sampled_from(["approved", "paid"]),
+        "audit": st.just([{"step": 1, "role": "manager", "decision": "approve",
+                           "approver": "bob", "note": "", "changes": None, "at": "x"}]),
+    },
+)  # fmt: skip
+PAYLOADS = st.fixed_dictionaries(
+    {},
+    optional={
+        "input": st.none() | STATE | json_values,
+        "command": st.fixed_dictionaries(
+            {},
+            optional={
+                "resume": answers,
+                "update": STATE | json_values,
+                "goto": st.sampled_from(NODES) | st.lists(st.sampled_from(NODES), max_size=2),
+                "graph": st.sampled_from([None, "__parent__"]),
+            },
+        ),
+        "context": POLICY,
+        "config": st.fixed_dictionaries(
+            {}, optional={"configurable": POLICY | FORGED, "metadata": FORGED}
+        ),
+        "metadata": FORGED,
+        "checkpoint_id": st.just("FIRST"),
+        "interrupt_before": st.just(["approve"]),
+        "webhook": st.just("http://127.0.0.1:9/hook"),
+    },
+)
+
+
+def decided_by_manager(values: dict) -> bool:
+    trail = values.get("audit") or []
+    return any(
+        e["role"] == "manager"
+        and e["approver"] == "bob"
+        and e["decision"] in ("approve", "approved")
+        for e in trail
+    )
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    graph=st.sampled_from(sorted(REQUESTS)),
+    user=st.sampled_from(["alice", "bob", "frank"]),
+    payload=PAYLOADS,
+)
+def test_no_approval_or_payment_without_the_policys_decision(
+    server, sdk_as, ledger, graph, user, payload
+):
+    alice = sdk_as("alice")
+    thread_id = alice.threads.create(metadata={"graph_id": graph})["thread_id"]
+    alice.runs.wait(thread_id, graph, input=REQUESTS[graph])
+    if payload.get("checkpoint_id") == "FIRST":
+        payload = {**payload, "checkpoint_id": alice.threads.get_history(thread_id)[-1][
+            "checkpoint_id"
+        ]}  # fmt: skip
+    response = httpx.post(
+        f"{server.url}/threads/{thread_id}/runs/wait",
+        json={"assistant_id": graph, **payload},
+        headers={"Authorization": f"Bearer dev-{user}"},
+        timeout=60,
+    )
+    assert response.status_code < 500, response.text
+    thread = sdk_as("bob").threads.get(thread_id)
+    values = thread.get("values") or {}
+    assert thread["metadata"]["owner"] == "alice"
+    if values.get("status") in ("approved", "paid"):
+        assert decided_by_manager(values), values
+    if graph == "order_processing":
+        charges = ledger(values["order_id"])
+        assert charges == (1 if values.get("status") == "paid" else 0), values
