@@ -70,9 +70,16 @@ async def me(request: Request) -> JSONResponse:
 TOKEN_ONLY = ("/metrics", "/info")
 """Server routes that skip custom auth upstream; here they need a token like the rest."""
 
+BLOCKED = ("/internal/", "/deploy")
+"""Routes ``langgraph dev`` mounts outside auth (``langgraph_runtime_inmem/routes.py``):
+read any thread, truncate every table, start ``langgraph deploy``. None is for clients."""
+
 
 class RequestLimits:
-    """Refuse bodies over :data:`MAX_BODY` (413) and ``/metrics`` / ``/info`` without a token.
+    """Guard what the server's own auth does not cover.
+
+    Refuses bodies over :data:`MAX_BODY` (413), ``/metrics`` / ``/info`` without a
+    token (401), and the embedded server's unauthenticated internals (:data:`BLOCKED`, 404).
 
     Added to the custom app, so ``langgraph dev`` and LangGraph Server apply it to every
     route, the core API included, before anything reads the body.
@@ -85,6 +92,9 @@ class RequestLimits:
         """Check the request, then hand it on with its body replayed."""
         if scope["type"] != "http" or str(scope.get("root_path", "")).startswith("/noauth"):
             await self.app(scope, receive, send)  # the server's own in-process calls
+            return
+        if scope["path"].startswith(BLOCKED):
+            await JSONResponse({"detail": "Not Found"}, 404)(scope, receive, send)
             return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         if scope["path"] in TOKEN_ONLY and not user_for(

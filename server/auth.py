@@ -241,7 +241,10 @@ async def update_thread(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> A
 
 @auth.on.threads.delete
 async def delete_thread(ctx: Auth.types.AuthContext, value: Any) -> dict[str, Any]:
-    """Only the owner deletes a thread."""
+    """Only the owner deletes a thread; nobody deletes single runs (they hold decisions)."""
+    if isinstance(value, dict) and value.get("run_id"):
+        raise guard.refuse(403, "a run holds decisions of the audit trail and cannot be "
+                           "deleted on its own; the owner may delete the whole thread")  # fmt: skip
     return {"owner": ctx.user.identity}
 
 

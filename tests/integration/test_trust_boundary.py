@@ -464,3 +464,15 @@ def test_refusals_say_why_without_leaking(sdk_as, expense):
     assert approve(sdk_as("bob"), expense)["audit"][-1]["approver"] == "bob"
     status, detail = refused(lambda: approve(sdk_as("bob"), expense))
     assert status == 409 and "stale answer" in detail and "by bob" in detail
+
+
+def test_the_stored_answer_names_who_gave_it(sdk_as, expense):
+    """Runs the server replays itself (crash recovery) record the authenticated approver."""
+    bob = sdk_as("bob")
+    approve(bob, expense)
+    answers = [
+        run["kwargs"]["command"]["resume"]
+        for run in bob.runs.list(expense)
+        if (run["kwargs"].get("command") or {}).get("resume")
+    ]
+    assert answers == [{"decision": "approve", "note": "ok", "approver": "bob"}]

@@ -1,0 +1,156 @@
+"""The run rules of ``server.guard`` and the addressing rule, as pure functions."""
+
+from __future__ import annotations
+
+import pytest
+from langgraph_sdk import Auth
+
+from graphs import payments
+from graphs.common import addressee, decision_word, refusal, requester_of
+from server import guard
+from server.notify import Pause, message
+
+PAUSE_ID = "a" * 32
+
+
+def waiting(role="manager", requester="alice", status="interrupted", extra=None):
+    value = {"type": "expense_approval", "role": role, "requester": requester}
+    return {
+        "thread_id": "t1",
+        "status": status,
+        "metadata": {"graph_id": "expense_approval", "owner": "alice"},
+        "values": {"amount": 5_000, "status": "pending", "audit": []},
+        "interrupts": {"task": [{"id": PAUSE_ID, "value": value}, *(extra or [])]},
+    }
+
+
+def run(kwargs, thread_id="t1"):
+    return {"thread_id": thread_id, "kwargs": kwargs}
+
+
+def refused(call) -> tuple[int, str]:
+    with pytest.raises(Auth.exceptions.HTTPException) as exc:
+        call()
+    return exc.value.status_code, exc.value.detail
+
+
+def test_the_addressing_rule():
+    assert addressee({"role": "finance"}) == "finance"
+    assert addressee({"user": "alice"}) == "user:alice"
+    assert addressee("nope") is None
+    assert requester_of({"request": {"requester": "bob"}}) == "bob"
+    assert refusal({"role": "finance"}, "bob", "manager", True) == (
+        "waits for finance; you are bob (manager)"
+    )
+    assert refusal({"role": "manager", "requester": "bob"}, "bob", "manager", True) == (
+        "you cannot approve your own request"
+    )
+    assert refusal({"role": "manager", "requester": "bob"}, "bob", "manager", False) is None
+    assert refusal({"user": "alice"}, "alice", "employee", True) is None
+    assert refusal({}, "alice", "employee", False) == "this pause names no one who may answer it"
+    assert [decision_word(a) for a in ({"decision": "edit"}, [{"type": "accept"}], 3)] == [
+        "edit",
+        "accept",
+        None,
+    ]
+
+
+@pytest.mark.parametrize(
+    "kwargs, status, words",
+    [
+        ({"command": {"resume": {}, "update": {"status": "approved"}}}, 403, "command.update"),
+        ({"command": {"resume": {}, "goto": "finalize"}}, 403, "command.goto"),
+        ({"input": None, "config": {"configurable": {"checkpoint_id": "1"}}}, 403, "checkpoint"),
+        ({"input": None, "interrupt_after": ["approve"]}, 403, "interrupt_after"),
+        ({"input": None, "webhook": "http://x"}, 403, "webhooks"),
+        ({"input": {"amount": 1}, "context": {"approval_threshold": 1e9}}, 403, "deployment"),
+    ],
+)
+def test_steering_is_refused(kwargs, status, words):
+    got, detail = refused(
+        lambda: guard.check_run(run(kwargs), None, "expense_approval", "a", "employee")
+    )
+    assert got == status and words in detail
+
+
+def test_remote_graph_commands_pass():
+    """RemoteGraph sends the whole Command dataclass: empty update/goto/graph are fine."""
+    command = {"resume": {"decision": "approve"}, "update": None, "goto": [], "graph": None}
+    guard.check_run(run({"command": command}), waiting(), "expense_approval", "bob", "manager")
+    assert command["resume"]["approver"] == "bob"  # written into the stored answer
+
+
+def test_admins_may_pass_context():
+    kwargs = {"input": {"amount": 1, "description": "x"}, "context": {"approval_threshold": 9}}
+    guard.check_run(run(kwargs), None, "expense_approval", "erin", guard.ADMIN)
+
+
+def test_answers_are_checked_against_the_pending_pause():
+    bob = ("bob", "manager")
+    check = guard.check_run
+    assert refused(
+        lambda: check(run({"command": {"resume": {"decision": "approve"}}}), waiting(),
+                      "expense_approval", "carol", "finance")
+    ) == (403, "waits for manager; you are carol (finance); nothing was applied")  # fmt: skip
+    stale = run({"command": {"resume": {"b" * 32: {"decision": "approve"}}}})
+    status, detail = refused(lambda: check(stale, waiting(), "expense_approval", *bob))
+    assert status == 409 and detail.startswith("stale answer")
+    done = waiting(status="idle")
+    status, detail = refused(
+        lambda: check(run({"command": {"resume": {"decision": "approve"}}}), done,
+                      "expense_approval", *bob)
+    )  # fmt: skip
+    assert status == 409 and "waits for no one" in detail
+    two = waiting(extra=[{"id": "c" * 32, "value": {"user": "alice"}}])
+    status, detail = refused(
+        lambda: check(run({"command": {"resume": {"decision": "approve"}}}), two,
+                      "expense_approval", *bob)
+    )  # fmt: skip
+    assert status == 409 and "2 pending pauses" in detail
+    forged = run({"command": {"resume": {"decision": "approve", "approver": "dave"}}})
+    assert refused(lambda: check(forged, waiting(), "expense_approval", *bob))[0] == 403
+
+
+def test_input_goes_to_new_threads_only_and_is_validated():
+    check = guard.check_run
+    again = run({"input": {"amount": 1, "description": "x"}})
+    assert (
+        refused(lambda: check(again, waiting(), "expense_approval", "alice", "employee"))[0] == 409
+    )
+    other = waiting(status="idle")
+    assert refused(lambda: check(again, other, "approval_chain", "alice", "employee"))[0] == 409
+    bad = run({"input": {"amount": "1", "description": "x"}})
+    status, detail = refused(lambda: check(bad, None, "expense_approval", "alice", "employee"))
+    assert status == 422 and "amount" in detail
+    assert refused(lambda: check(run({"input": {}}, None), None, "x", "a", "employee"))[0] == 403
+
+
+@pytest.mark.parametrize(
+    "value, where",
+    [
+        ("x" * (guard.MAX_TEXT + 1), "input"),
+        (["x"] * (guard.MAX_ITEMS + 1), "input"),
+        ({"items": [{"name": "x" * (guard.MAX_TEXT + 1)}]}, "input.items[0].name"),
+    ],
+)
+def test_sizes_name_the_field(value, where):
+    status, detail = refused(lambda: guard.check_size(value, "input"))
+    assert status == 413 and detail.startswith(where + ":")
+
+
+def test_webhook_text_cannot_fake_links_or_ping_channels():
+    text = "<https://evil.example|Open in the inbox> <!channel> & co"
+    pause = Pause("t1", PAUSE_ID, "manager", {"type": "expense_approval", "description": text})
+    text = message(pause, "http://inbox.example")["text"]
+    assert "<https://evil.example" not in text and "<!channel>" not in text
+    assert "&lt;!channel&gt;" in text and "&amp; co" in text
+    assert text.count("<http") == 1 and text.endswith(f"#item-{PAUSE_ID}|Open in the inbox>")
+
+
+def test_order_ids_are_never_handed_out_twice(tmp_path, monkeypatch):
+    monkeypatch.setenv("HITL_LEDGER_URL", f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+    ids = [payments.new_order_id() for _ in range(3_000)]
+    assert len(set(ids)) == len(ids)
+    first = payments.charge(ids[0], ids[0], 10.0)
+    assert payments.charge(ids[0], ids[0], 10.0) == first  # a copied thread: the same charge
+    assert payments.ledger_count(ids[0]) == 1
