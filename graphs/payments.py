@@ -109,7 +109,10 @@ def ledger_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _wal(dbapi_conn: Any, _record: Any) -> None:
+            # WAL with synchronous=NORMAL: a commit survives the process being killed
+            # (what the crash tests do); only a power loss may drop the last commits.
             dbapi_conn.execute("PRAGMA journal_mode=WAL")
+            dbapi_conn.execute("PRAGMA synchronous=NORMAL")
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_recycle=1800)
     create_tables(engine, metadata)

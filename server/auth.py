@@ -30,11 +30,14 @@ from __future__ import annotations
 import hmac
 import logging
 import os
+import time
 from dataclasses import dataclass
 from typing import Any
 
+from langgraph_runtime.database import connect
+from langgraph_runtime.ops import Threads
 from langgraph_sdk import Auth, get_client
-from langgraph_sdk.errors import NotFoundError
+from starlette.exceptions import HTTPException
 
 from server import guard
 
@@ -203,6 +206,7 @@ async def configure_assistants(ctx: Auth.types.AuthContext, value: Any) -> None:
         raise guard.refuse(403, f"only an admin configures assistants (the approval policy); "
                            f"you are {ctx.user.identity} ({_role(ctx)})")  # fmt: skip
     guard.check_size({k: value.get(k) for k in ("config", "context", "metadata")}, "assistant")
+    _graphs.clear()
 
 
 @auth.on.threads.create
@@ -248,6 +252,37 @@ async def delete_thread(ctx: Auth.types.AuthContext, value: Any) -> dict[str, An
     return {"owner": ctx.user.identity}
 
 
+async def read_thread(ctx: Auth.types.AuthContext, thread_id: Any) -> dict[str, Any] | None:
+    """The thread as ``ctx``'s user may see it (None: missing or hidden).
+
+    Read through the runtime's own ``Threads.get`` (the interface langgraph-api serves
+    every API call with, in memory or on Postgres), with this user's read filter; a
+    loopback HTTP call through the in-process client does the same at twice the cost.
+    """
+    try:
+        async with connect() as conn:
+            found = [t async for t in await Threads.get(conn, thread_id, ctx=ctx)]
+    except HTTPException as exc:
+        if exc.status_code != 404:
+            raise
+        return None
+    return found[0] if found else None
+
+
+_graphs: dict[str, tuple[str, float]] = {}
+GRAPH_TTL = 60.0
+"""Seconds an assistant's graph id is cached (admins rarely move an assistant to another graph)."""
+
+
+async def graph_of(client: Any, assistant_id: str) -> str:
+    """The graph an assistant runs (cached: one lookup per assistant a minute, not per run)."""
+    cached = _graphs.get(assistant_id)
+    if cached is None or cached[1] < time.monotonic():
+        assistant = await client.assistants.get(assistant_id)
+        cached = _graphs[assistant_id] = (assistant["graph_id"], time.monotonic() + GRAPH_TTL)
+    return cached[0]
+
+
 @auth.on.threads.create_run
 async def create_run(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> dict[str, Any]:
     """Check the run against ``server.guard``; answers go to whom the pause waits for."""
@@ -255,16 +290,13 @@ async def create_run(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> dict
     _strip_reserved(value.get("metadata"))
     config = (value.get("kwargs") or {}).get("config") or {}
     _strip_reserved(config.get("metadata"))
-    client = get_client()  # in-process, as this caller: their read filter applies
     thread = None
     if value.get("thread_id") is not None:
-        try:
-            thread = await client.threads.get(value["thread_id"])
-        except NotFoundError:
-            if value.get("if_not_exists") != "create":
-                raise guard.refuse(404, f"thread {value['thread_id']} not found") from None
-    assistant = await client.assistants.get(str(value["assistant_id"]))
-    guard.check_run(value, thread, assistant["graph_id"], me, role)
+        thread = await read_thread(ctx, value["thread_id"])
+        if thread is None and value.get("if_not_exists") != "create":
+            raise guard.refuse(404, f"thread {value['thread_id']} not found")
+    graph_id = await graph_of(get_client(), str(value["assistant_id"]))
+    guard.check_run(value, thread, graph_id, me, role)
     if thread is None and isinstance(value.get("metadata"), dict):
         value["metadata"]["owner"] = me  # the thread this run creates is the caller's
     resume = ((value.get("kwargs") or {}).get("command") or {}).get("resume")
