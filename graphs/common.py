@@ -237,6 +237,12 @@ def addressee(payload: Any) -> str | None:
     return f"user:{payload['user']}" if payload.get("user") else None
 
 
+def first_addressee(addressees: list[str]) -> str | None:
+    """Whom a thread with several pending pauses waits for: a role before a single user."""
+    roles = [a for a in addressees if not a.startswith("user:")]
+    return (roles or addressees or [None])[0]
+
+
 def requester_of(payload: Any) -> str | None:
     """Who asked for what a pause decides (``requester``, or ``request.requester``)."""
     if not isinstance(payload, dict):

@@ -34,8 +34,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from langgraph_runtime.database import connect
-from langgraph_runtime.ops import Threads
 from langgraph_sdk import Auth, get_client
 from starlette.exceptions import HTTPException
 
@@ -259,6 +257,10 @@ async def read_thread(ctx: Auth.types.AuthContext, thread_id: Any) -> dict[str, 
     every API call with, in memory or on Postgres), with this user's read filter; a
     loopback HTTP call through the in-process client does the same at twice the cost.
     """
+    # Imported here: langgraph_runtime exists only inside a server.
+    from langgraph_runtime.database import connect  # noqa: PLC0415
+    from langgraph_runtime.ops import Threads  # noqa: PLC0415
+
     try:
         async with connect() as conn:
             found = [t async for t in await Threads.get(conn, thread_id, ctx=ctx)]

@@ -25,6 +25,7 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph_sdk.client import LangGraphClient
 
+from graphs.common import first_addressee
 from server.notify import Notifier, Pause
 
 INTERNAL_WRITE: ContextVar[bool] = ContextVar("hitl_internal_write", default=False)
@@ -54,8 +55,7 @@ class PauseListener:
             raised.append(new)
         while len(self.raised) > 1000:
             self.raised.popitem(last=False)
-        roles = [w for w in raised if not w.startswith("user:")]
-        return (roles or raised or [None])[0]
+        return first_addressee(raised)
 
     def __call__(self, config: RunnableConfig, event: dict[str, Any]) -> None:
         """Handle one event (from a node's worker thread, or from the loop itself)."""

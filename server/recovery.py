@@ -2,34 +2,52 @@
 
 ``langgraph dev``'s in-memory runtime writes its thread and run records to disk
 only every 10 s (``langgraph_runtime_inmem/_persistence.py``), while the SQLite
-checkpointer commits every step. After a ``kill -9`` two things go wrong, and this
-module repairs both at start-up, before the server answers ``/ok``:
+checkpointer commits every step. After a ``kill -9`` three things go wrong, and
+this module repairs them at start-up, before the server answers ``/ok``:
 
 1. Threads created since the last write are gone ("Thread not found") although
-   their checkpoints are safe. They are re-created with their metadata, and a run
-   with no input is started on each one that has work left: the interrupted node
-   runs again and raises the same interrupt (same id, same payload), which brings
-   back the thread's ``interrupted`` status and its interrupts.
-2. Runs that the last write caught as pending or running are queued again with
+   their checkpoints are safe. They are re-created with their metadata.
+2. Threads the runtime still knows keep the status and pauses of its last write:
+   a decision taken since shows as a pending pause again. Every thread whose
+   latest checkpoint is newer than its record is reconciled.
+3. Runs that the last write caught as pending or running are queued again with
    their original input. A run that had already started (its id is in the
    checkpoints) would restart its workflow from the top, undoing decisions made
    since; such runs are cancelled.
+
+Each thread of 1-3 gets a run with no input: an interrupted node runs again and
+raises the same interrupt (same id, same payload) without a new checkpoint, a
+finished thread just takes its checkpoint's values, and work left after a crash
+(a charge, say) goes on, idempotently. Then the server-owned metadata of each is
+set from the checkpoint: ``waiting_for`` from its pending pauses, ``answered_by``
+from its audit trail, ``owner`` from the checkpoint's metadata.
+
+This relies on the runtime's internals (its write cycle, its record of a thread)
+and on the SQLite checkpointer's tables, so it is fenced like ``server/wake.py``:
+:func:`versions` must be :data:`SUPPORTED`, or recovery logs an error and runs
+anyway (a crash it cannot vouch for is still better repaired than not), and a
+unit test fails when a version moves.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import aiosqlite
 from langgraph_sdk.client import LangGraphClient
 
-from server.threads import all_threads
+from graphs.common import SYSTEM, addressee, first_addressee
+from server.pauses import INTERNAL_WRITE
+from server.threads import all_threads, pending_pauses
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +59,27 @@ INTERNAL_KEYS = {
 
 JOIN_TIMEOUT = 120.0
 
+SUPPORTED = {"langgraph-runtime-inmem": "0.36.7", "langgraph-checkpoint-sqlite": "3.1.2"}
+"""The versions whose thread records and checkpoint tables this module was written for."""
+
+
+def versions() -> dict[str, str | None]:
+    """The installed versions of what recovery relies on."""
+    found = {}
+    for name in SUPPORTED:
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def checkpoint_time(checkpoint_id: str) -> datetime:
+    """When a checkpoint was written, from its id (langgraph's uuid6 carries the time)."""
+    value = UUID(checkpoint_id).int
+    ticks = (((value >> 80) & 0xFFFFFFFFFFFF) << 12) | ((value >> 64) & 0x0FFF)
+    return datetime.fromtimestamp((ticks - 0x01B21DD213814000) / 10_000_000, UTC)
+
 
 @dataclass
 class ThreadRecord:
@@ -48,6 +87,8 @@ class ThreadRecord:
 
     metadata: dict[str, Any] = field(default_factory=dict)
     run_ids: set[str] = field(default_factory=set)
+    latest: str = ""
+    """The latest checkpoint's id."""
 
 
 @dataclass
@@ -55,7 +96,7 @@ class RecoveryReport:
     """What recovery did."""
 
     restored: list[str] = field(default_factory=list)
-    resumed: list[str] = field(default_factory=list)
+    reconciled: list[str] = field(default_factory=list)
     cancelled_runs: list[str] = field(default_factory=list)
 
 
@@ -66,13 +107,14 @@ async def read_checkpoints(db: Path) -> dict[str, ThreadRecord]:
         return {}
     async with aiosqlite.connect(db) as conn:
         query = (
-            "SELECT thread_id, CAST(metadata AS TEXT) FROM checkpoints "
+            "SELECT thread_id, checkpoint_id, CAST(metadata AS TEXT) FROM checkpoints "
             "WHERE checkpoint_ns = '' ORDER BY thread_id, checkpoint_id"
         )
         async with conn.execute(query) as cursor:
-            async for thread_id, raw in cursor:
+            async for thread_id, checkpoint_id, raw in cursor:
                 meta = json.loads(raw or "{}")
                 record = records[thread_id]
+                record.latest = checkpoint_id
                 if meta.get("run_id"):
                     record.run_ids.add(str(meta["run_id"]))
                 for key, value in meta.items():  # later checkpoints know better
@@ -89,10 +131,44 @@ async def runtime_thread_ids(client: LangGraphClient, status: str | None = None)
     return {str(t["thread_id"]) async for t in all_threads(client, status)}
 
 
+async def outdated(client: LangGraphClient, records: dict[str, ThreadRecord]) -> list[str]:
+    """The threads whose runtime record is older than their latest checkpoint."""
+    found = []
+    async for thread in all_threads(client, select=["thread_id", "updated_at"]):
+        record = records.get(str(thread["thread_id"]))
+        if record is None or not record.latest:
+            continue
+        updated = datetime.fromisoformat(str(thread["updated_at"]).replace("Z", "+00:00"))
+        if checkpoint_time(record.latest) > updated:
+            found.append(str(thread["thread_id"]))
+    return found
+
+
+def owned_metadata(thread: dict[str, Any], record: ThreadRecord) -> dict[str, Any]:
+    """The server-owned metadata a thread's checkpoint implies."""
+    metadata = thread.get("metadata") or {}
+    values = thread.get("values") or {}
+    answered = list(metadata.get("answered_by") or [])
+    for entry in [*(values.get("audit") or []), *(values.get("reviews") or [])]:
+        who = entry.get("approver") if isinstance(entry, dict) else None
+        if who and who != SYSTEM and who not in answered:
+            answered.append(who)
+    waits = [addressee(p.get("value")) for p in pending_pauses(thread)]
+    return {
+        "owner": metadata.get("owner") or record.metadata.get("owner"),
+        "waiting_for": first_addressee([w for w in waits if w]),
+        "answered_by": answered,
+    }
+
+
 async def recover(client: LangGraphClient, db: Path) -> RecoveryReport:
-    """Cancel stale re-queued runs, then restore the threads the runtime lost."""
+    """Cancel stale re-queued runs, restore lost threads, reconcile outdated ones."""
+    if (found := versions()) != SUPPORTED:
+        logger.error("recovery was written for %s, this server runs %s: reconciling anyway; "
+                     "check the README's recovery guarantees", SUPPORTED, found)  # fmt: skip
     report = RecoveryReport()
     records = await read_checkpoints(db)
+    logger.info("recovery: reconciling %d threads with their checkpoints", len(records))
     refresh = []
     for thread_id in await runtime_thread_ids(client, status="busy"):
         started = records.get(thread_id, ThreadRecord()).run_ids
@@ -107,22 +183,33 @@ async def recover(client: LangGraphClient, db: Path) -> RecoveryReport:
         )
         report.restored.append(thread_id)
         refresh.append(thread_id)
+    for thread_id in await outdated(client, records):
+        report.reconciled.append(thread_id)
+        refresh.append(thread_id)
+    refresh = list(dict.fromkeys(refresh))
     runs = []
-    for thread_id in dict.fromkeys(refresh):
-        graph_id = records[thread_id].metadata.get("graph_id")
-        if graph_id and (await client.threads.get_state(thread_id)).get("next"):
-            # No input: the pending node runs again and re-raises its interrupt.
+    for thread_id in refresh:
+        if graph_id := records.get(thread_id, ThreadRecord()).metadata.get("graph_id"):
+            # No input: a pending node runs again and re-raises its interrupt; a finished
+            # thread takes its checkpoint's values and status; work left goes on.
             runs.append(await client.runs.create(thread_id, graph_id, input=None))
-            report.resumed.append(thread_id)
-    # Serve only once the restored threads show their interrupts again.
+    # Serve only once the threads show their checkpoints' status and pauses.
     await asyncio.wait_for(
         asyncio.gather(*(client.runs.join(r["thread_id"], r["run_id"]) for r in runs)),
         timeout=JOIN_TIMEOUT,
     )
-    if report.restored or report.cancelled_runs:
+    token = INTERNAL_WRITE.set(True)
+    try:
+        for thread_id in refresh:
+            thread = await client.threads.get(thread_id)
+            metadata = owned_metadata(thread, records.get(thread_id, ThreadRecord()))
+            await client.threads.update(thread_id, metadata=metadata)
+    finally:
+        INTERNAL_WRITE.reset(token)
+    if report.restored or report.cancelled_runs or report.reconciled:
         logger.warning(
-            "recovered after an unclean shutdown: %d threads restored (%d with work left), "
+            "recovered after an unclean shutdown: %d threads restored, %d reconciled, "
             "%d stale runs cancelled",
-            len(report.restored), len(report.resumed), len(report.cancelled_runs),
+            len(report.restored), len(report.reconciled), len(report.cancelled_runs),
         )  # fmt: skip
     return report

@@ -61,8 +61,8 @@ class DevServer:
         """The server's base URL."""
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 90.0) -> DevServer:
-        """Start the server and wait until ``/ok`` answers."""
+    def start(self, timeout: float = 90.0, wait: bool = True) -> DevServer:
+        """Start the server and wait until ``/ok`` answers (``wait=False``: return at once)."""
         self.port = free_port()
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the process
         self.proc = subprocess.Popen(
@@ -82,6 +82,8 @@ class DevServer:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        if not wait:
+            return self
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
