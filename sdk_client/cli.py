@@ -73,6 +73,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="create: the policy as a JSON object, e.g. '{\"approval_threshold\": 1000}'",
     )
 
+    p = sub.add_parser("notifications", help="(admins) the webhook outbox: list, resend")
+    p.add_argument("action", nargs="?", choices=["list", "resend"], default="list")
+    p.add_argument("id", nargs="?", help="resend: the notification (pause) id")
+    p.add_argument("--status", choices=["pending", "sent", "dead", "dropped"])
+
     p = sub.add_parser("pending", help="list threads waiting for a human")
     p.add_argument("--graph")
     p.add_argument("--limit", type=int, default=50)
@@ -131,6 +136,8 @@ async def run(args: argparse.Namespace) -> int:
         return emit(args, outcome)
     if args.command == "assistant":
         return await assistant(client, args)
+    if args.command == "notifications":
+        return await notifications(client, args)
     if args.command == "pending":
         outcomes = await client.pending(args.graph, args.limit)
         if args.json:
@@ -202,6 +209,27 @@ async def assistant(client: HitlClient, args: argparse.Namespace) -> int:
     for item in found:
         context = json.dumps(item.get("context") or {})
         print(f"{item['assistant_id']}  {item['graph_id']}  {item.get('name')}  {context}")
+    return 0
+
+
+async def notifications(client: HitlClient, args: argparse.Namespace) -> int:
+    """List the webhook outbox, or send one notification again (admins)."""
+    if args.action == "resend":
+        if not args.id:
+            raise ClientError("notifications resend needs the notification id")
+        result = await client.resend_notification(args.id)
+        print(json.dumps(result) if args.json else f"{args.id}: queued again")
+        return 0
+    rows = await client.notifications(args.status)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("no notifications" + (f" {args.status}" if args.status else ""))
+    for row in rows:
+        error = f"  ({row['last_error']})" if row.get("last_error") else ""
+        print(f"{row['id']}  {row['status']:<7}  attempts {row['attempts']}  "
+              f"thread {row['thread_id']}{error}")  # fmt: skip
     return 0
 
 

@@ -164,6 +164,19 @@ class HitlClient:
             self.sdk.assistants.search(graph_id=graph_id, limit=100), "list assistants"
         )
 
+    async def notifications(self, status: str | None = None) -> list[dict[str, Any]]:
+        """The webhook outbox, newest first (admins)."""
+        params = {"status": status} if status else None
+        return await self._call(self.sdk.http.get("/notifications", params=params),
+                                "list notifications")  # fmt: skip
+
+    async def resend_notification(self, notification_id: str) -> dict[str, Any]:
+        """Send one notification again (admins)."""
+        return await self._call(
+            self.sdk.http.post(f"/notifications/{notification_id}/resend", json={}),
+            f"notification {notification_id}",
+        )
+
     async def create_assistant(
         self, graph_id: str, name: str, context: dict[str, Any]
     ) -> dict[str, Any]:

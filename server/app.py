@@ -30,6 +30,7 @@ from server.deadlines import sweep_forever, sweep_interval
 from server.guard import MAX_BODY
 from server.inbox import routes as inbox_routes
 from server.notify import Notifier
+from server.notify import routes as notification_routes
 from server.pauses import PauseListener
 from server.recovery import recover
 
@@ -130,6 +131,6 @@ class RequestLimits:
 
 app = Starlette(
     lifespan=lifespan,
-    routes=[Route("/me", me), *inbox_routes],
+    routes=[Route("/me", me), *inbox_routes, *notification_routes],
     middleware=[Middleware(RequestLimits)],
 )

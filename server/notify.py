@@ -1,33 +1,61 @@
-"""Tell approvers when a workflow pauses for them: a Slack-compatible webhook.
+"""Tell approvers when a workflow pauses for them: a Slack-compatible webhook, through an outbox.
 
 Configured by ``HITL_WEBHOOK_URL`` (off when unset). For every pause the workflow
 announces, one JSON message (``{"text": ..., "blocks": [...]}``, which Slack's
 incoming webhooks and most chat tools accept) is posted, with a link to the item
 in the inbox (``HITL_PUBLIC_URL``, default ``http://127.0.0.1:8123``).
 
-- Once per pause: the pause id is claimed in the project's store (the same
-  database as the payment ledger, SQLite or Postgres) before sending, so a pause
-  raised again (a resumed sibling, crash recovery) or a second replica does not
-  notify twice.
-- Retries: failed posts are retried with exponential backoff
-  (``HITL_WEBHOOK_ATTEMPTS``, default 5; 0.5 s doubling).
-- Nothing for answered pauses: before every attempt the pause must still be
-  pending.
+- **Outbox.** A pause is first written to the ``outbox`` table of the project's
+  store (the ledger's database, SQLite or Postgres), keyed by the pause id; a
+  background task delivers what is due. A pause raised again (a resumed sibling,
+  crash recovery, a second replica) finds its row and is not queued twice, and
+  what was queued survives a crash or a restart.
+- **At least once, with a stable id.** Each message carries ``id`` (the pause id)
+  and an ``Idempotency-Key`` header, so a receiver drops the duplicates a crash
+  between a post and its bookkeeping can cause.
+- **Back-off and dead letters.** A failed post is retried after 0.5 s, doubling
+  up to 60 s (``HITL_WEBHOOK_BACKOFF`` sets the first delay), up to
+  ``HITL_WEBHOOK_ATTEMPTS`` (default 8, about two minutes) times; then the row is
+  ``dead``. ``hitl notifications`` lists them, ``hitl notifications resend <id>``
+  sends one again, and a server restart retries every dead letter whose pause is
+  still waiting.
+- **Nothing for answered pauses**: before every attempt the pause must still be
+  pending; a pause answered meanwhile is ``dropped``.
+- **Several replicas** claim a row before posting it (a lease on ``next_at``), so
+  one replica posts it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 import httpx
 from langgraph_sdk.client import LangGraphClient
-from sqlalchemy import Column, DateTime, Engine, MetaData, String, Table, func, insert
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from graphs.payments import create_tables, ledger_engine, ledger_url
 from server.threads import pending_pauses
@@ -35,13 +63,24 @@ from server.threads import pending_pauses
 logger = logging.getLogger(__name__)
 
 metadata = MetaData()
-notifications = Table(
-    "notifications",
+outbox = Table(
+    "outbox",
     metadata,
     Column("interrupt_id", String(64), primary_key=True),
     Column("thread_id", String(64), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_at", DateTime(timezone=True), nullable=False),
+    Column("last_error", Text),
     Column("created_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
+    Column("sent_at", DateTime(timezone=True)),
 )
+STATUSES = ("pending", "sent", "dead", "dropped")
+LEASE = timedelta(seconds=30)
+"""How long a claimed row is left alone by other replicas while it is being posted."""
+BUSY_RETRY = timedelta(seconds=0.2)
+"""When to look again at a pause whose run is still finishing."""
 
 
 @dataclass(frozen=True)
@@ -56,25 +95,20 @@ class Pause:
 
 @lru_cache(maxsize=4)
 def store(url: str) -> Engine:
-    """The project's store (the ledger's database) with the notifications table."""
+    """The project's store (the ledger's database) with the outbox table."""
     engine = ledger_engine(url)
     create_tables(engine, metadata)
     return engine
 
 
-def claim(pause: Pause) -> bool:
-    """Record that ``pause`` is being notified; False if it already was."""
-    engine = store(ledger_url())
-    try:
-        with engine.begin() as conn:
-            conn.execute(
-                insert(notifications).values(
-                    interrupt_id=pause.interrupt_id, thread_id=pause.thread_id
-                )
-            )
-    except IntegrityError:
-        return False
-    return True
+def now() -> datetime:
+    """The current UTC time."""
+    return datetime.now(UTC)
+
+
+def aware(when: datetime) -> datetime:
+    """A stored time as UTC (SQLite gives it back without its zone)."""
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def escape(text: Any) -> str:
@@ -94,6 +128,7 @@ def message(pause: Pause, public_url: str) -> dict[str, Any]:
     kind = escape(value.get("type", "approval"))
     text = f"{kind} waits for {who}: {summary} <{link}|Open in the inbox>"
     return {
+        "id": pause.interrupt_id,
         "text": text,
         "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
         "thread_id": pause.thread_id,
@@ -103,15 +138,105 @@ def message(pause: Pause, public_url: str) -> dict[str, Any]:
     }
 
 
-class Notifier:
-    """Post a webhook for each pause, in the background, with retries."""
+def add(pause: Pause, body: dict[str, Any]) -> bool:
+    """Queue a pause's message; False if that pause was queued before."""
+    try:
+        with store(ledger_url()).begin() as conn:
+            conn.execute(
+                insert(outbox).values(
+                    interrupt_id=pause.interrupt_id,
+                    thread_id=pause.thread_id,
+                    body=json.dumps(body),
+                    status="pending",
+                    attempts=0,
+                    next_at=now(),
+                )
+            )
+    except IntegrityError:
+        return False
+    return True
 
-    def __init__(self, client: LangGraphClient, url: str, public_url: str, attempts: int = 5):
+
+def claim_due(limit: int = 20) -> list[dict[str, Any]]:
+    """Take the due rows (each claimed with a lease, so one replica posts it)."""
+    engine, at = store(ledger_url()), now()
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(outbox)
+            .where(outbox.c.status == "pending", outbox.c.next_at <= at)
+            .order_by(outbox.c.next_at)
+            .limit(limit)
+        ).all()
+    claimed = []
+    for row in rows:
+        with engine.begin() as conn:
+            taken = conn.execute(
+                update(outbox)
+                .where(outbox.c.interrupt_id == row.interrupt_id, outbox.c.next_at == row.next_at)
+                .values(next_at=at + LEASE)
+            ).rowcount
+        if taken:
+            claimed.append(row._asdict())
+    return claimed
+
+
+def settle(interrupt_id: str, **values: Any) -> None:
+    """Record what became of a row."""
+    with store(ledger_url()).begin() as conn:
+        conn.execute(update(outbox).where(outbox.c.interrupt_id == interrupt_id).values(**values))
+
+
+def listing(status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """The outbox's rows, newest first (optionally of one status), for people."""
+    query = select(outbox).order_by(outbox.c.created_at.desc()).limit(limit)
+    if status:
+        query = query.where(outbox.c.status == status)
+    with store(ledger_url()).connect() as conn:
+        rows = conn.execute(query).all()
+    return [
+        {
+            "id": row.interrupt_id,
+            "thread_id": row.thread_id,
+            "status": row.status,
+            "attempts": row.attempts,
+            "last_error": row.last_error,
+            "created_at": aware(row.created_at).isoformat(),
+            "sent_at": aware(row.sent_at).isoformat() if row.sent_at else None,
+            "text": json.loads(row.body).get("text"),
+        }
+        for row in rows
+    ]
+
+
+def resend(interrupt_id: str | None = None) -> int:
+    """Queue one row again (any status), or every dead letter; return how many."""
+    query = update(outbox).values(status="pending", attempts=0, next_at=now(), last_error=None)
+    query = (
+        query.where(outbox.c.interrupt_id == interrupt_id)
+        if interrupt_id
+        else query.where(outbox.c.status == "dead")
+    )
+    with store(ledger_url()).begin() as conn:
+        return conn.execute(query).rowcount
+
+
+class Notifier:
+    """Deliver the outbox's messages in the background, with back-off and dead letters."""
+
+    def __init__(
+        self,
+        client: LangGraphClient,
+        url: str,
+        public_url: str,
+        attempts: int = 8,
+        backoff: float = 0.5,
+    ) -> None:
         self.client = client
         self.url = url
         self.public_url = public_url.rstrip("/")
         self.attempts = attempts
-        self.queue: asyncio.Queue[Pause] = asyncio.Queue()
+        self.backoff = backoff
+        self.wake = asyncio.Event()
 
     @classmethod
     def from_env(cls, client: LangGraphClient) -> Notifier | None:
@@ -120,56 +245,112 @@ class Notifier:
         if not url:
             return None
         public = os.environ.get("HITL_PUBLIC_URL", "http://127.0.0.1:8123")
-        return cls(client, url, public, int(os.environ.get("HITL_WEBHOOK_ATTEMPTS", "5")))
+        attempts = int(os.environ.get("HITL_WEBHOOK_ATTEMPTS", "8"))
+        return cls(
+            client, url, public, attempts, float(os.environ.get("HITL_WEBHOOK_BACKOFF", "0.5"))
+        )
 
-    def enqueue(self, pause: Pause) -> None:
-        """Queue a pause (call on the notifier's event loop)."""
-        self.queue.put_nowait(pause)
+    async def enqueue(self, pause: Pause) -> None:
+        """Queue a pause's message in the outbox and wake the deliverer."""
+        if await asyncio.to_thread(add, pause, message(pause, self.public_url)):
+            self.wake.set()
 
-    async def still_pending(self, pause: Pause, settle: float = 60.0) -> bool:
-        """Whether the pause is still waiting for an answer (once its run has settled)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + settle
-        thread = await self.client.threads.get(pause.thread_id)
-        while thread["status"] == "busy" and loop.time() < deadline:
-            await asyncio.sleep(0.2)  # the run that raised the pause is still finishing
-            thread = await self.client.threads.get(pause.thread_id)
-        return pause.interrupt_id in [i["id"] for i in pending_pauses(thread)]
+    async def still_pending(self, row: dict[str, Any]) -> bool | None:
+        """Whether the pause still waits (None: its run is still finishing)."""
+        thread = await self.client.threads.get(row["thread_id"])
+        if thread["status"] == "busy":
+            return None
+        return row["interrupt_id"] in [i["id"] for i in pending_pauses(thread)]
 
-    async def deliver(self, pause: Pause) -> bool:
-        """Post one pause's message, retrying; return whether it was delivered."""
-        if not await asyncio.to_thread(claim, pause):
-            return False
-        body = message(pause, self.public_url)
-        delay = 0.5
-        async with httpx.AsyncClient(timeout=5) as http:
-            for attempt in range(1, self.attempts + 1):
-                if not await self.still_pending(pause):
-                    logger.info("not notifying %s: already answered", pause.interrupt_id)
-                    return False
-                try:
-                    response = await http.post(self.url, json=body)
-                    if response.status_code < 300:
-                        return True
-                    problem = f"HTTP {response.status_code}"
-                except httpx.HTTPError as exc:
-                    problem = repr(exc)
-                logger.warning("webhook attempt %d for %s failed: %s", attempt,
-                               pause.interrupt_id, problem)  # fmt: skip
-                await asyncio.sleep(delay)
-                delay *= 2
-        logger.error("webhook for pause %s gave up after %d attempts", pause.interrupt_id,
-                     self.attempts)  # fmt: skip
-        return False
+    async def deliver(self, http: httpx.AsyncClient, row: dict[str, Any]) -> None:
+        """Post one claimed row and record the outcome."""
+        interrupt_id = row["interrupt_id"]
+        pending = await self.still_pending(row)
+        if pending is None:
+            await asyncio.to_thread(settle, interrupt_id, next_at=now() + BUSY_RETRY)
+            return
+        if not pending:
+            logger.info("not notifying %s: already answered", interrupt_id)
+            await asyncio.to_thread(settle, interrupt_id, status="dropped")
+            return
+        try:
+            response = await http.post(
+                self.url, content=row["body"], headers={"Content-Type": "application/json",
+                                                        "Idempotency-Key": interrupt_id}
+            )  # fmt: skip
+            problem = None if response.status_code < 300 else f"HTTP {response.status_code}"
+        except httpx.HTTPError as exc:
+            problem = repr(exc)
+        if problem is None:
+            await asyncio.to_thread(settle, interrupt_id, status="sent", sent_at=now())
+            return
+        attempts = row["attempts"] + 1
+        if attempts >= self.attempts:
+            logger.error("webhook for pause %s is a dead letter after %d attempts: %s",
+                         interrupt_id, attempts, problem)  # fmt: skip
+            await asyncio.to_thread(settle, interrupt_id, status="dead", attempts=attempts,
+                                    last_error=problem)  # fmt: skip
+            return
+        delay = min(self.backoff * 2 ** (attempts - 1), 60.0)
+        logger.warning("webhook attempt %d for %s failed: %s; next in %.1f s", attempts,
+                       interrupt_id, problem, delay)  # fmt: skip
+        await asyncio.to_thread(settle, interrupt_id, attempts=attempts, last_error=problem,
+                                next_at=now() + timedelta(seconds=delay))  # fmt: skip
 
     async def run(self) -> None:
-        """Deliver queued pauses until cancelled (each on its own task)."""
-        while True:
-            pause = await self.queue.get()
-            task = asyncio.create_task(self.deliver(pause))
-            task.add_done_callback(_log_failure)
+        """Deliver due messages until cancelled; a restart first revives the dead letters."""
+        revived = await asyncio.to_thread(resend)
+        if revived:
+            logger.warning("webhook: retrying %d dead letters after a restart", revived)
+        async with httpx.AsyncClient(timeout=5) as http:
+            while True:
+                try:
+                    due = await asyncio.to_thread(claim_due)
+                    await asyncio.gather(*(self.deliver(http, row) for row in due))
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    logger.exception("webhook delivery failed; retrying")
+                    due = []
+                if not due:
+                    self.wake.clear()
+                    try:
+                        await asyncio.wait_for(self.wake.wait(), timeout=0.5)
+                    except TimeoutError:
+                        pass
 
 
-def _log_failure(task: asyncio.Task) -> None:
-    if not task.cancelled() and task.exception():
-        logger.error("webhook delivery failed", exc_info=task.exception())
+def _admin(request: Request) -> JSONResponse | None:
+    """A 403 unless the caller is an admin."""
+    role = getattr(request.user, "role", None) or request.user["role"]
+    if role != "admin":
+        who = request.user.identity
+        return JSONResponse({"detail": f"notifications are for admins; you are {who} ({role})"},
+                            status_code=403)  # fmt: skip
+    return None
+
+
+async def list_notifications(request: Request) -> JSONResponse:
+    """``GET /notifications?status=dead``: the outbox, newest first (admins)."""
+    if refused := _admin(request):
+        return refused
+    status = request.query_params.get("status") or None
+    if status and status not in STATUSES:
+        return JSONResponse({"detail": f"status must be one of {', '.join(STATUSES)}"}, 422)
+    return JSONResponse(await asyncio.to_thread(listing, status))
+
+
+async def resend_notification(request: Request) -> JSONResponse:
+    """``POST /notifications/{id}/resend``: send one message again (admins)."""
+    if refused := _admin(request):
+        return refused
+    interrupt_id = request.path_params["interrupt_id"]
+    if not await asyncio.to_thread(resend, interrupt_id):
+        return JSONResponse({"detail": f"no notification {interrupt_id}"}, 404)
+    return JSONResponse({"id": interrupt_id, "status": "pending"})
+
+
+routes = [
+    Route("/notifications", list_notifications),
+    Route("/notifications/{interrupt_id}/resend", resend_notification, methods=["POST"]),
+]

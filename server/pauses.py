@@ -80,7 +80,7 @@ class PauseListener:
         if event["event"] == "pause":
             metadata["waiting_for"] = self.waiting_for(run_id, event.get("waiting_for"))
             if self.notifier is not None:
-                self.notifier.enqueue(
+                await self.notifier.enqueue(
                     Pause(thread_id, event["interrupt_id"], event.get("waiting_for"),
                           event.get("payload") or {})
                 )  # fmt: skip

@@ -114,3 +114,47 @@ def test_nothing_is_sent_for_a_pause_already_answered(notifying_server, receiver
     receiver.failures = 0  # the receiver is back
     time.sleep(6)  # longer than the remaining back-off
     assert not receiver.delivered(pause)
+
+
+def test_dead_letters_are_listed_resent_and_retried_after_a_restart(receiver):
+    """The receiver is down for longer than the retry window, then the server restarts."""
+    receiver.failures = 10**6
+    env = {
+        "HITL_WEBHOOK_URL": f"http://127.0.0.1:{receiver.port}/hook",
+        "HITL_WEBHOOK_ATTEMPTS": "3",
+        "HITL_WEBHOOK_BACKOFF": "0.2",
+    }
+    with DevServer(env=env) as server:
+        pauses = []
+        for amount in (300, 400, 500):
+            expense = run_cli(server.url, "submit", "--amount", str(amount), "--description",
+                              "Outbox", json_output=True).data  # fmt: skip
+            pauses.append(expense["interrupts"][0]["id"])
+
+        def dead():
+            proc = run_cli(server.url, "notifications", "--status", "dead", json_output=True,
+                           user="erin")  # fmt: skip
+            return {row["id"] for row in proc.data} >= set(pauses) and proc.data
+
+        rows = eventually(dead, timeout=30)
+        assert all(row["attempts"] == 3 and "HTTP 500" in row["last_error"] for row in rows)
+        assert all(receiver.attempts(p) == [500, 500, 500] for p in pauses)
+        listed = run_cli(server.url, "notifications", "--status", "dead", user="erin")
+        assert all(p in listed.stdout for p in pauses) and "dead" in listed.stdout
+        refused = run_cli(server.url, "notifications", user="bob")
+        assert refused.returncode == 1 and "for admins" in refused.stderr
+
+        receiver.failures = 0  # the receiver is back: one by hand, the rest after a restart
+        resent = run_cli(server.url, "notifications", "resend", pauses[0], user="erin")
+        assert resent.returncode == 0, resent.stderr
+        eventually(lambda: receiver.delivered(pauses[0]))
+        server.stop()
+        server.start()
+        eventually(lambda: all(receiver.delivered(p) for p in pauses), timeout=30)
+        time.sleep(2)
+        for pause in pauses:  # each delivered once, with its stable id
+            (body,) = receiver.delivered(pause)
+            assert body["id"] == pause
+        sent = run_cli(server.url, "notifications", "--status", "sent", json_output=True,
+                       user="erin").data  # fmt: skip
+        assert set(pauses) <= {row["id"] for row in sent}
