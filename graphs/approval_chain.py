@@ -34,12 +34,15 @@ from graphs.common import (
     audit_entry,
     describe_error,
     due_at,
+    human_interrupt,
+    markdown,
     pin_context,
     resolve_approver,
     validate_input,
 )
 
 OPTIONS = ["approve", "edit", "reject"]
+REQUEST_FIELDS = ("amount", "description", "requester", "category")
 ESCALATED = "escalated"
 DEFAULT_POLICY = [
     {"above": 100, "role": "manager"},
@@ -173,14 +176,25 @@ def review(state: State, config: RunnableConfig) -> dict:
     if role is None:
         raise ValueError("review reached with no level left to ask")
     levels = required_roles(state["amount"], policy)
+    step, request = levels.index(role) + 1, {k: state.get(k) for k in REQUEST_FIELDS}
+    history = state.get("audit") or []
+    asks = f"**{state['requester']}** asks for **{state['amount']:,.2f}**: {state['description']}"
+    why = f"step {step} of {len(levels)} ({' → '.join(levels)}): {role} decides"
     payload = {
+        **human_interrupt(
+            f"Approve request: step {step} of {len(levels)} ({role})",
+            request,
+            markdown(asks, why, state["due_at"], history),
+            OPTIONS,
+            editable=list(Changes.model_fields),
+        ),  # fmt: skip
         "type": "approval_chain",
-        "step": levels.index(role) + 1,
+        "step": step,
         "role": role,
         "levels": levels,
-        "request": {k: state.get(k) for k in ("amount", "description", "requester", "category")},
+        "request": request,
         "options": OPTIONS,
-        "history": state.get("audit") or [],
+        "history": history,
         "due_at": state["due_at"],
     }
     answer, error = ask_human(payload, ChainDecision, state.get("review_error"))

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
+import json
 import operator
 import sys
 import uuid
@@ -57,6 +58,8 @@ from graphs.common import (
     audit_entry,
     current_user,
     describe_error,
+    human_interrupt,
+    markdown,
     refusal,
     thread_owner,
 )
@@ -202,7 +205,16 @@ class ReviewedToolsMiddleware(HumanInTheLoopMiddleware):
             who = {"role": settings["reviewer_role"], "requester": owner}
         else:
             who = {"user": owner}
-        return {**value, **who, "options": config["allowed_decisions"]}
+        allowed = config["allowed_decisions"]
+        call = request.tool_call
+        reviewer = who.get("role") or "you"
+        asks = f"The assistant wants to call **{call['name']}** with `{json.dumps(call['args'])}`"
+        why = f"{call['name']} is reviewed before it runs; {reviewer} decides"
+        editable = list(call["args"]) if "edit" in allowed else []
+        inbox = human_interrupt(f"Run {call['name']}", dict(call["args"]),
+                                markdown(asks, why, None, []), allowed, editable)  # fmt: skip
+        inbox["config"]["allow_respond"] = "reject" in allowed
+        return {**inbox, **value, **who, "options": allowed}
 
     def _resolve_per_call(self, request: ToolCallRequest):  # type: ignore[override]
         call = request.tool_call

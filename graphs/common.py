@@ -367,6 +367,106 @@ def is_overdue(deadline: str | None) -> bool:
     return bool(deadline) and datetime.fromisoformat(deadline) <= datetime.now(UTC)
 
 
+HUMAN_RESPONSES = ("accept", "edit", "response", "ignore")
+"""Agent Inbox's answer types (a list of one ``{"type", "args"}``, a HumanResponse)."""
+
+
+def human_interrupt(
+    action: str,
+    args: dict[str, Any],
+    description: str,
+    options: list[str],
+    editable: list[str] | tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """The Agent Inbox (HumanInterrupt) keys of a pause, built from the pause's own data.
+
+    ``accept`` answers with the first option (approve, retry), ``response`` with the
+    last (reject, cancel) and its text as the note, ``edit`` changes ``editable``
+    fields of ``args`` and approves; ``ignore`` is never offered.
+    """
+    return {
+        "action_request": {"action": action, "args": args},
+        "config": {
+            "allow_accept": True,
+            "allow_edit": bool(editable),
+            "allow_respond": True,
+            "allow_ignore": False,
+        },
+        "description": description,
+        "editable": list(editable),
+    }
+
+
+def markdown(asks: str, why: str, due: str | None, history: list[dict[str, Any]]) -> str:
+    """A pause's description for people: who asks what, why, by when, and what came before."""
+    lines = [asks, "", f"- **Why:** {why}"]
+    if due:
+        lines.append(f"- **Due:** {due} (UTC)")
+    for entry in history:
+        note = f": {entry['note']}" if entry.get("note") else ""
+        lines.append(f"- **Earlier:** {entry.get('role')} {entry.get('decision')} by "
+                     f"{entry.get('approver')} at {entry.get('at')}{note}")  # fmt: skip
+    return "\n".join(lines)
+
+
+def native_answer(answer: Any, payload: dict[str, Any]) -> Any:
+    """Turn Agent Inbox's answer (a list of one HumanResponse) into the pause's own.
+
+    Any other answer is returned as it is.
+
+    Raises:
+        ValueError: The response type is not offered, or its args do not fit it.
+    """
+    if not (
+        isinstance(answer, list)
+        and len(answer) == 1
+        and isinstance(answer[0], dict)
+        and answer[0].get("type") in HUMAN_RESPONSES
+    ):
+        return answer
+    kind, args = answer[0]["type"], answer[0].get("args")
+    config, options = payload.get("config") or {}, payload.get("options") or []
+    allowed = {"accept": "allow_accept", "edit": "allow_edit", "response": "allow_respond"}
+    if kind not in allowed or not config.get(allowed[kind]) or not options:
+        return _refuse_response(kind)
+    tool = payload.get("type") == "tool_approval"
+    if kind == "accept":
+        return {"type": "approve"} if tool else {"decision": options[0]}
+    if kind == "response":
+        if not isinstance(args, str) or not args.strip():
+            raise ValueError("a response needs its text (the reason, shown to the requester)")
+        return {"type": "reject", "message": args} if tool else {"decision": options[-1],
+                                                                  "note": args}  # fmt: skip
+    edited = args.get("args") if isinstance(args, dict) else None
+    if not isinstance(edited, dict):
+        raise ValueError("an edit needs args: {action, args: {field: value}}")
+    if tool:
+        return {"type": "edit", "edited_action": {"name": payload.get("name"), "args": edited}}
+    current = (payload.get("action_request") or {}).get("args") or {}
+    changes = {
+        k: _like(current.get(k), v)
+        for k, v in edited.items()
+        if k in payload.get("editable", []) and _like(current.get(k), v) != current.get(k)
+    }
+    if not changes:
+        raise ValueError(f"the edit changes none of {', '.join(payload.get('editable', []))}")
+    return {"decision": "edit", "changes": changes}
+
+
+def _refuse_response(kind: str) -> Any:
+    raise ValueError(f"{kind} is not offered by this pause (see its config)")
+
+
+def _like(current: Any, value: Any) -> Any:
+    """An edited value in its field's type (form fields send numbers as text)."""
+    if isinstance(current, int | float) and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
 def ask_human(
     payload: dict[str, Any], model: type[ModelT], refused: str | None = None
 ) -> tuple[ModelT | Literal["expired"] | None, str | None]:
@@ -398,6 +498,8 @@ def ask_human(
     if isinstance(raw, dict) and raw.get("decision") == EXPIRED:
         return None, f"invalid answer: the pause is not due until {payload.get('due_at')}"
     try:
-        return model.model_validate(raw), None
+        return model.model_validate(native_answer(raw, payload)), None
     except ValidationError as exc:
         return None, f"invalid answer: {describe_error(exc)}"
+    except ValueError as exc:  # an Agent Inbox answer this pause does not offer
+        return None, f"invalid answer: {exc}"

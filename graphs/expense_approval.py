@@ -29,6 +29,8 @@ from graphs.common import (
     ask_human,
     audit_entry,
     due_at,
+    human_interrupt,
+    markdown,
     pin_context,
     pinned,
     resolve_approver,
@@ -36,6 +38,7 @@ from graphs.common import (
 )
 
 AUTO_APPROVED_NOTE = "Auto-approved (under limit)"
+OPTIONS = ["approve", "reject"]
 
 
 class InputState(TypedDict):
@@ -107,12 +110,16 @@ def approve(state: State, config: RunnableConfig) -> dict:
             "approver_note": AUTO_APPROVED_NOTE,
             "audit": [audit_entry(1, ctx.approver_role, "approved", SYSTEM, AUTO_APPROVED_NOTE)],
         }
+    request = {k: state.get(k) for k in ("amount", "description", "requester")}
+    asks = f"**{request['requester']}** asks for **{state['amount']:,.2f}**: {state['description']}"
+    why = f"over the {ctx.approval_threshold:,.2f} threshold; a {ctx.approver_role} decides"
+    inbox = human_interrupt("Approve expense", request, markdown(asks, why, state["due_at"], []),
+                            OPTIONS)  # fmt: skip
     payload = {
+        **inbox,
         "type": "expense_approval",
-        "amount": state["amount"],
-        "description": state["description"],
-        "requester": state.get("requester"),
-        "options": ["approve", "reject"],
+        **request,  # its own description wins over the HumanInterrupt one (seed contract)
+        "options": OPTIONS,
         "role": ctx.approver_role,
         "threshold": ctx.approval_threshold,
         "due_at": state["due_at"],

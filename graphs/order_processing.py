@@ -40,6 +40,8 @@ from graphs.common import (
     audit_entry,
     describe_error,
     due_at,
+    human_interrupt,
+    markdown,
     pin_context,
     pinned,
     resolve_approver,
@@ -155,14 +157,18 @@ def approve_order(state: State, config: RunnableConfig) -> dict:
     ctx = pinned(state, Context)
     if state["amount"] <= ctx.approval_limit:
         return {"status": "approved"}
+    order = {k: state.get(k) for k in ("order_id", "amount", "customer", "items", "requester")}
+    asks = (f"**{order['requester']}** orders **{state['amount']:,.2f}** "
+            f"({state['order_id']}) for {order['customer'] or 'no customer named'}")  # fmt: skip
+    why = f"over the {ctx.approval_limit:,.2f} order limit; nothing is charged before approval"
+    options = ["approve", "reject"]
     payload = {
+        **human_interrupt(
+            "Approve order", order, markdown(asks, why, state["due_at"], []), options
+        ),  # fmt: skip
         "type": "order_approval",
-        "order_id": state["order_id"],
-        "amount": state["amount"],
-        "customer": state.get("customer"),
-        "items": state.get("items"),
-        "requester": state.get("requester"),
-        "options": ["approve", "reject"],
+        **order,
+        "options": options,
         "role": ctx.approver_role,
         "limit": ctx.approval_limit,
         "due_at": state["due_at"],
@@ -198,13 +204,22 @@ def charge(state: State) -> dict:
 def handle_failure(state: State, config: RunnableConfig) -> dict:
     """Ask a human whether to retry a payment that kept failing, or cancel the order."""
     ctx = pinned(state, Context)
+    failed = {k: state.get(k) for k in ("order_id", "amount", "payment_error", "requester")}
+    asks = (f"The charge of **{state['amount']:,.2f}** for {state['order_id']} kept failing: "
+            f"{state.get('payment_error')}")  # fmt: skip
+    why = ("the gateway's retries ran out. Accept retries the charge (still charged once at "
+           "most); a response cancels the order, with your text as the note")  # fmt: skip
+    options = ["retry", "cancel"]
     payload = {
+        **human_interrupt(
+            "Payment failed: retry the charge?",
+            failed,
+            markdown(asks, why, state["due_at"], state.get("audit") or []),
+            options,
+        ),  # fmt: skip
         "type": "payment_failed",
-        "order_id": state["order_id"],
-        "amount": state["amount"],
-        "payment_error": state.get("payment_error"),
-        "requester": state.get("requester"),
-        "options": ["retry", "cancel"],
+        **failed,
+        "options": options,
         "role": ctx.approver_role,
         "due_at": state["due_at"],
     }

@@ -33,7 +33,7 @@ from langgraph_sdk import Auth
 from pydantic import BaseModel, ValidationError
 
 from graphs.approval_chain import ChainRequest
-from graphs.common import APPROVING, decision_word, describe_error, refusal
+from graphs.common import APPROVING, decision_word, describe_error, native_answer, refusal
 from graphs.expense_approval import ExpenseRequest
 from graphs.order_processing import OrderRequest
 
@@ -149,8 +149,10 @@ def last_decision(thread: dict[str, Any]) -> str:
     return f" (last decision: {last.get('decision')} by {last.get('approver')} at {last.get('at')})"
 
 
-def answer_targets(thread: dict[str, Any], resume: Any) -> list[tuple[dict[str, Any], Any]]:
-    """Match a resume to the pending pauses it answers.
+def answer_targets(thread: dict[str, Any], resume: Any) -> list[tuple[dict[str, Any], str | None]]:
+    """Match a resume to the pending pauses it answers: ``(pause, key in the resume map)``.
+
+    The key is None for a bare answer (no map).
 
     Raises:
         Auth.exceptions.HTTPException: 409 when nothing it names is pending, or when
@@ -158,6 +160,9 @@ def answer_targets(thread: dict[str, Any], resume: Any) -> list[tuple[dict[str, 
     """
     pending = pending_pauses(thread)
     thread_id = thread["thread_id"]
+    if thread.get("status") == "busy":
+        raise refuse(409, f"thread {thread_id} is busy: another answer is being applied right "
+                     "now; this answer was not applied (look again in a moment)")  # fmt: skip
     if thread.get("status") != "interrupted" or not pending:
         raise refuse(409, f"stale answer: thread {thread_id} is {thread.get('status')} and "
                      f"waits for no one; nothing was applied{last_decision(thread)}")  # fmt: skip
@@ -166,28 +171,42 @@ def answer_targets(thread: dict[str, Any], resume: Any) -> list[tuple[dict[str, 
         if stale:
             raise refuse(409, f"stale answer: pause {stale[0]} on thread {thread_id} is no longer "
                          f"pending; nothing was applied{last_decision(thread)}")  # fmt: skip
-        return [(pending[k], v) for k, v in resume.items()]
+        return [(pending[k], k) for k in resume]
     if len(pending) > 1:
         raise refuse(409, f"thread {thread_id} has {len(pending)} pending pauses: answer one by "
                      f"its id ({', '.join(pending)}); nothing was applied")  # fmt: skip
-    return [(next(iter(pending.values())), resume)]
+    return [(next(iter(pending.values())), None)]
 
 
-def check_answer(thread: dict[str, Any], resume: Any, identity: str, role: str) -> None:
-    """Refuse an answer this user may not give; write their identity into workflow answers.
+def check_answer(thread: dict[str, Any], command: dict[str, Any], identity: str, role: str) -> None:
+    """Refuse an answer this user may not give; store it in the pause's own format, signed.
+
+    Agent Inbox's answers (a list of one HumanResponse) become the pause's own
+    answer, and workflow answers get the answerer's identity as ``approver``: both
+    are written into ``command`` in place, which is the value the server stores.
 
     Raises:
-        Auth.exceptions.HTTPException: 409 (stale, ambiguous) or 403 (not theirs to give).
+        Auth.exceptions.HTTPException: 409 (stale, ambiguous), 403 (not theirs to
+            give) or 422 (an Agent Inbox answer the pause does not offer).
     """
-    for pause, answer in answer_targets(thread, resume):
-        approves = decision_word(answer) in APPROVING
-        if error := refusal(pause.get("value"), identity, role, approves):
+    for pause, key in answer_targets(thread, command["resume"]):
+        value = pause.get("value") if isinstance(pause.get("value"), dict) else {}
+        answer = command["resume"][key] if key else command["resume"]
+        try:
+            answer = native_answer(answer, value)
+        except ValueError as exc:
+            raise refuse(422, f"{exc}; nothing was applied") from None
+        if error := refusal(value, identity, role, decision_word(answer) in APPROVING):
             raise refuse(403, f"{error}; nothing was applied")
         if isinstance(answer, dict) and "decision" in answer:
             claimed = answer.get("approver")
             if claimed not in (None, identity):
                 raise refuse(403, f"approver {claimed!r} is not you ({identity})")
-            answer["approver"] = identity  # in place: this is the value the server stores
+            answer = {**answer, "approver": identity}
+        if key:
+            command["resume"][key] = answer
+        else:
+            command["resume"] = answer
 
 
 def check_run(
@@ -216,7 +235,7 @@ def check_run(
     if resume is not None:
         if thread is None:
             raise refuse(404, f"thread {value['thread_id']} not found: nothing to answer")
-        check_answer(thread, resume, identity, role)
+        check_answer(thread, command, identity, role)
         return
     if kwargs.get("input") is None:
         return  # a run with nothing new: continue from the latest checkpoint (owner only)

@@ -20,7 +20,6 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from graphs.approval_chain import Changes
 from sdk_client.answers import build_answer
 from sdk_client.transport import ClientError, HitlClient, Outcome
 from server.auth import token_of
@@ -179,13 +178,9 @@ def item_of(outcome: Outcome, interrupt: dict[str, Any]) -> dict[str, Any]:
 
 
 def editable(value: dict[str, Any]) -> dict[str, Any]:
-    """The fields an edit may change, with their current values."""
-    if "edit" not in (value.get("options") or []):
-        return {}
-    if value.get("type") == "tool_approval":
-        return dict(value.get("args") or {})
-    request = value.get("request") or {}
-    return {field: request.get(field) for field in Changes.model_fields}
+    """The fields an edit may change (the pause says which), with their current values."""
+    current = (value.get("action_request") or {}).get("args") or {}
+    return {field: current.get(field) for field in value.get("editable") or []}
 
 
 def _age(since: str | None) -> float | None:

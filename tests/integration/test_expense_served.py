@@ -27,7 +27,7 @@ def pending_interrupts(sdk, thread_id):
 
 
 def test_schemas_are_served_for_studio(sdk):
-    (assistant,) = sdk.assistants.search(graph_id=GRAPH)
+    (assistant,) = sdk.assistants.search(graph_id=GRAPH, metadata={"created_by": "system"})
     schemas = sdk.assistants.get_schemas(assistant["assistant_id"])
     assert {"amount", "description"} <= set(schemas["input_schema"]["properties"])
     assert {"status", "approver_note", "audit"} <= set(schemas["output_schema"]["properties"])
