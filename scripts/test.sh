@@ -4,4 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/system-packages.sh
+if command -v npm >/dev/null; then  # the JS SDK for tests/integration/test_js_sdk.py
+  npm ci --prefix tests/js --no-audit --no-fund --loglevel=error >/dev/null
+fi
 exec .venv/bin/python -m pytest "$@"
