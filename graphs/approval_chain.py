@@ -19,31 +19,31 @@ from langgraph.runtime import Runtime
 from pydantic import Field, TypeAdapter, ValidationError, model_validator
 from typing_extensions import TypedDict
 
-from graphs.common import (
-    EXPIRED,
-    SYSTEM,
+from graphs.common import events
+from graphs.common.access import check_approver
+from graphs.common.audit import SYSTEM, AuditEntry, audit_entry
+from graphs.common.fields import (
     Amount,
     Approver,
-    AuditEntry,
     Limit,
     Note,
     StrictModel,
     Text,
+    describe_error,
+    validate_input,
+)
+from graphs.common.pauses import (
+    EXPIRED,
     WorkflowState,
     ask_human,
-    audit_entry,
-    describe_error,
     due_at,
     human_interrupt,
     markdown,
-    pin_context,
-    resolve_approver,
-    validate_input,
 )
+from graphs.common.policy import pin_context
 
 OPTIONS = ["approve", "edit", "reject"]
 REQUEST_FIELDS = ("amount", "description", "requester", "category")
-ESCALATED = "escalated"
 DEFAULT_POLICY = [
     {"above": 100, "role": "manager"},
     {"above": 1_000, "role": "finance"},
@@ -142,8 +142,12 @@ def required_roles(amount: float, policy: list[PolicyTier]) -> list[str]:
 
 
 def approved_roles(audit: list[AuditEntry]) -> set[str]:
-    """Return the roles that are done: approved, approved an edit, or escalated on expiry."""
-    return {e["role"] for e in audit if e["decision"] in ("approve", "edit", ESCALATED)}
+    """Return the roles that are done: approved, approved an edit, or expired and escalated.
+
+    An expiry that rejects ends the chain, so an ``expire`` entry of a chain still
+    under way is always an escalation.
+    """
+    return {e["role"] for e in audit if e["decision"] in ("approve", "edit", "expire")}
 
 
 def next_role(state: State, policy: list[PolicyTier]) -> str | None:
@@ -202,21 +206,21 @@ def review(state: State, config: RunnableConfig) -> dict:
     if answer == EXPIRED:
         last = levels.index(role) == len(levels) - 1
         escalate = state["settings"]["on_expiry"] == "escalate" and not last
-        decision = ESCALATED if escalate else EXPIRED
         note = f"No decision by {state['due_at']}: " + (
             "passed to the next level" if escalate else "rejected as expired"
         )
-        entry = audit_entry(payload["step"], role, decision, SYSTEM, note)
+        entry = audit_entry(step, role, EXPIRED, SYSTEM, note)
         update = {"review_error": None, "audit": [entry], "due_at": due_at(hours)}
         return update if escalate else {**update, "status": "rejected"}
     if answer is None:
         return {"review_error": error}
     requester = state["requester"] if answer.decision != "reject" else None
-    approver, error = resolve_approver(answer.approver, config, role, requester)
+    approver, error = check_approver(answer.approver, config, role, requester)
     if error:
         return {"review_error": error}
+    events.emit(events.Decided(approver))
     changes = answer.changes.model_dump(exclude_none=True) if answer.changes else None
-    entry = audit_entry(payload["step"], role, answer.decision, approver, answer.note, changes)
+    entry = audit_entry(step, role, answer.decision, approver, answer.note, changes)
     update: dict[str, Any] = {
         "review_error": None,
         "audit": [entry],

@@ -49,20 +49,12 @@ from pydantic import TypeAdapter, ValidationError
 
 from graphs import expense_approval, payments
 from graphs.approval_chain import DEFAULT_POLICY
-from graphs.common import (
-    APPROVING,
-    AuditEntry,
-    Limit,
-    announce_decision,
-    announce_pause,
-    audit_entry,
-    current_user,
-    describe_error,
-    human_interrupt,
-    markdown,
-    refusal,
-    thread_owner,
-)
+from graphs.common import events
+from graphs.common.access import current_user, refusal, thread_owner
+from graphs.common.audit import AuditEntry, audit_entry
+from graphs.common.decisions import APPROVING
+from graphs.common.fields import Limit, describe_error
+from graphs.common.pauses import announce, human_interrupt, markdown
 from graphs.llm import OfflineChatModel, get_chat_model
 
 SYSTEM_PROMPT = (
@@ -232,7 +224,7 @@ class ReviewedToolsMiddleware(HumanInTheLoopMiddleware):
                 schema = _decision_schema(config["allowed_decisions"], call["name"], request.tool)
                 _ask_again(value, schema)
         except GraphInterrupt as paused:
-            announce_pause(paused, paused.args[0][0].value)
+            announce(paused, paused.args[0][0].value)
             raise
         if isinstance(resolved, ToolMessage):
             decision = "reject"
@@ -244,7 +236,7 @@ class ReviewedToolsMiddleware(HumanInTheLoopMiddleware):
             # this means a path around it, so fail the run rather than move money.
             raise PermissionError(f"{call['name']} review refused: {error}")
         approver = user[0] if user else None
-        announce_decision(get_config(), approver)
+        events.emit(events.Decided(approver))
         _decided.set(
             audit_entry(
                 1,

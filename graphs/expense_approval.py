@@ -16,26 +16,20 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from typing_extensions import TypedDict
 
-from graphs.common import (
+from graphs.common import events
+from graphs.common.access import check_approver
+from graphs.common.audit import SYSTEM, AuditEntry, audit_entry
+from graphs.common.decisions import Decision
+from graphs.common.fields import Amount, Limit, StrictModel, Text, validate_input
+from graphs.common.pauses import (
     EXPIRED,
-    SYSTEM,
-    Amount,
-    AuditEntry,
-    ExpenseDecision,
-    Limit,
-    StrictModel,
-    Text,
     WorkflowState,
     ask_human,
-    audit_entry,
     due_at,
     human_interrupt,
     markdown,
-    pin_context,
-    pinned,
-    resolve_approver,
-    validate_input,
 )
+from graphs.common.policy import pin_context, pinned
 
 AUTO_APPROVED_NOTE = "Auto-approved (under limit)"
 OPTIONS = ["approve", "reject"]
@@ -124,7 +118,7 @@ def approve(state: State, config: RunnableConfig) -> dict:
         "threshold": ctx.approval_threshold,
         "due_at": state["due_at"],
     }
-    answer, error = ask_human(payload, ExpenseDecision, state.get("review_error"))
+    answer, error = ask_human(payload, Decision, state.get("review_error"))
     if answer == EXPIRED:
         note = f"Expired: no decision by {state['due_at']}"
         return {
@@ -136,9 +130,10 @@ def approve(state: State, config: RunnableConfig) -> dict:
     if answer is None:
         return {"review_error": error}
     requester = state.get("requester") if answer.approved else None
-    approver, error = resolve_approver(answer.approver, config, ctx.approver_role, requester)
+    approver, error = check_approver(answer.approver, config, ctx.approver_role, requester)
     if error:
         return {"review_error": error}
+    events.emit(events.Decided(approver))
     status = "approved" if answer.approved else "rejected"
     return {
         "status": status,

@@ -24,29 +24,28 @@ from pydantic import Field, ValidationError
 from typing_extensions import TypedDict
 
 from graphs import payments
-from graphs.common import (
-    APPROVING,
-    EXPIRED,
-    SYSTEM,
+from graphs.common import events
+from graphs.common.access import check_approver
+from graphs.common.audit import SYSTEM, AuditEntry, audit_entry
+from graphs.common.decisions import APPROVING, Decision
+from graphs.common.fields import (
     Amount,
     Approver,
-    AuditEntry,
-    ExpenseDecision,
     Limit,
     Note,
     StrictModel,
+    describe_error,
+    validate_input,
+)
+from graphs.common.pauses import (
+    EXPIRED,
     WorkflowState,
     ask_human,
-    audit_entry,
-    describe_error,
     due_at,
     human_interrupt,
     markdown,
-    pin_context,
-    pinned,
-    resolve_approver,
-    validate_input,
 )
+from graphs.common.policy import pin_context, pinned
 
 PAYMENT_RETRY = RetryPolicy(
     max_attempts=3,
@@ -173,7 +172,7 @@ def approve_order(state: State, config: RunnableConfig) -> dict:
         "limit": ctx.approval_limit,
         "due_at": state["due_at"],
     }
-    return _decide(state, config, payload, ExpenseDecision)
+    return _decide(state, config, payload, Decision)
 
 
 def charge(state: State) -> dict:
@@ -230,7 +229,7 @@ def _decide(
     state: State,
     config: RunnableConfig,
     payload: dict[str, Any],
-    model: type[ExpenseDecision] | type[RetryDecision],
+    model: type[Decision] | type[RetryDecision],
 ) -> dict:
     """Pause with ``payload``; set ``status`` to ``approved`` or ``cancelled`` from the answer."""
     answer, error = ask_human(payload, model, state.get("review_error"))
@@ -247,9 +246,10 @@ def _decide(
     approver = None
     if answer is not None:
         requester = state.get("requester") if answer.decision in APPROVING else None
-        approver, error = resolve_approver(answer.approver, config, payload["role"], requester)
+        approver, error = check_approver(answer.approver, config, payload["role"], requester)
     if error:
         return {"review_error": error}
+    events.emit(events.Decided(approver))
     go = answer.decision in ("approve", "approved", "retry")
     entry = audit_entry(step, payload["role"], answer.decision, approver, answer.note)
     return {

@@ -15,7 +15,7 @@ from typing import Any
 
 from dotenv import load_dotenv
 
-from sdk_client.answers import build_answer
+from graphs.common.decisions import build_answer
 from sdk_client.transport import (
     WAITING,
     AnswerRefused,
@@ -159,14 +159,17 @@ async def run(args: argparse.Namespace) -> int:
             }
             target = pick_interrupt(before, args.interrupt_id)
             args.interrupt_id = target["id"]
-            answer = build_answer(
-                args.decision,
-                payload=target.get("value") if isinstance(target.get("value"), dict) else None,
-                note=args.note,
-                approver=args.approver,
-                changes=changes,
-                args=args.args,
-            )
+            try:
+                answer = build_answer(
+                    args.decision,
+                    payload=target.get("value") if isinstance(target.get("value"), dict) else None,
+                    note=args.note,
+                    approver=args.approver,
+                    changes=changes,
+                    args=args.args,
+                )
+            except ValueError as exc:
+                raise ClientError(str(exc), kind="invalid") from None
         else:
             raise ClientError("say approve, reject, edit, retry or cancel, or give --value JSON")
         try:

@@ -14,9 +14,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 
 import httpx
-import jsonschema
 from langgraph_sdk import get_client
 from langgraph_sdk.errors import APIStatusError
+
+from graphs.common.decisions import schema_error
 
 T = TypeVar("T")
 
@@ -71,24 +72,8 @@ def validate_answer(interrupt: dict[str, Any], value: Any) -> None:
     Raises:
         ClientError: The answer does not fit the schema; the message names the field.
     """
-    schema = interrupt.get("response_schema")
-    if not schema:
-        return
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = [_deepest(e) for e in validator.iter_errors(value)]
-    if errors:
-        detail = "; ".join(
-            f"{'.'.join(str(p) for p in e.absolute_path) or 'answer'}: {e.message}"
-            for e in errors[:3]
-        )
-        raise ClientError(f"invalid answer, not sent: {detail}", kind="invalid")
-
-
-def _deepest(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
-    """Descend into ``anyOf`` / ``oneOf`` failures to the error that names the field."""
-    while error.context:
-        error = max(error.context, key=lambda e: len(e.absolute_path))
-    return error
+    if error := schema_error(interrupt.get("response_schema"), value):
+        raise ClientError(f"invalid answer, not sent: {error}", kind="invalid")
 
 
 class HitlClient:

@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from graphs.common import add_listener
+from graphs.common import events
 from server import wake
 from server.auth import user_for
 from server.checkpointer import checkpoint_path
@@ -48,7 +48,8 @@ def embedded_sqlite_mode() -> bool:
 async def lifespan(_app: Starlette) -> AsyncIterator[None]:
     """Watch workflow pauses, repair what a crash left behind, then serve."""
     notifier = Notifier.from_env(get_client())
-    add_listener(PauseListener(get_client(), asyncio.get_running_loop(), notifier))
+    listener = PauseListener(get_client(), asyncio.get_running_loop(), notifier)
+    events.subscribe(listener)
     if embedded_sqlite_mode():
         wake.install()
         await recover(get_client(), checkpoint_path())
@@ -60,6 +61,8 @@ async def lifespan(_app: Starlette) -> AsyncIterator[None]:
     finally:
         for task in background:
             task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        await listener.drain()
 
 
 async def me(request: Request) -> JSONResponse:

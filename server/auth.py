@@ -41,7 +41,7 @@ from server import guard
 
 # Imported by package path on purpose: langgraph loads this file by path as a module
 # of its own, and the flag must be the one the pause listener sets.
-from server.pauses import INTERNAL_WRITE
+from server.internal import INTERNAL_WRITE
 
 logger = logging.getLogger(__name__)
 

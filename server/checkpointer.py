@@ -12,7 +12,7 @@ from pathlib import Path
 
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-from graphs.common import data_dir
+from graphs.common.store import data_dir
 
 
 def checkpoint_path() -> Path:

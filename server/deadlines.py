@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from langgraph_sdk.client import LangGraphClient
 from langgraph_sdk.errors import APIStatusError
 
-from graphs.common import EXPIRED, is_overdue
+from graphs.common.pauses import EXPIRED, is_overdue
 from server.threads import all_threads, pending_pauses
 
 logger = logging.getLogger(__name__)

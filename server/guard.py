@@ -33,11 +33,11 @@ from langgraph_sdk import Auth
 from pydantic import BaseModel, ValidationError
 
 from graphs.approval_chain import ChainRequest
-from graphs.common import APPROVING, decision_word, describe_error, native_answer, refusal
+from graphs.common.access import ADMIN, refusal
+from graphs.common.decisions import APPROVING, decision_word, native_answer, schema_error
+from graphs.common.fields import describe_error
 from graphs.expense_approval import ExpenseRequest
 from graphs.order_processing import OrderRequest
-
-ADMIN = "admin"
 
 MAX_TEXT = 4_000
 """Characters of any one string a client sends (input, answers, metadata)."""
@@ -196,6 +196,8 @@ def check_answer(thread: dict[str, Any], command: dict[str, Any], identity: str,
             answer = native_answer(answer, value)
         except ValueError as exc:
             raise refuse(422, f"{exc}; nothing was applied") from None
+        if error := schema_error(pause.get("response_schema"), answer):
+            raise refuse(422, f"invalid answer: {error}; nothing was applied")
         if error := refusal(value, identity, role, decision_word(answer) in APPROVING):
             raise refuse(403, f"{error}; nothing was applied")
         if isinstance(answer, dict) and "decision" in answer:

@@ -2,59 +2,62 @@
 
 ``/inbox`` is a static page (HTML, CSS and JS in ``server/static``, nothing from a
 CDN). Everything it shows comes from ``/inbox/api/*``, which requires the same
-bearer token as the rest of the server and works through the project's own SDK
-client (``sdk_client.HitlClient``) against this server, over HTTP with the
-caller's token: the same authentication, the same authorization filters and the
-same answer checks as every other client.
+token as the rest of the server. The API works through the server's in-process
+client, signed in as the caller (:func:`as_caller`): the same authorization
+filters and the same run rules (``server.guard``) as every other client, with no
+loopback HTTP. Answers are built by the domain's own ``build_answer``.
 """
 
 from __future__ import annotations
 
-import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
+from langgraph_sdk import get_client
+from langgraph_sdk.client import LangGraphClient
+from langgraph_sdk.errors import APIStatusError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from sdk_client.answers import build_answer
-from sdk_client.transport import ClientError, HitlClient, Outcome
-from server.auth import token_of
+from graphs.common.access import refusal
+from graphs.common.decisions import build_answer
 
 STATIC = Path(__file__).parent / "static"
 PUBLIC_PATHS = ("/inbox", "/inbox/", "/inbox/static/")
 """What loads without a token: the page itself, which holds no data."""
 
-STATUS_FOR = {"invalid": 422, "refused": 422, "stale": 409, "conflict": 409, "not_found": 404,
-              "auth": 403, "unreachable": 502}  # fmt: skip
+KIND_FOR = {403: "auth", 404: "not_found", 409: "stale", 413: "invalid", 422: "invalid"}
 
 
-def own_url(request: Request) -> str:
-    """How this server reaches itself: ``HITL_SELF_URL``, else loopback on the port it listens on.
+@asynccontextmanager
+async def as_caller(request: Request) -> AsyncIterator[LangGraphClient]:
+    """The server's in-process client, acting as the signed-in caller.
 
-    Never the request's ``Host`` header: the caller's token would go wherever it names.
+    Custom routes run outside langgraph-api's own routes, which set its auth
+    context; ``with_user`` (langgraph-api's) sets it for the calls made here, so
+    the resource handlers filter and check exactly as for an HTTP client.
     """
-    if url := os.environ.get("HITL_SELF_URL"):
-        return url.rstrip("/")
-    _host, port = request.scope["server"]
-    return f"http://127.0.0.1:{port}"
+    from langgraph_api.utils import with_user  # noqa: PLC0415 - only inside a server
 
-
-def client_for(request: Request) -> HitlClient:
-    """The project's SDK client, signed in as the caller."""
-    token = token_of(request.headers.get("authorization"), request.headers.get("x-api-key"))
-    if not token:
-        raise HTTPException(401, "sign in with a token")
-    return HitlClient(own_url(request), token=token)
+    async with with_user(request.user, request.scope.get("auth")):
+        yield get_client()
 
 
 def user_of(request: Request) -> tuple[str, str]:
     """``(identity, role)`` of the signed-in caller."""
     user = request.user
     return user.identity, getattr(user, "role", None) or user["role"]
+
+
+def pauses_of(thread: dict[str, Any]) -> list[dict[str, Any]]:
+    """A thread's pending pauses."""
+    return [i for group in (thread.get("interrupts") or {}).values() for i in group]
 
 
 async def page(request: Request) -> Response:
@@ -79,14 +82,17 @@ async def me(request: Request) -> JSONResponse:
 async def items(request: Request) -> JSONResponse:
     """Every pending pause the caller may answer, newest first."""
     identity, role = user_of(request)
-    async with client_for(request) as client:
-        outcomes = await client.pending(waiting_for=role, limit=100)
-        outcomes += await client.pending(waiting_for=f"user:{identity}", limit=100)
+    threads = []
+    async with as_caller(request) as client:
+        for waiting_for in (role, f"user:{identity}"):
+            threads += await client.threads.search(
+                status="interrupted", metadata={"waiting_for": waiting_for}, limit=100
+            )
     found = [
-        item_of(outcome, interrupt)
-        for outcome in outcomes
-        for interrupt in outcome.interrupts
-        if addressed_to(interrupt.get("value"), identity, role)
+        item_of(thread, pause)
+        for thread in threads
+        for pause in pauses_of(thread)
+        if refusal(pause.get("value"), identity, role, approves=False) is None
     ]
     found.sort(key=lambda item: item["waiting_since"], reverse=True)
     return JSONResponse(found)
@@ -94,18 +100,22 @@ async def items(request: Request) -> JSONResponse:
 
 async def history(request: Request) -> JSONResponse:
     """Finished workflows the caller may see, with their outcome and audit trail."""
-    async with client_for(request) as client:
-        outcomes = await client.finished(limit=50)
+    async with as_caller(request) as client:
+        threads = await client.threads.search(
+            status="idle", limit=50, sort_by="updated_at", sort_order="desc"
+        )
     return JSONResponse([
         {
-            "thread_id": o.thread_id,
-            "workflow": o.graph_id,
-            "finished": o.updated_at,
-            "outcome": o.values.get("status") or "finished",
-            "request": request_of(o.values),
-            "audit": o.values.get("audit") or o.values.get("reviews") or [],
+            "thread_id": str(t["thread_id"]),
+            "workflow": (t.get("metadata") or {}).get("graph_id"),
+            "finished": str(t.get("updated_at")),
+            "outcome": (t.get("values") or {}).get("status") or "finished",
+            "request": request_of(t.get("values") or {}),
+            "audit": (t.get("values") or {}).get("audit") or (t.get("values") or {}).get("reviews")
+            or [],
         }
-        for o in outcomes
+        for t in threads
+        if t.get("values")
     ])  # fmt: skip
 
 
@@ -113,38 +123,66 @@ async def answer(request: Request) -> JSONResponse:
     """Answer one pause (a JSON body: thread_id, interrupt_id, decision, note, changes, args)."""
     body = await request.json()
     if not isinstance(body, dict) or not body.get("thread_id") or not body.get("interrupt_id"):
-        return JSONResponse({"error": "thread_id and interrupt_id are required"}, status_code=422)
-    try:
-        async with client_for(request) as client:
-            outcome = await _answer(client, body)
-    except ClientError as exc:
-        return JSONResponse({"error": str(exc), "kind": exc.kind},
-                            status_code=STATUS_FOR.get(exc.kind, 400))  # fmt: skip
-    return JSONResponse({"thread_id": outcome.thread_id, "state": outcome.state,
-                         "status": outcome.values.get("status")})  # fmt: skip
+        return refused(422, "thread_id and interrupt_id are required", "invalid")
+    thread_id, pause_id = str(body["thread_id"]), str(body["interrupt_id"])
+    async with as_caller(request) as client:
+        try:
+            thread = await client.threads.get(thread_id)
+            pause = next((p for p in pauses_of(thread) if p["id"] == pause_id), None)
+            if pause is None:
+                return refused(409, "already answered elsewhere: this item is stale", "stale")
+            value = pause.get("value") if isinstance(pause.get("value"), dict) else {}
+            try:
+                resume = build_answer(
+                    str(body.get("decision")),
+                    payload=value,
+                    note=body.get("note"),
+                    changes=body.get("changes") or None,
+                    args=body.get("args"),
+                )
+            except ValueError as exc:
+                return refused(422, str(exc), "invalid")
+            graph_id = (thread.get("metadata") or {}).get("graph_id")
+            await client.runs.wait(thread_id, graph_id, command={"resume": {pause_id: resume}},
+                                   multitask_strategy="reject", raise_error=False)  # fmt: skip
+            after = await client.threads.get(thread_id)
+        except (APIStatusError, httpx.HTTPStatusError) as exc:
+            status, detail = status_and_detail(exc)
+            kind = "conflict" if "already running" in detail else KIND_FOR.get(status, "error")
+            return refused(status, detail, kind)
+    seen = [(p["id"], p.get("value")) for p in pauses_of(thread)]
+    errors = [
+        p["value"]["error"]
+        for p in pauses_of(after)
+        if isinstance(p.get("value"), dict)
+        and p["value"].get("error")
+        and (p["id"], p.get("value")) not in seen
+    ]
+    if errors:
+        return refused(422, f"the workflow refused the answer: {errors[0]}", "refused")
+    values = after.get("values") or {}
+    state = {"interrupted": "waiting", "idle": "finished", "error": "failed", "busy": "running"}
+    return JSONResponse({"thread_id": thread_id, "state": state.get(after["status"]),
+                         "status": values.get("status")})  # fmt: skip
 
 
-async def _answer(client: HitlClient, body: dict[str, Any]) -> Outcome:
-    """Build the answer for the pause the page showed, and send it as a resume."""
-    outcome = await client.status(body["thread_id"])
-    pause = next((i for i in outcome.interrupts if i["id"] == body["interrupt_id"]), None)
-    if pause is None:
-        raise ClientError("already answered elsewhere: this item is stale", kind="stale")
-    value = build_answer(
-        str(body.get("decision")),
-        payload=pause.get("value") if isinstance(pause.get("value"), dict) else None,
-        note=body.get("note"),
-        changes=body.get("changes") or None,
-        args=body.get("args"),
-    )
-    return await client.resume(body["thread_id"], value, body["interrupt_id"], outcome)
+def status_and_detail(exc: APIStatusError | httpx.HTTPStatusError) -> tuple[int, str]:
+    """The status and the server's reason of a refused call."""
+    if isinstance(exc, APIStatusError):
+        status, body = exc.status_code, exc.body
+    else:
+        status = exc.response.status_code
+        try:
+            body = exc.response.json()
+        except ValueError:
+            body = exc.response.text
+    detail = body.get("detail") if isinstance(body, dict) else body
+    return status, str(detail or exc)
 
 
-def addressed_to(value: Any, identity: str, role: str) -> bool:
-    """Whether the caller may answer a pause with this payload."""
-    if not isinstance(value, dict):
-        return False
-    return value.get("role") == role if value.get("role") else value.get("user") == identity
+def refused(status: int, error: str, kind: str) -> JSONResponse:
+    """An answer that was not applied, and why."""
+    return JSONResponse({"error": error, "kind": kind}, status_code=status)
 
 
 def request_of(values: dict[str, Any]) -> dict[str, Any]:
@@ -153,25 +191,26 @@ def request_of(values: dict[str, Any]) -> dict[str, Any]:
     return {k: values[k] for k in keys if values.get(k) is not None}
 
 
-def item_of(outcome: Outcome, interrupt: dict[str, Any]) -> dict[str, Any]:
+def item_of(thread: dict[str, Any], pause: dict[str, Any]) -> dict[str, Any]:
     """One inbox item: what to decide, on what, since when, and what came before."""
-    value = interrupt["value"]
+    value = pause["value"]
     request = value.get("request") or request_of(value)
     if value.get("type") == "tool_approval":
         request = {"tool": value.get("name"), "args": value.get("args")}
+    since = str(thread.get("updated_at"))
     return {
-        "thread_id": outcome.thread_id,
-        "interrupt_id": interrupt["id"],
-        "workflow": outcome.graph_id,
+        "thread_id": str(thread["thread_id"]),
+        "interrupt_id": pause["id"],
+        "workflow": (thread.get("metadata") or {}).get("graph_id"),
         "kind": value.get("type"),
         "waiting_for": value.get("role") or f"user:{value.get('user')}",
-        "waiting_since": outcome.updated_at,
-        "age_seconds": _age(outcome.updated_at),
+        "waiting_since": since,
+        "age_seconds": _age(since),
         "due_at": value.get("due_at"),
         "request": request,
         "options": value.get("options") or [],
         "editable": editable(value),
-        "history": value.get("history") or outcome.values.get("audit") or [],
+        "history": value.get("history") or (thread.get("values") or {}).get("audit") or [],
         "error": value.get("error"),
         "details": {k: v for k, v in value.items() if k in ("step", "levels", "payment_error")},
     }

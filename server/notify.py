@@ -33,49 +33,22 @@ import logging
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 import httpx
 from langgraph_sdk.client import LangGraphClient
-from sqlalchemy import (
-    Column,
-    DateTime,
-    Engine,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    func,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from graphs.payments import create_tables, ledger_engine, ledger_url
+from graphs.common import store
+from graphs.common.store import outbox
 from server.threads import pending_pauses
 
 logger = logging.getLogger(__name__)
 
-metadata = MetaData()
-outbox = Table(
-    "outbox",
-    metadata,
-    Column("interrupt_id", String(64), primary_key=True),
-    Column("thread_id", String(64), nullable=False),
-    Column("body", Text, nullable=False),
-    Column("status", String(10), nullable=False),
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("next_at", DateTime(timezone=True), nullable=False),
-    Column("last_error", Text),
-    Column("created_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
-    Column("sent_at", DateTime(timezone=True)),
-)
 STATUSES = ("pending", "sent", "dead", "dropped")
 LEASE = timedelta(seconds=30)
 """How long a claimed row is left alone by other replicas while it is being posted."""
@@ -91,14 +64,6 @@ class Pause:
     interrupt_id: str
     waiting_for: str | None
     payload: dict[str, Any]
-
-
-@lru_cache(maxsize=4)
-def store(url: str) -> Engine:
-    """The project's store (the ledger's database) with the outbox table."""
-    engine = ledger_engine(url)
-    create_tables(engine, metadata)
-    return engine
 
 
 def now() -> datetime:
@@ -141,7 +106,7 @@ def message(pause: Pause, public_url: str) -> dict[str, Any]:
 def add(pause: Pause, body: dict[str, Any]) -> bool:
     """Queue a pause's message; False if that pause was queued before."""
     try:
-        with store(ledger_url()).begin() as conn:
+        with store.engine().begin() as conn:
             conn.execute(
                 insert(outbox).values(
                     interrupt_id=pause.interrupt_id,
@@ -159,7 +124,7 @@ def add(pause: Pause, body: dict[str, Any]) -> bool:
 
 def claim_due(limit: int = 20) -> list[dict[str, Any]]:
     """Take the due rows (each claimed with a lease, so one replica posts it)."""
-    engine, at = store(ledger_url()), now()
+    engine, at = store.engine(), now()
     with engine.connect() as conn:
         rows = conn.execute(
             select(outbox)
@@ -182,7 +147,7 @@ def claim_due(limit: int = 20) -> list[dict[str, Any]]:
 
 def settle(interrupt_id: str, **values: Any) -> None:
     """Record what became of a row."""
-    with store(ledger_url()).begin() as conn:
+    with store.engine().begin() as conn:
         conn.execute(update(outbox).where(outbox.c.interrupt_id == interrupt_id).values(**values))
 
 
@@ -191,7 +156,7 @@ def listing(status: str | None = None, limit: int = 100) -> list[dict[str, Any]]
     query = select(outbox).order_by(outbox.c.created_at.desc()).limit(limit)
     if status:
         query = query.where(outbox.c.status == status)
-    with store(ledger_url()).connect() as conn:
+    with store.engine().connect() as conn:
         rows = conn.execute(query).all()
     return [
         {
@@ -216,7 +181,7 @@ def resend(interrupt_id: str | None = None) -> int:
         if interrupt_id
         else query.where(outbox.c.status == "dead")
     )
-    with store(ledger_url()).begin() as conn:
+    with store.engine().begin() as conn:
         return conn.execute(query).rowcount
 
 

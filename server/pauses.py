@@ -1,9 +1,9 @@
 """Keep each thread's metadata in step with its workflow's pauses.
 
-Workflows announce every pause and every accepted decision
-(``graphs.common.add_listener``). This listener writes what authorization filters
-on into the thread's metadata, through the server's own in-process client and
-an internal channel that ``server.auth`` recognises (:data:`INTERNAL_WRITE`):
+Workflows emit an event for every pause and every accepted decision
+(``graphs.common.events``). This subscriber writes what authorization filters on
+into the thread's metadata, through the server's own in-process client and the
+internal channel that ``server.auth`` recognises (``server.internal``):
 
 - ``waiting_for``: the role (or ``user:<name>``) the open pauses are addressed to,
   cleared when a decision is accepted and nothing else waits. A run that leaves
@@ -19,18 +19,15 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from contextvars import ContextVar
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph_sdk.client import LangGraphClient
 
-from graphs.common import first_addressee
+from graphs.common.access import first_addressee
+from graphs.common.events import Decided, Event, Paused
+from server.internal import INTERNAL_WRITE
 from server.notify import Notifier, Pause
-
-INTERNAL_WRITE: ContextVar[bool] = ContextVar("hitl_internal_write", default=False)
-"""Set while this listener writes metadata. The in-process client calls the server's
-ASGI app in the calling task, so ``server.auth`` sees it; no HTTP client can set it."""
 
 
 class PauseListener:
@@ -47,6 +44,8 @@ class PauseListener:
         self.notifier = notifier
         self.raised: OrderedDict[str, list[str]] = OrderedDict()
         """Addressees of the pauses each recent run raised (by run id)."""
+        self.tasks: set[asyncio.Task] = set()
+        """Writes started on the loop itself (async nodes), kept until done: :meth:`drain`."""
 
     def waiting_for(self, run_id: str | None, new: str | None = None) -> str | None:
         """Whom a run's pauses wait for, so far: a role before a single user."""
@@ -57,7 +56,7 @@ class PauseListener:
             self.raised.popitem(last=False)
         return first_addressee(raised)
 
-    def __call__(self, config: RunnableConfig, event: dict[str, Any]) -> None:
+    def __call__(self, config: RunnableConfig, event: Event) -> None:
         """Handle one event (from a node's worker thread, or from the loop itself)."""
         thread_id = (config.get("configurable") or {}).get("thread_id")
         if not thread_id:
@@ -69,29 +68,31 @@ class PauseListener:
         except RuntimeError:
             running = None
         if running is self.loop:
-            self.loop.create_task(work)
+            task = self.loop.create_task(work)
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
             return
         # Sync nodes run in worker threads: finish the write before the pause is visible.
         asyncio.run_coroutine_threadsafe(work, self.loop).result(timeout=30)
 
-    async def apply(self, thread_id: str, event: dict[str, Any], run_id: str | None = None) -> None:
+    async def drain(self) -> None:
+        """Wait for the writes still under way (at shutdown)."""
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    async def apply(self, thread_id: str, event: Event, run_id: str | None = None) -> None:
         """Write the metadata an event implies."""
         metadata: dict[str, Any] = {}
-        if event["event"] == "pause":
-            metadata["waiting_for"] = self.waiting_for(run_id, event.get("waiting_for"))
+        if isinstance(event, Paused):
+            metadata["waiting_for"] = self.waiting_for(run_id, event.waiting_for)
             if self.notifier is not None:
-                await self.notifier.enqueue(
-                    Pause(thread_id, event["interrupt_id"], event.get("waiting_for"),
-                          event.get("payload") or {})
-                )  # fmt: skip
-        elif event["event"] == "decision":
+                pause = Pause(thread_id, event.interrupt_id, event.waiting_for, event.payload)
+                await self.notifier.enqueue(pause)
+        elif isinstance(event, Decided):
             thread = await self.client.threads.get(thread_id)
             answered = list((thread.get("metadata") or {}).get("answered_by") or [])
-            if event.get("approver") and event["approver"] not in answered:
-                answered.append(event["approver"])
+            if event.approver and event.approver not in answered:
+                answered.append(event.approver)
             metadata.update(waiting_for=self.waiting_for(run_id), answered_by=answered)
-        else:
-            return
         token = INTERNAL_WRITE.set(True)
         try:
             await self.client.threads.update(thread_id, metadata=metadata)

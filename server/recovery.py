@@ -45,8 +45,9 @@ from uuid import UUID
 import aiosqlite
 from langgraph_sdk.client import LangGraphClient
 
-from graphs.common import SYSTEM, addressee, first_addressee
-from server.pauses import INTERNAL_WRITE
+from graphs.common.access import addressee, first_addressee
+from graphs.common.audit import SYSTEM
+from server.internal import INTERNAL_WRITE
 from server.threads import all_threads, pending_pauses
 
 logger = logging.getLogger(__name__)

@@ -69,9 +69,7 @@ SKIP_REASON = (
 # empty (inbox-view.tsx, ``autoRefreshInboxes``, keyed ``inbox-refreshed-<date>``).
 # A fresh browser profile always hits it right after the first inbox is added, in the
 # middle of the next clicks; mark it done so that reload does not land under the test.
-NO_DAILY_RELOAD = (
-    "localStorage.setItem(`inbox-refreshed-${new Date().toDateString()}`, 'true');"
-)
+NO_DAILY_RELOAD = "localStorage.setItem(`inbox-refreshed-${new Date().toDateString()}`, 'true');"
 
 
 @pytest.fixture(scope="module")
@@ -251,7 +249,7 @@ def test_manager_accepts_and_edits_in_agent_inbox(agent_inbox_url, inbox_page, s
     assert answer["body"]["assistant_id"] == EXPENSE
     assert answer["body"]["command"] == {"resume": [{"type": "accept", "args": None}]}
     (entry,) = audit_of(alice, expense)
-    assert (entry["decision"], entry["approver"]) == ("approved", "bob")
+    assert (entry["decision"], entry["approver"]) == ("approve", "bob")
 
     # Edit the chain's amount to 600 and submit.
     with page.expect_navigation():

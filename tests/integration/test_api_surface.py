@@ -124,6 +124,9 @@ TABLE: dict[tuple[str, str], Expect] = {
     ("GET", "/metrics"): everyone(200, "metrics: token required (server.app RequestLimits)"),
     # Custom routes (server/app.py, server/inbox.py)
     ("GET", "/me"): everyone(200),
+    ("GET", "/notifications"): admin_only(200, "the webhook outbox: admins only"),
+    ("POST", "/notifications/{interrupt_id}/resend"): admin_only(
+        404, "admins only (the probed id is not in the outbox: 404)"),
     ("GET", "/inbox"): public(200, "the inbox page shell holds no data"),
     ("GET", "/inbox/"): public(200, "the inbox page shell holds no data"),
     ("GET", "/inbox/static/{name}"): public(200, "the inbox's script and style sheet"),
@@ -279,6 +282,7 @@ def request_for(method: str, path: str, p: Probe) -> tuple[dict[str, str], dict[
         "name": "inbox.css",
         "cron_id": str(uuid.uuid4()),
         "operation_id": p.operation_id,
+        "interrupt_id": uuid.uuid4().hex,
     }
     scratch_thread = {"thread_id": p.scratch_thread_id, "run_id": p.scratch_run_id}
     scratch_assistant = {"assistant_id": p.scratch_assistant_id}

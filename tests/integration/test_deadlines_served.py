@@ -35,7 +35,7 @@ def test_sweeper_expires_an_expense(cli, assistant_for):
     done = wait_for(cli, proc.data["thread_id"], lambda o: o["state"] == "finished")
     assert done["values"]["status"] == "rejected"
     assert [(e["decision"], e["approver"]) for e in done["values"]["audit"]] == [
-        ("expired", "system")
+        ("expire", "system")
     ]
 
 
@@ -54,7 +54,7 @@ def test_sweeper_escalates_the_chain(cli, assistant_for):
     )
     outcome = wait_for(cli, proc.data["thread_id"], lambda o: o["state"] == "finished", timeout=40)
     trail = [(e["role"], e["decision"], e["approver"]) for e in outcome["values"]["audit"]]
-    assert trail == [("manager", "escalated", "system"), ("finance", "expired", "system")]
+    assert trail == [("manager", "expire", "system"), ("finance", "expire", "system")]
 
 
 def test_early_expiry_claims_are_refused(cli):

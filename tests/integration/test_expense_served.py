@@ -94,10 +94,13 @@ def test_threshold_from_an_admin_made_assistant(sdk, assistant_for, cli):
 def test_bad_answer_keeps_the_thread_waiting(sdk, sdk_as, bad):
     bob = sdk_as("bob")
     thread_id, _ = start(sdk, {"amount": 500, "description": "Conference ticket"})
-    bob.runs.wait(thread_id, GRAPH, command={"resume": bad})
+    (_, (before,)) = pending_interrupts(sdk, thread_id)
+    with pytest.raises(httpx.HTTPStatusError) as refused:
+        bob.runs.wait(thread_id, GRAPH, command={"resume": bad})
+    assert refused.value.response.status_code == 422
+    assert "invalid answer" in refused.value.response.text
     thread_status, (interrupt,) = pending_interrupts(sdk, thread_id)
-    assert thread_status == "interrupted"
-    assert interrupt["value"]["error"].startswith("invalid answer:")
+    assert thread_status == "interrupted" and interrupt == before  # the same pause, untouched
     final = bob.runs.wait(
         thread_id, GRAPH, command={"resume": {"decision": "approve", "note": "ok"}}
     )
@@ -148,7 +151,7 @@ def test_cli_submit_pending_resume_watch_history(cli):
     assert done.data["values"]["approver_note"] == "Enjoy"
 
     history = cli("history", thread_id)
-    assert "approved by bob" in history.stdout
+    assert "approve by bob" in history.stdout
 
     again = cli("resume", thread_id, "reject", "--note", "too late", user="bob")
     assert again.returncode == 1
@@ -198,14 +201,15 @@ def test_concurrent_answers_one_wins(server):
 
 
 def test_stale_pause_id_is_refused_by_the_client(cli, sdk, sdk_as):
-    thread_id, _ = start(sdk, {"amount": 640, "description": "Stale"})
-    (_, (old,)) = pending_interrupts(sdk, thread_id)
-    # A refused answer replaces the pause: the old id is no longer pending.
-    sdk_as("bob").runs.wait(thread_id, GRAPH, command={"resume": {old["id"]: "garbage"}})
-    (_, (new,)) = pending_interrupts(sdk, thread_id)
+    thread = sdk.threads.create()["thread_id"]
+    sdk.runs.wait(thread, "approval_chain", input={"amount": 5_000, "description": "Stale"})
+    (_, (old,)) = pending_interrupts(sdk, thread)
+    # The manager's approval moves the chain on: the old pause id is no longer pending.
+    sdk_as("bob").runs.wait(thread, "approval_chain", command={"resume": {"decision": "approve"}})
+    (_, (new,)) = pending_interrupts(sdk, thread)
     assert new["id"] != old["id"]
-    stale = cli("resume", thread_id, "approve", "--interrupt-id", old["id"], user="bob")
+    stale = cli("resume", thread, "approve", "--interrupt-id", old["id"], user="carol")
     assert stale.returncode == 1
     assert f"pause {old['id']} is not pending" in stale.stderr
     assert "nothing was sent" in stale.stderr
-    assert pending_interrupts(sdk, thread_id)[1] == [new]
+    assert pending_interrupts(sdk, thread)[1] == [new]

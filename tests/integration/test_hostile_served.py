@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from graphs.approval_chain import ChainDecision
-from graphs.common import ExpenseDecision
+from graphs.common.decisions import Decision
 from tests.strategies import answers, inputs, tool_answers
 
 pytestmark = pytest.mark.integration
@@ -17,9 +17,9 @@ SERVED = settings(
     max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 REQUESTS = {
-    "expense_approval": ({"amount": 500, "description": "Hotel"}, ExpenseDecision),
+    "expense_approval": ({"amount": 500, "description": "Hotel"}, Decision),
     "approval_chain": ({"amount": 500, "description": "Racks"}, ChainDecision),
-    "order_processing": ({"amount": 5000}, ExpenseDecision),
+    "order_processing": ({"amount": 5000}, Decision),
 }
 
 
@@ -57,8 +57,8 @@ def test_random_answers_leave_the_pause_answerable(sdk, sdk_as, graph, answer):
         bob.runs.wait(
             thread_id, graph, command={"resume": {pause["id"]: answer}}, raise_error=False
         )
-    except httpx.HTTPStatusError as exc:  # refused at the door (a forged approver, a size)
-        assert exc.response.status_code in (403, 413), exc.response.text
+    except httpx.HTTPStatusError as exc:  # refused at the door (schema, forged approver, size)
+        assert exc.response.status_code in (403, 413, 422), exc.response.text
     status, pauses = pending(bob, thread_id)
     if status == "interrupted":
         assert pauses  # still answerable; a valid answer now finishes it
@@ -80,9 +80,12 @@ def test_random_tool_reviews_keep_the_call_pending(sdk, answer):
         thread_id, "assistant", input={"messages": [{"role": "user", "content": "refund 3 to x"}]}
     )
     (_, [pause]) = pending(sdk, thread_id)
-    sdk.runs.wait(
-        thread_id, "assistant", command={"resume": {pause["id"]: answer}}, raise_error=False
-    )
+    try:
+        sdk.runs.wait(
+            thread_id, "assistant", command={"resume": {pause["id"]: answer}}, raise_error=False
+        )
+    except httpx.HTTPStatusError as exc:  # refused at the door: it does not fit the schema
+        assert exc.response.status_code in (413, 422), exc.response.text
     status, pauses = pending(sdk, thread_id)
     assert status in ("interrupted", "idle"), status
     if status == "interrupted":

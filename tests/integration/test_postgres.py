@@ -19,6 +19,7 @@ from langgraph.types import Command
 from sqlalchemy import select
 
 from graphs import approval_chain, expense_approval, order_processing, payments
+from graphs.common import store
 from tests.pg import PgCluster, ProcessGroup, pg_cluster  # noqa: F401 - pg_cluster: fixture
 
 pytestmark = pytest.mark.integration
@@ -59,7 +60,7 @@ def _charge(index: int, ledger: str, key: str, order_id: str, amount: float) -> 
 
 
 def _open_ledger(index: int, ledger: str) -> str:
-    return payments.ledger_engine(ledger).dialect.driver
+    return store.engine(ledger).dialect.driver
 
 
 def _charge_many(index: int, ledger: str, keys: list[str]) -> dict[str, str]:
@@ -166,7 +167,7 @@ def test_one_charge_per_key_from_many_processes(pg_cluster: PgCluster, db, worke
         txns = workers.run(_charge, [(ledger, key, f"ORD-{round_}", 1234.5)] * WORKERS)
         assert len(set(txns)) == 1, txns
         assert payments.ledger_count(f"ORD-{round_}", url=ledger) == 1
-    engine = payments.ledger_engine(ledger)
+    engine = store.engine(ledger)
     assert engine.dialect.name == "postgresql"
     assert engine.dialect.driver == "psycopg"
     with engine.connect() as conn:
@@ -180,7 +181,7 @@ def test_same_key_other_amount_is_refused_across_processes(pg_cluster: PgCluster
     calls = [(ledger, "t:ORD-9", "ORD-9", 10.0 if i % 2 else 20.0) for i in range(WORKERS)]
     outcomes = workers.run(_charge, calls)
     assert payments.ledger_count("ORD-9", url=ledger) == 1
-    with payments.ledger_engine(ledger).connect() as conn:
+    with store.engine(ledger).connect() as conn:
         row = conn.execute(select(payments.charges)).one()
     for (_, _, _, amount), outcome in zip(calls, outcomes, strict=True):
         expected = row.transaction_id if amount == float(row.amount) else "conflict"

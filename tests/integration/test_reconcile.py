@@ -11,7 +11,7 @@ import httpx
 import pytest
 from langgraph_sdk import get_sync_client
 
-from graphs.common import addressee
+from graphs.common.access import addressee
 from graphs.payments import ledger_count
 from tests.conftest import TOKENS, eventually, run_cli
 

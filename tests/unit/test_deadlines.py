@@ -51,7 +51,7 @@ def test_expense_expires_rejected_by_system(checkpointer, thread):
     final = app.invoke(Command(resume={"decision": "approve", "note": "sorry, late"}), thread)
     assert final["status"] == "rejected"
     assert final["approver_note"].startswith("Expired: no decision by")
-    assert [(e["decision"], e["approver"]) for e in final["audit"]] == [("expired", "system")]
+    assert [(e["decision"], e["approver"]) for e in final["audit"]] == [("expire", "system")]
 
 
 def test_expiry_cannot_be_claimed_early(checkpointer, thread):
@@ -82,13 +82,13 @@ def test_chain_escalates_then_expires_at_the_last_level(checkpointer, thread):
     wait_past(value["due_at"])
     value = pause_of(app.invoke(Command(resume={"decision": "expired"}), thread))
     assert value["role"] == "finance"  # escalated, with a fresh clock
-    assert value["history"][0]["decision"] == "escalated"
+    assert value["history"][0]["decision"] == "expire"
     wait_past(value["due_at"])
     final = app.invoke(Command(resume={"decision": "expired"}), thread)
     assert final["status"] == "rejected"
     assert [(e["role"], e["decision"], e["approver"]) for e in final["audit"]] == [
-        ("manager", "escalated", "system"),
-        ("finance", "expired", "system"),
+        ("manager", "expire", "system"),
+        ("finance", "expire", "system"),
     ]
 
 

@@ -23,7 +23,7 @@ from langgraph_cli.config import validate_config_file
 from langgraph_cli.docker import DEFAULT_POSTGRES_URI, DockerCapabilities, Version, compose_as_dict
 from sqlalchemy import make_url
 
-from graphs import payments
+from graphs.common import store
 from tests.devserver import LANGGRAPH, ROOT
 
 DEV_CONFIG = ROOT / "langgraph.json"
@@ -131,10 +131,10 @@ def test_start_up_recovery_runs_only_on_the_embedded_sqlite_checkpointer(
 def test_ledger_is_sqlite_by_default_and_any_url_when_configured(tmp_path, monkeypatch):
     monkeypatch.setenv("HITL_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("HITL_LEDGER_URL", raising=False)
-    assert payments.ledger_url() == f"sqlite:///{tmp_path / 'ledger.sqlite'}"
-    assert payments.ledger_engine(payments.ledger_url()).dialect.name == "sqlite"
+    assert store.store_url() == f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    assert store.engine().dialect.name == "sqlite"
     monkeypatch.setenv("HITL_LEDGER_URL", "postgresql+psycopg://u:p@db:5432/x")
-    assert payments.ledger_url() == "postgresql+psycopg://u:p@db:5432/x"
+    assert store.store_url() == "postgresql+psycopg://u:p@db:5432/x"
 
 
 @pytest.mark.parametrize(
@@ -150,7 +150,7 @@ def test_ledger_is_sqlite_by_default_and_any_url_when_configured(tmp_path, monke
     ],
 )
 def test_libpq_urls_get_the_psycopg3_driver(url, expected):
-    assert payments.engine_url(url) == expected
+    assert store.engine_url(url) == expected
 
 
 # -- the self-hosted compose file ---------------------------------------------------------
@@ -246,7 +246,7 @@ def test_api_runs_the_built_image_with_server_licence_users_and_shared_stores(co
     assert "LANGGRAPH_CHECKPOINTER" not in env
     pg_env = compose["services"]["langgraph-postgres"]["environment"]
     server_db = make_url(env["DATABASE_URI"])
-    ledger_db = make_url(payments.engine_url(env["HITL_LEDGER_URL"]))
+    ledger_db = make_url(store.engine_url(env["HITL_LEDGER_URL"]))
     for url in (server_db, ledger_db):  # the ledger lives in the server's own Postgres
         assert (url.host, url.port) == ("langgraph-postgres", 5432)
         assert (url.username, url.password) == (

@@ -47,7 +47,7 @@ def test_seed_conference_ticket_is_approved_with_note(app, thread):
     )
     assert final["status"] == "approved"
     assert final["approver_note"] == "Approved for Q4 conference"
-    assert [e["decision"] for e in final["audit"]] == ["approved"]
+    assert [e["decision"] for e in final["audit"]] == ["approve"]
 
 
 def test_seed_laptop_is_rejected_with_note(app, thread):

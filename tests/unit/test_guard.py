@@ -6,7 +6,8 @@ import pytest
 from langgraph_sdk import Auth
 
 from graphs import payments
-from graphs.common import addressee, decision_word, refusal, requester_of
+from graphs.common.access import addressee, refusal, requester_of
+from graphs.common.decisions import decision_word
 from server import guard
 from server.notify import Pause, message
 

@@ -13,7 +13,7 @@ from langgraph.types import Command
 from pydantic import ValidationError
 
 from graphs import approval_chain, assistant, expense_approval, order_processing, payments
-from graphs.common import ExpenseDecision
+from graphs.common.decisions import Decision
 from tests.strategies import answers, inputs, tool_answers
 
 SETTINGS = settings(
@@ -92,7 +92,7 @@ def test_random_answers_never_approve_what_is_not_valid(name, answer):
         parsed = approval_chain.ChainDecision.model_validate(answer)
         assert parsed.decision in ("approve", "edit", "reject")
     else:
-        parsed = ExpenseDecision.model_validate(answer)  # raises if the answer was invalid
+        parsed = Decision.model_validate(answer)  # raises if the answer was invalid
         expected = {
             "expense_approval": ("approved", "rejected"),
             "order_processing": ("paid", "cancelled"),

@@ -33,7 +33,7 @@ def test_owned_metadata_comes_from_the_checkpoint():
         "values": {
             "audit": [
                 {"approver": "bob", "decision": "approve"},
-                {"approver": "system", "decision": "escalated"},
+                {"approver": "system", "decision": "expire"},
                 {"approver": "carol", "decision": "approve"},
             ]
         },

@@ -1,0 +1,193 @@
+"""The answers people give, in every format, and the decisions the audit trail records.
+
+Decisions are ``approve | edit | reject | expire | retry | cancel``. The seed's
+``approved`` / ``rejected`` stay accepted as answers and are recorded as
+``approve`` / ``reject``. Agent Inbox's answers (a list of one HumanResponse) are
+turned into the pause's own answer by :func:`native_answer`; the CLI and the inbox
+build theirs with :func:`build_answer`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any, Literal
+
+import jsonschema
+from pydantic import Field
+
+from graphs.common.fields import Approver, Note, StrictModel
+
+DECISIONS = ("approve", "edit", "reject", "expire", "retry", "cancel")
+"""What an audit entry's ``decision`` says."""
+
+SPELLINGS = {"approved": "approve", "rejected": "reject", "expired": "expire"}
+
+
+def recorded(word: str) -> str:
+    """The audit trail's word for a decision (``approved`` is recorded as ``approve``)."""
+    return SPELLINGS.get(word, word)
+
+
+class Decision(StrictModel):
+    """An answer to an approve / reject question (an expense, an order).
+
+    The seed notebook answers with ``approved`` / ``rejected``; the pause offers
+    the option words ``approve`` / ``reject``. Both spellings are accepted.
+    """
+
+    decision: Literal["approve", "reject", "approved", "rejected"] = Field(
+        description="approve / approved, or reject / rejected"
+    )
+    note: Note = ""
+    approver: Approver = None
+
+    @property
+    def approved(self) -> bool:
+        """Whether this answer approves."""
+        return self.decision in ("approve", "approved")
+
+
+APPROVING = frozenset({"approve", "approved", "edit", "retry", "accept"})
+
+
+def decision_word(answer: Any) -> str | None:
+    """The decision an answer makes, whatever its format (``decision``, ``type``, Agent Inbox)."""
+    if isinstance(answer, list) and len(answer) == 1:
+        answer = answer[0]
+    if not isinstance(answer, dict):
+        return None
+    word = answer.get("decision", answer.get("type"))
+    return word if isinstance(word, str) else None
+
+
+HUMAN_RESPONSES = ("accept", "edit", "response", "ignore")
+
+
+def native_answer(answer: Any, payload: dict[str, Any]) -> Any:
+    """Turn Agent Inbox's answer (a list of one HumanResponse) into the pause's own.
+
+    Any other answer is returned as it is.
+
+    Raises:
+        ValueError: The response type is not offered, or its args do not fit it.
+    """
+    if not (
+        isinstance(answer, list)
+        and len(answer) == 1
+        and isinstance(answer[0], dict)
+        and answer[0].get("type") in HUMAN_RESPONSES
+    ):
+        return answer
+    kind, args = answer[0]["type"], answer[0].get("args")
+    config, options = payload.get("config") or {}, payload.get("options") or []
+    allowed = {"accept": "allow_accept", "edit": "allow_edit", "response": "allow_respond"}
+    if kind not in allowed or not config.get(allowed[kind]) or not options:
+        return _refuse_response(kind)
+    tool = payload.get("type") == "tool_approval"
+    if kind == "accept":
+        return {"type": "approve"} if tool else {"decision": options[0]}
+    if kind == "response":
+        if not isinstance(args, str) or not args.strip():
+            raise ValueError("a response needs its text (the reason, shown to the requester)")
+        return {"type": "reject", "message": args} if tool else {"decision": options[-1],
+                                                                  "note": args}  # fmt: skip
+    edited = args.get("args") if isinstance(args, dict) else None
+    if not isinstance(edited, dict):
+        raise ValueError("an edit needs args: {action, args: {field: value}}")
+    if tool:
+        return {"type": "edit", "edited_action": {"name": payload.get("name"), "args": edited}}
+    current = (payload.get("action_request") or {}).get("args") or {}
+    changes = {
+        k: _like(current.get(k), v)
+        for k, v in edited.items()
+        if k in payload.get("editable", []) and _like(current.get(k), v) != current.get(k)
+    }
+    if not changes:
+        raise ValueError(f"the edit changes none of {', '.join(payload.get('editable', []))}")
+    return {"decision": "edit", "changes": changes}
+
+
+def _refuse_response(kind: str) -> Any:
+    raise ValueError(f"{kind} is not offered by this pause (see its config)")
+
+
+def _like(current: Any, value: Any) -> Any:
+    """An edited value in its field's type (form fields send numbers as text)."""
+    if isinstance(current, int | float) and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def build_answer(
+    decision: str,
+    *,
+    payload: dict[str, Any] | None = None,
+    note: str | None = None,
+    approver: str | None = None,
+    changes: dict[str, Any] | None = None,
+    args: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Build the resume value for ``decision`` on the pause showing ``payload``."""
+    if (payload or {}).get("type") == "tool_approval":
+        return _tool_answer(payload or {}, decision, note, args)
+    if args is not None:
+        raise ValueError("--args only goes with a tool review (the assistant's pauses)")
+    answer: dict[str, Any] = {"decision": decision}
+    if note is not None:
+        answer["note"] = note
+    if approver is not None:
+        answer["approver"] = approver
+    if decision == "edit":
+        if not changes:
+            raise ValueError("edit needs at least one change (--amount / --description)")
+        answer["changes"] = changes
+    elif changes:
+        raise ValueError(f"--amount / --description only go with edit, not {decision}")
+    return answer
+
+
+def _tool_answer(
+    payload: dict[str, Any], decision: str, message: str | None, args: dict[str, Any] | None
+) -> dict[str, Any]:
+    if decision == "approve":
+        return {"type": "approve"}
+    if decision == "reject":
+        return {"type": "reject", **({"message": message} if message else {})}
+    if decision == "edit":
+        if args is None:
+            raise ValueError("edit of a tool call needs --args '{...}' (a JSON object)")
+        return {"type": "edit", "edited_action": {"name": payload.get("name"), "args": args}}
+    raise ValueError(f"a tool review takes approve, edit or reject, not {decision}")
+
+
+def schema_error(schema: dict[str, Any] | None, answer: Any) -> str | None:
+    """Why ``answer`` does not fit a pause's ``response_schema`` (None: it fits, or no schema).
+
+    The message names the field, e.g. ``changes.amount: 'a lot' is not of type 'number'``.
+    """
+    if not schema:
+        return None
+    errors = [
+        _deepest(e) for e in _validator(json.dumps(schema, sort_keys=True)).iter_errors(answer)
+    ]
+    if not errors:
+        return None
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e.absolute_path) or 'answer'}: {e.message}" for e in errors[:3]
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _validator(schema: str) -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(json.loads(schema))
+
+
+def _deepest(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
+    """Descend into ``anyOf`` / ``oneOf`` failures to the error that names the field."""
+    while error.context:
+        error = max(error.context, key=lambda e: len(e.absolute_path))
+    return error

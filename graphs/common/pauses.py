@@ -1,0 +1,140 @@
+"""Asking a human: the pause, its deadline, its Agent Inbox form, and the answer's check.
+
+A human answer arrives as an arbitrary JSON value through ``Command(resume=...)``.
+Nothing here trusts it: every answer is validated with a pydantic model before a
+workflow acts on it, and a refused answer becomes a fresh pause that says what was
+wrong, so a bad answer never approves anything and never loses the pause.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal, NotRequired
+
+from langgraph.errors import GraphInterrupt
+from langgraph.types import interrupt
+from pydantic import BaseModel, ValidationError
+from typing_extensions import TypedDict
+
+from graphs.common import events
+from graphs.common.access import addressee
+from graphs.common.audit import AuditEntry
+from graphs.common.decisions import native_answer
+from graphs.common.fields import ModelT, describe_error
+
+EXPIRED = "expired"
+
+
+class WorkflowState(TypedDict):
+    """State every approval workflow keeps besides its request."""
+
+    review_error: NotRequired[str | None]
+    """Why the last answer was refused; shown in the next pause, cleared by a valid one."""
+
+    audit: NotRequired[Annotated[list[AuditEntry], operator.add]]
+    """Append-only trail of decisions, the workflow's own (``system``) included."""
+
+    settings: NotRequired[dict]
+    """The run's ``Context``, pinned at submission so a resume cannot change the rules."""
+
+    due_at: NotRequired[str]
+    """When the open pause expires (UTC); a refused answer does not extend it."""
+
+
+def due_at(hours: float) -> str:
+    """Return the deadline ``hours`` from now, as an ISO 8601 UTC string."""
+    return (datetime.now(UTC) + timedelta(hours=hours)).isoformat(timespec="seconds")
+
+
+def is_overdue(deadline: str | None) -> bool:
+    """Whether ``deadline`` (ISO 8601) has passed."""
+    return bool(deadline) and datetime.fromisoformat(deadline) <= datetime.now(UTC)
+
+
+def human_interrupt(
+    action: str,
+    args: dict[str, Any],
+    description: str,
+    options: list[str],
+    editable: list[str] | tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """The Agent Inbox (HumanInterrupt) keys of a pause, built from the pause's own data.
+
+    ``accept`` answers with the first option (approve, retry), ``response`` with the
+    last (reject, cancel) and its text as the note, ``edit`` changes ``editable``
+    fields of ``args`` and approves; ``ignore`` is never offered.
+    """
+    return {
+        "action_request": {"action": action, "args": args},
+        "config": {
+            "allow_accept": True,
+            "allow_edit": bool(editable),
+            "allow_respond": True,
+            "allow_ignore": False,
+        },
+        "description": description,
+        "editable": list(editable),
+    }
+
+
+def markdown(asks: str, why: str, due: str | None, history: list[dict[str, Any]]) -> str:
+    """A pause's description for people: who asks what, why, by when, and what came before."""
+    lines = [asks, "", f"- **Why:** {why}"]
+    if due:
+        lines.append(f"- **Due:** {due} (UTC)")
+    for entry in history:
+        note = f": {entry['note']}" if entry.get("note") else ""
+        lines.append(f"- **Earlier:** {entry.get('role')} {entry.get('decision')} by "
+                     f"{entry.get('approver')} at {entry.get('at')}{note}")  # fmt: skip
+    return "\n".join(lines)
+
+
+@functools.cache
+def _response_schema(model: type[BaseModel]) -> dict[str, Any]:
+    return model.model_json_schema()
+
+
+def announce(paused: GraphInterrupt, payload: dict[str, Any]) -> None:
+    """Emit :class:`~graphs.common.events.Paused` for the pause being raised."""
+    (pause, *_) = paused.args[0]
+    events.emit(events.Paused(pause.id, addressee(payload), payload))
+
+
+def ask_human(
+    payload: dict[str, Any], model: type[ModelT], refused: str | None = None
+) -> tuple[ModelT | Literal["expired"] | None, str | None]:
+    """Pause for a human and validate the answer against ``model``.
+
+    The pause carries ``model``'s JSON schema as its ``response_schema`` so that
+    LangGraph Studio renders a form and clients can validate before sending. The
+    schema is given as a dict so that langgraph does not raise on a bad answer:
+    the caller turns the error into a fresh pause instead of failing the run, and
+    passes it back as ``refused``: the next pause shows it as ``error``.
+
+    A pause whose payload has a ``due_at`` that has passed is expired: any answer
+    (a late human's, or the deadline sweeper's) returns :data:`EXPIRED`, and the
+    workflow applies its expiry policy. Claiming expiry early is refused.
+
+    Returns:
+        ``(answer, None)`` for a valid answer, ``(EXPIRED, None)`` after the deadline,
+        ``(None, error message)`` otherwise.
+    """
+    if refused:
+        payload = {**payload, "error": refused}
+    try:
+        raw = interrupt(payload, response_schema=_response_schema(model))
+    except GraphInterrupt as paused:
+        announce(paused, payload)
+        raise
+    if is_overdue(payload.get("due_at")):
+        return EXPIRED, None
+    if isinstance(raw, dict) and raw.get("decision") == EXPIRED:
+        return None, f"invalid answer: the pause is not due until {payload.get('due_at')}"
+    try:
+        return model.model_validate(native_answer(raw, payload)), None
+    except ValidationError as exc:
+        return None, f"invalid answer: {describe_error(exc)}"
+    except ValueError as exc:  # an Agent Inbox answer this pause does not offer
+        return None, f"invalid answer: {exc}"
