@@ -6,16 +6,6 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
-TOKENS = {
-    "alice": "dev-alice",
-    "bob": "dev-bob",
-    "carol": "dev-carol",
-    "dave": "dev-dave",
-    "erin": "dev-erin",
-    "frank": "dev-frank",
-}
-"""The development users of ``.env.example``, which the benchmark servers run with."""
-
 
 @dataclass(frozen=True)
 class Workload:

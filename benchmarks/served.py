@@ -1,6 +1,6 @@
 """Served approval cycles, throughput and scale, on a real ``langgraph dev``.
 
-Every server is a :class:`tests.devserver.DevServer` (its own port, data and
+Every server is a :class:`scripts.devserver.DevServer` (its own port, data and
 runtime state), started with the project's embedded default configuration. Two
 settings differ from the tests' servers: the deadline sweeper runs at the
 project's default interval (30 s, not the tests' 1 s), and ``HITL_FAST_QUEUE=0``
@@ -23,8 +23,8 @@ from typing import Any
 
 from langgraph_sdk import get_client
 
-from benchmarks.common import TOKENS, Workload, check_outcome
-from tests.devserver import DevServer
+from benchmarks.common import Workload, check_outcome
+from scripts.devserver import TOKENS, DevServer
 
 BENCH_ENV = {"HITL_SWEEP_SECONDS": "30"}
 

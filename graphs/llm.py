@@ -29,15 +29,29 @@ class ModelConfigError(ValueError):
     """The configured provider is missing a setting."""
 
 
-def get_chat_model() -> BaseChatModel:
-    """Return the chat model the environment configures.
+def get_chat_model(name: str = "auto") -> BaseChatModel:
+    """Return the chat model ``name`` names, or with ``auto`` the one the environment configures.
+
+    ``name`` (the assistant's ``Context.model``): ``auto``, ``offline``,
+    ``openai:<model>`` or ``azure:<deployment>``; the endpoint and key always come
+    from the environment.
 
     Raises:
-        ModelConfigError: A provider is configured but its key is missing.
+        ModelConfigError: A provider is configured but its key is missing, or the name
+            is not one of the forms above.
     """
+    provider, _, model = name.partition(":")
+    if provider == "offline":
+        return OfflineChatModel()
+    if provider not in ("auto", "openai", "azure") or (provider != "auto" and not model):
+        raise ModelConfigError(f"unknown model {name!r}: auto, offline, openai:<model> or "
+                               "azure:<deployment>")  # fmt: skip
     timeout = float(os.environ.get("HITL_LLM_TIMEOUT", "60"))
     retries = int(os.environ.get("HITL_LLM_MAX_RETRIES", "2"))
-    if endpoint := os.environ.get("AZURE_OPENAI_ENDPOINT"):
+    endpoint = os.environ.get("AZURE_OPENAI_ENDPOINT")
+    if provider == "azure" and not endpoint:
+        raise ModelConfigError(f"model {name!r} needs AZURE_OPENAI_ENDPOINT")
+    if endpoint and provider in ("auto", "azure"):
         from langchain_openai import AzureChatOpenAI
 
         key = os.environ.get("DIAL_API_KEY") or os.environ.get("AZURE_OPENAI_API_KEY")
@@ -49,16 +63,19 @@ def get_chat_model() -> BaseChatModel:
             azure_endpoint=endpoint,
             api_key=key,
             api_version=os.environ.get("AZURE_OPENAI_API_VERSION", "2024-02-01"),
-            azure_deployment=os.environ.get("AZURE_OPENAI_DEPLOYMENT_NAME", "gpt-4"),
+            azure_deployment=model or os.environ.get("AZURE_OPENAI_DEPLOYMENT_NAME", "gpt-4"),
             temperature=0,
             timeout=timeout,
             max_retries=retries,
         )
-    if key := os.environ.get("OPENAI_API_KEY"):
+    key = os.environ.get("OPENAI_API_KEY")
+    if provider == "openai" and not key:
+        raise ModelConfigError(f"model {name!r} needs OPENAI_API_KEY")
+    if key:
         from langchain_openai import ChatOpenAI
 
         return ChatOpenAI(
-            model=os.environ.get("OPENAI_MODEL", "gpt-4o-mini"),
+            model=model or os.environ.get("OPENAI_MODEL", "gpt-4o-mini"),
             api_key=key,
             base_url=os.environ.get("OPENAI_BASE_URL") or None,
             temperature=0,

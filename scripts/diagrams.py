@@ -18,8 +18,12 @@ BLOCK = re.compile(r"(<!-- diagram:(\w+) -->\n)(.*?)(<!-- /diagram -->)", re.S)
 
 
 def mermaid(graph_id: str) -> str:
-    """Return the fenced Mermaid diagram of one exported graph."""
-    graph = importlib.import_module(f"graphs.{graph_id}").graph
+    """Return the fenced Mermaid diagram of one exported graph (loaded as langgraph.json says)."""
+    path, _, name = json.loads((ROOT / "langgraph.json").read_text())["graphs"][graph_id].partition(
+        ":"
+    )
+    module = path.removeprefix("./").removesuffix(".py").replace("/", ".")
+    graph = getattr(importlib.import_module(module), name)
     return "```mermaid\n" + graph.get_graph().draw_mermaid().strip() + "\n```\n"
 
 

@@ -16,7 +16,7 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph_sdk import get_sync_client
 
-from tests.devserver import ROOT, DevServer
+from scripts.devserver import ROOT, TOKENS, DevServer
 
 
 @pytest.fixture(scope="session")
@@ -48,17 +48,6 @@ def sdk(sdk_as):
     return sdk_as("alice")
 
 
-TOKENS = {
-    "alice": "dev-alice",
-    "bob": "dev-bob",
-    "carol": "dev-carol",
-    "dave": "dev-dave",
-    "erin": "dev-erin",
-    "frank": "dev-frank",
-}
-"""The development users of .env.example, which the test servers run with."""
-
-
 def run_cli(
     url: str, *args: str, json_output: bool = False, user: str | None = "alice"
 ) -> subprocess.CompletedProcess:
@@ -72,6 +61,16 @@ def run_cli(
     )
     if json_output and proc.returncode == 0:
         proc.data = json.loads(proc.stdout)
+    return proc
+
+
+def submit(
+    url: str, graph: str, amount: float, description: str, *extra: str, user: str = "alice"
+) -> subprocess.CompletedProcess:
+    """Submit a request through the CLI, as ``user``; it must succeed (``.data``: its JSON)."""
+    proc = run_cli(url, "submit", "--graph", graph, "--amount", str(amount), "--description",
+                   description, *extra, json_output=True, user=user)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
     return proc
 
 

@@ -17,7 +17,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tests.devserver import free_port
+from scripts.devserver import free_port
 
 
 class OpenAIStub:

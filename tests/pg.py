@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from tests.devserver import free_port
+from scripts.devserver import free_port
 
 
 def pg_bin() -> Path | None:

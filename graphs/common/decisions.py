@@ -95,17 +95,21 @@ def native_answer(answer: Any, payload: dict[str, Any]) -> Any:
     edited = args.get("args") if isinstance(args, dict) else None
     if not isinstance(edited, dict):
         raise ValueError("an edit needs args: {action, args: {field: value}}")
-    if tool:
-        return {"type": "edit", "edited_action": {"name": payload.get("name"), "args": edited}}
-    current = (payload.get("action_request") or {}).get("args") or {}
-    changes = {
-        k: _like(current.get(k), v)
-        for k, v in edited.items()
-        if k in payload.get("editable", []) and _like(current.get(k), v) != current.get(k)
+    # The form shows every field as text: compare with the pause's own typed values.
+    own = payload.get("args") if tool else payload.get("request") or payload
+    editable, shown = payload.get("editable", []), (payload.get("action_request") or {}).get("args")
+    typed = {k: _like(own.get(k), v) for k, v in edited.items()}
+    changed = {
+        k: v for k, v in typed.items() if v != own.get(k) and edited[k] != (shown or {}).get(k)
     }
-    if not changes:
-        raise ValueError(f"the edit changes none of {', '.join(payload.get('editable', []))}")
-    return {"decision": "edit", "changes": changes}
+    if fixed := sorted(set(changed) - set(editable)):
+        raise ValueError(f"{', '.join(fixed)} cannot be changed here; only {', '.join(editable)}")
+    if tool:
+        return {"type": "edit", "edited_action": {"name": payload.get("name"),
+                                                  "args": {**own, **changed}}}  # fmt: skip
+    if not changed:
+        raise ValueError(f"the edit changes none of {', '.join(editable)}")
+    return {"decision": "edit", "changes": changed}
 
 
 def _refuse_response(kind: str) -> Any:

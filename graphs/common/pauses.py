@@ -9,6 +9,7 @@ wrong, so a bad answer never approves anything and never loses the pause.
 from __future__ import annotations
 
 import functools
+import json
 import operator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, NotRequired
@@ -67,7 +68,7 @@ def human_interrupt(
     fields of ``args`` and approves; ``ignore`` is never offered.
     """
     return {
-        "action_request": {"action": action, "args": args},
+        "action_request": {"action": action, "args": shown(args)},
         "config": {
             "allow_accept": True,
             "allow_edit": bool(editable),
@@ -77,6 +78,16 @@ def human_interrupt(
         "description": description,
         "editable": list(editable),
     }
+
+
+def shown(args: dict[str, Any]) -> dict[str, str]:
+    """A request's fields as text, as Agent Inbox shows and edits them (empty ones left out)."""
+    return {
+        k: v if isinstance(v, str) else json.dumps(v) if isinstance(v, list | dict) else f"{v:g}"
+        if isinstance(v, float) else str(v)
+        for k, v in args.items()
+        if v is not None
+    }  # fmt: skip
 
 
 def markdown(asks: str, why: str, due: str | None, history: list[dict[str, Any]]) -> str:

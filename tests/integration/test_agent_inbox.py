@@ -86,21 +86,27 @@ def test_every_approval_pause_is_a_human_interrupt(sdk, inbox, assistant_for):
     failed = submit(sdk, ORDER, {"amount": 50}, failing)
     bob = inbox("bob")
     (value,) = listed(bob, EXPENSE)[expense]
-    assert value["action_request"] == {
+    assert value["action_request"] == {  # as text, as Agent Inbox shows and edits fields
         "action": "Approve expense",
-        "args": {"amount": 5_000, "description": "Fair", "requester": "alice"},
+        "args": {"amount": "5000", "description": "Fair", "requester": "alice"},
     }
     assert value["config"] == {"allow_accept": True, "allow_edit": False,
                                "allow_respond": True, "allow_ignore": False}  # fmt: skip
     assert value["description"] == "Fair"  # the seed's own field keeps its meaning
     (value,) = listed(bob, CHAIN)[chain]
     assert value["action_request"]["action"] == "Approve request: step 1 of 3 (manager)"
-    assert value["action_request"]["args"]["amount"] == 25_000
+    assert value["action_request"]["args"] == {
+        "amount": "25000",
+        "description": "Racks",
+        "requester": "alice",
+        "category": "it",
+    }
     assert value["config"]["allow_edit"] and value["editable"] == ["amount", "description"]
     assert "**alice** asks for **25,000.00**" in value["description"]
     assert "step 1 of 3" in value["description"] and "Due:" in value["description"]
     (value,) = listed(bob, ORDER)[order]
-    assert value["action_request"]["args"]["items"] == ["rack"]
+    assert value["action_request"]["args"]["items"] == '["rack"]'
+    assert "customer" in value["action_request"]["args"]
     assert "order limit" in value["description"]
     (value,) = listed(bob, ORDER)[failed]
     assert value["action_request"]["action"] == "Payment failed: retry the charge?"
@@ -143,6 +149,20 @@ def test_accept_edit_and_response_are_answers(sdk, inbox, ledger, assistant_for)
     assert done["status"] == "cancelled" and ledger(done["order_id"]) == 0
 
 
+def test_an_edit_of_a_field_the_workflow_keeps_is_refused(sdk, inbox):
+    bob = inbox("bob")
+    chain = submit(sdk, CHAIN, {"amount": 500, "description": "Racks"})
+    (value,) = listed(bob, CHAIN)[chain]
+    edited = {**value["action_request"]["args"], "requester": "bob", "amount": "550"}
+    with pytest.raises(httpx.HTTPStatusError) as refused:
+        respond(bob, chain, CHAIN, "edit", {"action": "x", "args": edited})
+    assert refused.value.response.status_code == 422
+    assert "requester cannot be changed here" in refused.value.response.text
+    assert (
+        values_of(bob, chain)["amount"] == 500 and bob.threads.get(chain)["status"] == "interrupted"
+    )
+
+
 @pytest.mark.parametrize(
     "kind, args, words",
     [
@@ -181,7 +201,7 @@ def test_tool_reviews_as_far_as_the_format_allows(sdk, inbox, ledger):
     sdk.runs.wait(one, ASK, input={"messages": [{"role": "user", "content": "pay 40 to acme"}]})
     (value,) = listed(alice, ASK)[one]
     assert value["action_request"] == {"action": "Run pay",
-                                       "args": {"amount": 40.0, "recipient": "acme"}}  # fmt: skip
+                                       "args": {"amount": "40", "recipient": "acme"}}  # fmt: skip
     assert value["config"]["allow_edit"] is False and value["config"]["allow_respond"] is True
     before = ledger()
     respond(alice, one, ASK, "accept")

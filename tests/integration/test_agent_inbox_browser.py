@@ -24,6 +24,7 @@ What the test relies on, from Agent Inbox's source at that commit:
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,9 +33,11 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import expect
 
+from scripts.devserver import ROOT
 from tests.conftest import eventually
-from tests.devserver import ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -162,35 +165,105 @@ def pause_of(sdk, thread_id: str) -> dict[str, Any]:
     return value
 
 
-def add_inbox(page, graph_id: str, deployment_url: str, name: str, first: bool) -> None:
-    """Fill Agent Inbox's "Add Inbox" dialog (it opens by itself while there is none)."""
+def settle(page) -> None:
+    """Wait until Agent Inbox has set its query parameters and stopped fetching.
+
+    On every load it rewrites the URL a few times (inbox, offset, limit) and may
+    re-render the forms on the way: typing before that is lost.
+    """
+    page.wait_for_url(lambda url: "offset=" in url and "limit=" in url)
+    page.wait_for_load_state("networkidle")
+
+
+def stored_inboxes(page) -> list[dict[str, Any]]:
+    """The inboxes Agent Inbox keeps in localStorage (``inbox:agent_inboxes``)."""
+    try:
+        stored = page.evaluate("localStorage.getItem('inbox:agent_inboxes')")
+    except PlaywrightError:  # the page is between two loads
+        return []
+    return json.loads(stored or "[]")
+
+
+def reopen(page, url: str) -> None:
+    """Open Agent Inbox at its base URL (it may still be reloading itself)."""
+    for attempt in range(5):
+        try:
+            page.goto(url)
+            return
+        except PlaywrightError:  # a reload of its own cut this navigation short
+            if attempt == 4:
+                raise
+
+
+def add_inbox(page, base_url: str, graph_id: str, deployment_url: str, name: str) -> None:
+    """Add an inbox through Agent Inbox's "Add Inbox" dialog, then open it.
+
+    The dialog opens by itself while there is no inbox. Once the first inbox is
+    stored, the URL keeps ``no_inboxes_found=true`` and the welcome dialog comes
+    back over the new inbox; so the test opens the base URL afresh, as a user would,
+    and picks the inbox in the sidebar, which loads the page with every parameter.
+    """
     dialog = page.get_by_role("dialog")
-    if first:
-        dialog.get_by_text("Welcome to the Agent Inbox!").wait_for()
-    else:
+    settle(page)
+    if stored_inboxes(page):
         page.get_by_role("button", name="Add Inbox").click()
-    dialog.locator("#graph-id").fill(graph_id)
-    dialog.locator("#deployment-url").fill(deployment_url)
-    dialog.locator("#name").fill(name)
-    with page.expect_navigation():  # it reloads the page once the inbox is stored
-        dialog.get_by_role("button", name="Add Inbox").click()
-    page.get_by_role("button", name=name, exact=True).wait_for()
+    else:
+        dialog.get_by_text("Welcome to the Agent Inbox!").wait_for()
+    for field, value in [
+        ("#graph-id", graph_id),
+        ("#deployment-url", deployment_url),
+        ("#name", name),
+    ]:
+        dialog.locator(field).fill(value)
+        expect(dialog.locator(field)).to_have_value(value)
+    dialog.get_by_role("button", name="Add Inbox").click()
+    eventually(lambda: any(i["graphId"] == graph_id for i in stored_inboxes(page)))
+    reopen(page, base_url)
+    switch_inbox(page, name)
+
+
+def switch_inbox(page, name: str) -> None:
+    """Pick an inbox in the sidebar (Agent Inbox loads the page anew, fully specified)."""
+    sidebar_item = page.get_by_role("listitem").get_by_role("button", name=name, exact=True)
+    with page.expect_event("load"):
+        sidebar_item.click()
+    page.wait_for_url(lambda url: "agent_inbox=" in url)
+    settle(page)
 
 
 def set_api_key(page, key: str) -> None:
     """Agent Inbox's Settings: the "LangSmith API key", which it sends as x-api-key."""
     page.get_by_role("button", name="Settings").click()
     page.locator("#langchain-api-key").fill(key)
+    expect(page.locator("#langchain-api-key")).to_have_value(key)
     page.keyboard.press("Escape")  # closing the popover re-fetches the list
+    expect(page.locator("#langchain-api-key")).to_have_count(0)
 
 
-def open_item(page, text: str, thread_id: str) -> None:
-    """Click the list row that shows ``text`` (the newest first) and check its thread."""
-    row = page.get_by_text(text, exact=True).first
+def open_item(page, recorder: Recorder, pause: dict[str, Any], thread_id: str) -> None:
+    """Click the list row of a pause (the newest first) and check that its thread opens.
+
+    A row shows the pause's action as its title and the first 65 characters of its
+    description (as plain text).
+    """
+    row = page.get_by_text(pause["description"][:65]).first
     row.wait_for()
     row.click()
     page.wait_for_url(lambda url: THREAD_PARAM in url)
     assert parse_qs(urlparse(page.url).query)[THREAD_PARAM] == [thread_id]
+    try:
+        page.get_by_text(pause["action_request"]["action"], exact=True).first.wait_for()
+    except PlaywrightError:
+        nulls = [k for k, v in pause["action_request"]["args"].items() if v is None]
+        hint = (
+            f"; action_request.args has null values {nulls}: with allow_edit its Edit/Accept"
+            " form reads `.length` of every arg value, so a null breaks the page"
+            if nulls and pause["config"]["allow_edit"]
+            else ""
+        )
+        raise AssertionError(
+            f"Agent Inbox did not show the pause; errors in the page: {recorder.page_errors}" + hint
+        ) from None
 
 
 def back_in_list(page) -> None:
@@ -212,14 +285,13 @@ def test_manager_accepts_and_edits_in_agent_inbox(agent_inbox_url, inbox_page, s
 
     # Configure it as a manager would: two inboxes on the server, bob's token as the key.
     page.goto(agent_inbox_url)
-    add_inbox(page, EXPENSE, server.url, "Expenses", first=True)
+    add_inbox(page, agent_inbox_url, EXPENSE, server.url, "Expenses")
     set_api_key(page, MANAGER_TOKEN)
-    add_inbox(page, CHAIN, server.url, "Approval chain", first=False)
+    add_inbox(page, agent_inbox_url, CHAIN, server.url, "Approval chain")
     stored = page.evaluate("Object.assign({}, localStorage)")
     assert stored["inbox:langchain_api_key"] == MANAGER_TOKEN
     assert '"graphId":"approval_chain"' in stored["inbox:agent_inboxes"]
-    with page.expect_navigation():
-        page.get_by_role("button", name="Expenses", exact=True).click()
+    switch_inbox(page, "Expenses")
 
     # The list: the expense is shown as a HumanInterrupt, not as invalid data.
     expense_title = expense_pause["action_request"]["action"]
@@ -236,31 +308,35 @@ def test_manager_accepts_and_edits_in_agent_inbox(agent_inbox_url, inbox_page, s
     DOCS.mkdir(exist_ok=True)
     page.screenshot(path=str(DOCS / "agent-inbox-list.png"))
 
-    # Accept the expense.
-    open_item(page, "Agent Inbox expense", expense)
-    page.get_by_text(expense_title, exact=True).first.wait_for()
-    page.get_by_role("button", name="Accept", exact=True).click()
+    # Accept the expense. (The screenshots show each item just before its answer is
+    # sent: afterwards Agent Inbox is back at a list without it.)
+    open_item(page, recorder, expense_pause, expense)
+    accept = page.get_by_role("button", name="Accept", exact=True)
+    accept.wait_for()
+    page.screenshot(path=str(DOCS / "agent-inbox-approve.png"))
+    accept.click()
     eventually(lambda: alice.threads.get_state(expense)["values"].get("status") == "approved")
     back_in_list(page)
-    page.screenshot(path=str(DOCS / "agent-inbox-approve.png"))
     (answer,) = recorder.answers(expense)
     assert answer["path"] == f"/threads/{expense}/runs/stream"
     assert answer["x-api-key"] == MANAGER_TOKEN
     assert answer["body"]["assistant_id"] == EXPENSE
     assert answer["body"]["command"] == {"resume": [{"type": "accept", "args": None}]}
     (entry,) = audit_of(alice, expense)
-    assert (entry["decision"], entry["approver"]) == ("approve", "bob")
+    assert (entry["decision"], entry["approver"]) == ("approved", "bob")
 
     # Edit the chain's amount to 600 and submit.
-    with page.expect_navigation():
-        page.get_by_role("button", name="Approval chain", exact=True).click()
-    open_item(page, "Agent Inbox chain", chain)
-    amount = page.locator('p:text-is("Amount") + textarea')
+    switch_inbox(page, "Approval chain")
+    open_item(page, recorder, chain_pause, chain)
+    amount = page.locator('p:text-is("Amount") + textarea')  # its Edit/Accept form
+    expect(amount).to_have_value("500")
     amount.fill("600")
-    page.get_by_role("button", name="Submit", exact=True).click()
+    submit_edit = page.get_by_role("button", name="Submit", exact=True)  # was "Accept"
+    submit_edit.wait_for()
+    page.screenshot(path=str(DOCS / "agent-inbox-edit.png"))
+    submit_edit.click()
     eventually(lambda: any(e["decision"] == "edit" for e in audit_of(alice, chain)))
     back_in_list(page)
-    page.screenshot(path=str(DOCS / "agent-inbox-edit.png"))
     (answer,) = recorder.answers(chain)
     assert answer["path"] == f"/threads/{chain}/runs/stream"
     assert answer["x-api-key"] == MANAGER_TOKEN

@@ -27,8 +27,8 @@ from typing import Any
 import httpx
 import pytest
 
+from scripts.devserver import DevServer
 from tests.conftest import TOKENS
-from tests.devserver import DevServer
 
 pytestmark = pytest.mark.integration
 

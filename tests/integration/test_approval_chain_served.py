@@ -7,27 +7,14 @@ import asyncio
 import pytest
 
 from sdk_client import ClientError, HitlClient
+from tests.conftest import submit_cli
 
 pytestmark = pytest.mark.integration
 
 
-def submit(cli, amount):
-    proc = cli(
-        "submit",
-        "--graph",
-        "approval_chain",
-        "--amount",
-        str(amount),
-        "--description",
-        "Data center racks",
-        "--requester",
-        "alice",
-        "--category",
-        "hardware",
-        json_output=True,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return proc.data
+def submit(server, amount):
+    extra = ("--requester", "alice", "--category", "hardware")
+    return submit_cli(server.url, "approval_chain", amount, "Data center racks", *extra).data
 
 
 def current_pause(outcome):
@@ -35,8 +22,8 @@ def current_pause(outcome):
     return interrupt["value"]
 
 
-def test_three_levels_to_approval_through_the_cli(cli):
-    outcome = submit(cli, 25_000)
+def test_three_levels_to_approval_through_the_cli(server, cli):
+    outcome = submit(server, 25_000)
     thread_id = outcome["thread_id"]
     listed = cli("pending", "--graph", "approval_chain", user="bob")
     assert thread_id in listed.stdout and "manager (step 1 of 3)" in listed.stdout
@@ -67,8 +54,8 @@ def test_three_levels_to_approval_through_the_cli(cli):
     assert "director: approve by dave" in cli("history", thread_id).stdout
 
 
-def test_edit_then_rejection_at_finance_through_the_cli(cli):
-    outcome = submit(cli, 800)
+def test_edit_then_rejection_at_finance_through_the_cli(server, cli):
+    outcome = submit(server, 800)
     thread_id = outcome["thread_id"]
     edited = cli(
         "resume",
@@ -121,8 +108,8 @@ def test_edit_then_rejection_at_finance_through_the_cli(cli):
     assert late.returncode == 1 and "not waiting for a human" in late.stderr
 
 
-def test_client_validates_against_the_pause_schema(cli):
-    thread_id = submit(cli, 500)["thread_id"]
+def test_client_validates_against_the_pause_schema(server, cli):
+    thread_id = submit(server, 500)["thread_id"]
     proc = cli(
         "resume",
         thread_id,
@@ -136,18 +123,8 @@ def test_client_validates_against_the_pause_schema(cli):
     assert bad_edit.returncode == 1 and "edit needs at least one change" in bad_edit.stderr
 
 
-def test_a_manager_cannot_approve_their_own_request(cli):
-    proc = cli(
-        "submit",
-        "--graph",
-        "approval_chain",
-        "--amount",
-        "500",
-        "--description",
-        "Monitor",
-        json_output=True,
-        user="bob",
-    )
+def test_a_manager_cannot_approve_their_own_request(server, cli):
+    proc = submit_cli(server.url, "approval_chain", 500, "Monitor", user="bob")
     thread_id = proc.data["thread_id"]
     assert current_pause(proc.data)["request"]["requester"] == "bob"  # the token's user
     selfish = cli("resume", thread_id, "approve", user="bob")

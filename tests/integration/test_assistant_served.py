@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from scripts.devserver import DevServer
 from tests.conftest import run_cli
-from tests.devserver import DevServer
 from tests.openai_stub import OpenAIStub
 
 pytestmark = pytest.mark.integration

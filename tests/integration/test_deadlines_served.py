@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import eventually
+from tests.conftest import eventually, submit_cli
 
 pytestmark = pytest.mark.integration
 
@@ -39,19 +39,9 @@ def test_sweeper_expires_an_expense(cli, assistant_for):
     ]
 
 
-def test_sweeper_escalates_the_chain(cli, assistant_for):
-    proc = cli(
-        "submit",
-        "--graph",
-        "approval_chain",
-        "--amount",
-        "5000",
-        "--description",
-        "Racks",
-        "--assistant",
-        assistant_for("approval_chain", **SHORT),
-        json_output=True,
-    )
+def test_sweeper_escalates_the_chain(server, cli, assistant_for):
+    short = assistant_for("approval_chain", **SHORT)
+    proc = submit_cli(server.url, "approval_chain", 5000, "Racks", "--assistant", short)
     outcome = wait_for(cli, proc.data["thread_id"], lambda o: o["state"] == "finished", timeout=40)
     trail = [(e["role"], e["decision"], e["approver"]) for e in outcome["values"]["audit"]]
     assert trail == [("manager", "expire", "system"), ("finance", "expire", "system")]

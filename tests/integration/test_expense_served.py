@@ -7,8 +7,8 @@ import asyncio
 import httpx
 import pytest
 
+from scripts.devserver import free_port
 from sdk_client import ClientError, HitlClient
-from tests.devserver import free_port
 
 pytestmark = pytest.mark.integration
 

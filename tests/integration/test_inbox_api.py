@@ -5,6 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.conftest import submit_cli
+
 pytestmark = pytest.mark.integration
 
 
@@ -30,16 +32,7 @@ def test_page_is_public_but_its_api_is_not(server):
 
 def test_items_are_what_the_user_may_answer(server, cli):
     expense = cli("submit", "--amount", "455", "--description", "Inbox API", json_output=True)
-    chain = cli(
-        "submit",
-        "--graph",
-        "approval_chain",
-        "--amount",
-        "20000",
-        "--description",
-        "Inbox API chain",
-        json_output=True,
-    )
+    chain = submit_cli(server.url, "approval_chain", 20000, "Inbox API chain")
     bob = {i["thread_id"]: i for i in api(server, "items", "bob").json()}
     carol = {i["thread_id"] for i in api(server, "items", "carol").json()}
     assert expense.data["thread_id"] in bob and chain.data["thread_id"] in bob
@@ -54,16 +47,7 @@ def test_items_are_what_the_user_may_answer(server, cli):
 
 
 def test_answers_are_validated_and_stale_items_say_so(server, cli):
-    chain = cli(
-        "submit",
-        "--graph",
-        "approval_chain",
-        "--amount",
-        "700",
-        "--description",
-        "Validated",
-        json_output=True,
-    )
+    chain = submit_cli(server.url, "approval_chain", 700, "Validated")
     thread_id, pause_id = chain.data["thread_id"], chain.data["interrupts"][0]["id"]
     target = {"thread_id": thread_id, "interrupt_id": pause_id}
     bad = api(

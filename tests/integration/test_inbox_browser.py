@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.devserver import ROOT
+from scripts.devserver import ROOT
+from tests.conftest import submit_cli
 
 pytestmark = pytest.mark.integration
 
@@ -68,16 +69,7 @@ def test_manager_approves_an_expense_in_the_browser(browser, server, cli):
 
 
 def test_edit_in_the_approval_chain_and_stale_items(browser, server, cli):
-    submitted = cli(
-        "submit",
-        "--graph",
-        "approval_chain",
-        "--amount",
-        "600",
-        "--description",
-        "Desks",
-        json_output=True,
-    )
+    submitted = submit_cli(server.url, "approval_chain", 600, "Desks")
     thread_id = submitted.data["thread_id"]
     pause_id = submitted.data["interrupts"][0]["id"]
     page = browser.new_page(viewport={"width": 1100, "height": 900})

@@ -16,8 +16,8 @@ import subprocess
 
 import pytest
 
+from scripts.devserver import ROOT
 from tests.conftest import TOKENS
-from tests.devserver import ROOT
 
 pytestmark = pytest.mark.integration
 

@@ -14,8 +14,8 @@ import time
 import pytest
 from langgraph_sdk import get_sync_client
 
+from scripts.devserver import DevServer
 from tests.conftest import TOKENS
-from tests.devserver import DevServer
 
 pytestmark = pytest.mark.integration
 

@@ -9,8 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.conftest import eventually, run_cli
-from tests.devserver import DevServer, free_port
+from scripts.devserver import DevServer, free_port
+from tests.conftest import eventually, run_cli, submit_cli
 
 pytestmark = pytest.mark.integration
 
@@ -64,17 +64,7 @@ def notifying_server(receiver):
 
 def test_one_notification_per_pause_with_retries(notifying_server, receiver):
     server = notifying_server
-    chain = run_cli(
-        server.url,
-        "submit",
-        "--graph",
-        "approval_chain",
-        "--amount",
-        "5000",
-        "--description",
-        "Hooked racks",
-        json_output=True,
-    ).data
+    chain = submit_cli(server.url, "approval_chain", 5000, "Hooked racks").data
     first = chain["interrupts"][0]["id"]
     eventually(lambda: receiver.delivered(first))
     assert receiver.attempts(first) == [500, 500, 200]  # retried after two failures

@@ -9,7 +9,7 @@ from langchain_core.messages import HumanMessage, ToolMessage
 from langgraph.types import Command
 
 from graphs import payments
-from graphs.assistant import build_agent
+from graphs.assistant.graph import build_graph
 from graphs.llm import ModelConfigError, OfflineChatModel, get_chat_model
 
 PROVIDER_VARS = [
@@ -31,7 +31,7 @@ def offline(tmp_path, monkeypatch):
 
 @pytest.fixture
 def agent(checkpointer):
-    return build_agent(checkpointer)
+    return build_graph().compile(checkpointer=checkpointer)
 
 
 def run(agent, thread, value):
@@ -172,3 +172,14 @@ def test_missing_key_names_the_variable(monkeypatch):
     monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", "http://127.0.0.1:9")
     with pytest.raises(ModelConfigError, match="DIAL_API_KEY"):
         get_chat_model()
+
+
+def test_private_api_use_is_fenced_to_the_versions_it_was_written_for():
+    from graphs.assistant import middleware
+
+    assert middleware.versions() == middleware.SUPPORTED, (
+        "graphs/assistant/middleware.py overrides private parts of langchain's "
+        "HumanInTheLoopMiddleware and uses langgraph's _interrupt_id; it was written for "
+        f"{middleware.SUPPORTED}, this is {middleware.versions()}. Check those APIs, rerun "
+        "the assistant's tests, then update SUPPORTED."
+    )

@@ -24,7 +24,7 @@ from langgraph_cli.docker import DEFAULT_POSTGRES_URI, DockerCapabilities, Versi
 from sqlalchemy import make_url
 
 from graphs.common import store
-from tests.devserver import LANGGRAPH, ROOT
+from scripts.devserver import LANGGRAPH, ROOT
 
 DEV_CONFIG = ROOT / "langgraph.json"
 DEPLOY_CONFIG = ROOT / "langgraph.deploy.json"

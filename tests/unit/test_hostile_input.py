@@ -12,7 +12,8 @@ from langgraph.errors import EmptyInputError, InvalidUpdateError
 from langgraph.types import Command
 from pydantic import ValidationError
 
-from graphs import approval_chain, assistant, expense_approval, order_processing, payments
+from graphs import approval_chain, expense_approval, order_processing, payments
+from graphs.assistant.graph import build_graph as build_assistant
 from graphs.common.decisions import Decision
 from tests.strategies import answers, inputs, tool_answers
 
@@ -103,7 +104,7 @@ def test_random_answers_never_approve_what_is_not_valid(name, answer):
 @SETTINGS
 @given(answer=tool_answers)
 def test_random_tool_reviews_never_move_money_unless_approved(answer):
-    agent = assistant.build_agent(InMemorySaver())
+    agent = build_assistant().compile(checkpointer=InMemorySaver())
     config = fresh()
 
     async def drive():

@@ -9,7 +9,7 @@ from langchain_core.messages import ToolMessage
 from langgraph.types import Command
 
 from graphs import payments
-from graphs.assistant import build_agent
+from graphs.assistant.graph import build_graph
 from tests.openai_stub import OpenAIStub
 
 PROVIDER_VARS = [
@@ -46,7 +46,7 @@ def configure(monkeypatch, stub, provider):
 @pytest.mark.parametrize("streaming", [False, True])
 def test_tool_call_review_round_trip(stub, monkeypatch, checkpointer, thread, provider, streaming):
     path = configure(monkeypatch, stub, provider)
-    agent = build_agent(checkpointer)
+    agent = build_graph().compile(checkpointer=checkpointer)
 
     async def drive():
         inp = {"messages": [{"role": "user", "content": "please pay 25 to acme"}]}
@@ -75,6 +75,6 @@ def test_tool_call_review_round_trip(stub, monkeypatch, checkpointer, thread, pr
 def test_wrong_key_is_a_clear_error(stub, monkeypatch, checkpointer, thread):
     configure(monkeypatch, stub, "openai")
     monkeypatch.setenv("OPENAI_API_KEY", "wrong")
-    agent = build_agent(checkpointer)
+    agent = build_graph().compile(checkpointer=checkpointer)
     with pytest.raises(Exception, match="401|bad key"):
         asyncio.run(agent.ainvoke({"messages": [{"role": "user", "content": "hi"}]}, thread))

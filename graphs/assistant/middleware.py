@@ -1,119 +1,55 @@
-"""An expense assistant whose consequential tool calls a human approves, edits or rejects.
+"""Tool-call reviews: langchain's ``HumanInTheLoopMiddleware`` in ``per_call`` mode, extended.
 
-Built with langchain's ``create_agent`` and ``HumanInTheLoopMiddleware`` in
-``per_call`` mode: one pause per reviewed tool call, whose ``response_schema`` is
-the union of the decisions that tool allows (an edit's tool name is pinned, so an
-edit cannot turn one tool into another). LangGraph validates an answer against it
-before anything is saved, so a bad answer leaves the call pending and answerable.
+The one module of the project that leans on private APIs, fenced like
+``server/wake.py``: it overrides the middleware's ``_tool_approval_request`` and
+``_resolve_per_call``, uses langchain's ``_decision_schema`` and langgraph's
+``_interrupt_id`` / ``CONFIG_KEY_CHECKPOINT_NS``, all as of :data:`SUPPORTED`.
+``tests/unit/test_assistant.py`` fails when an installed version moves.
 
-- ``lookup_policy`` is safe and runs without review;
-- ``file_expense`` (approve / edit / reject) starts a real ``expense_approval``
-  workflow, through the server's own SDK client when served;
-- ``pay`` and ``refund`` (approve / reject) go through the idempotent payment
-  ledger of ``order_processing``, keyed by thread and tool call.
-
-Each pause names whom it waits for: the conversation's owner, except for money
-moved above the approval limit (``Context.approval_limit``, as for orders), which
-a manager reviews (``Context.reviewer_role``) and the owner may not approve. The
-limit is the deployment's: read from the assistant's configuration and pinned in
-the conversation at its first turn. Each decision is recorded in ``reviews`` with
-the signed-in user who made it.
+What it adds: each pause says whom it waits for (the owner, or a manager for
+money above the limit) and carries Agent Inbox's keys; a refused answer re-raises
+the same pause (same id) with an ``error`` instead of failing the run; every
+decision is recorded in ``reviews`` and emitted as an event.
 """
 
 from __future__ import annotations
 
 import contextvars
 import dataclasses
+import importlib.metadata
 import json
 import operator
-import sys
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, NoReturn, NotRequired
 
-from langchain.agents import AgentState, create_agent
+from langchain.agents import AgentState
 from langchain.agents.middleware import HumanInTheLoopMiddleware, ModelRequest, wrap_model_call
 from langchain.agents.middleware.human_in_the_loop import InterruptOnConfig, _decision_schema
-from langchain.tools import ToolRuntime
 from langchain_core.messages import ToolMessage
-from langchain_core.tools import tool
 from langgraph._internal._constants import CONFIG_KEY_CHECKPOINT_NS
-from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.config import get_config
 from langgraph.errors import GraphInterrupt
 from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.types import Command, Interrupt, _interrupt_id
 from pydantic import TypeAdapter, ValidationError
 
-from graphs import expense_approval, payments
-from graphs.approval_chain import DEFAULT_POLICY
+from graphs.assistant.tools import MONEY_TOOLS
 from graphs.common import events
 from graphs.common.access import current_user, refusal, thread_owner
 from graphs.common.audit import AuditEntry, audit_entry
 from graphs.common.decisions import APPROVING
 from graphs.common.fields import Limit, describe_error
 from graphs.common.pauses import announce, human_interrupt, markdown
-from graphs.llm import OfflineChatModel, get_chat_model
+from graphs.llm import get_chat_model
 
-SYSTEM_PROMPT = (
-    "You help employees with expenses. Use lookup_policy for questions about limits, "
-    "file_expense to file an expense for approval, pay and refund to move money. "
-    "A person reviews every filing and payment; if they reject one, explain and do not retry."
-)
+SUPPORTED = {"langchain": "1.5.2", "langgraph": "1.2.24"}
+"""The versions whose private APIs this module was written against."""
 
 
-@tool
-def lookup_policy() -> str:
-    """Look up the expense approval policy (who must approve which amounts)."""
-    limit = expense_approval.Context().approval_threshold
-    chain = "; ".join(f"above {t['above']:,}: {t['role']}" for t in DEFAULT_POLICY)
-    return f"Expenses up to {limit:,.0f} are auto-approved. Approval levels: {chain}."
-
-
-@tool
-async def file_expense(amount: float, description: str, runtime: ToolRuntime) -> str:
-    """File an expense for approval; returns the workflow thread and its status."""
-    values = {"amount": amount, "description": description}
-    if "langgraph_api.server" in sys.modules:  # served: a real run on this server
-        from langgraph_sdk import get_client
-
-        client = get_client()  # in-process, with the calling user's permissions
-        thread = await client.threads.create(metadata={"graph_id": "expense_approval"})
-        await client.runs.create(thread["thread_id"], "expense_approval", input=values)
-        return f"Filed expense {amount:.2f} '{description}' as thread {thread['thread_id']}."
-    thread_id = str(uuid.uuid4())
-    result = await _local_expenses.ainvoke(values, {"configurable": {"thread_id": thread_id}})
-    state = "waiting for a manager" if "__interrupt__" in result else result["status"]
-    return f"Filed expense {amount:.2f} '{description}' as thread {thread_id}: {state}."
-
-
-_local_expenses = expense_approval.build_graph().compile(checkpointer=InMemorySaver())
-"""In-process runs (tests, notebooks) file into a local workflow instead of a server."""
-
-
-def _move_money(kind: str, amount: float, recipient: str, runtime: ToolRuntime) -> str:
-    if amount <= 0:
-        return f"Refused: the amount to {kind} must be positive."
-    thread_id = (runtime.config.get("configurable") or {}).get("thread_id")
-    key = f"{thread_id}:{runtime.tool_call_id}"
-    reference = f"{kind.upper()}-{runtime.tool_call_id[-8:]}"
-    signed = amount if kind == "pay" else -amount
-    result = payments.charge(key, reference, signed)
-    return f"{kind} {amount:.2f} to {recipient}: {result['status']} ({result['transaction_id']})"
-
-
-@tool
-def pay(amount: float, recipient: str, runtime: ToolRuntime) -> str:
-    """Pay an amount to a recipient (reviewed; charged once even if retried)."""
-    return _move_money("pay", amount, recipient, runtime)
-
-
-@tool
-def refund(amount: float, recipient: str, runtime: ToolRuntime) -> str:
-    """Refund an amount to a recipient (reviewed; refunded once even if retried)."""
-    return _move_money("refund", amount, recipient, runtime)
+def versions() -> dict[str, str]:
+    """The installed versions of what this module leans on."""
+    return {name: importlib.metadata.version(name) for name in SUPPORTED}
 
 
 @dataclass(kw_only=True)
@@ -126,8 +62,10 @@ class Context:
     reviewer_role: str = "manager"
     """Who reviews money moved above the limit."""
 
+    model: str = "auto"
+    """The chat model: ``auto`` (what the environment configures, ``graphs/llm.py``),
+    ``offline``, ``openai:<model>`` or ``azure:<deployment>``."""
 
-MONEY_TOOLS = ("pay", "refund")
 
 REVIEWED: dict[str, InterruptOnConfig] = {
     "file_expense": {"allowed_decisions": ["approve", "edit", "reject"]},
@@ -272,20 +210,5 @@ class ReviewedToolsMiddleware(HumanInTheLoopMiddleware):
 @wrap_model_call
 async def configured_model(request: ModelRequest, handler: Callable) -> Any:
     """Call the model the environment configures, chosen at call time (never at import)."""
-    return await handler(request.override(model=get_chat_model()))
-
-
-def build_agent(checkpointer: BaseCheckpointSaver | None = None):
-    """Return the compiled assistant (the server supplies the checkpointer when served)."""
-    return create_agent(
-        model=OfflineChatModel(),  # replaced on every call by `configured_model`
-        tools=[lookup_policy, file_expense, pay, refund],
-        system_prompt=SYSTEM_PROMPT,
-        middleware=[configured_model, ReviewedToolsMiddleware()],
-        context_schema=Context,
-        checkpointer=checkpointer,
-        name="Expense Assistant",
-    )
-
-
-graph = build_agent()
+    context = request.runtime.context if request.runtime is not None else None
+    return await handler(request.override(model=get_chat_model(getattr(context, "model", "auto"))))

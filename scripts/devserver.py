@@ -1,4 +1,4 @@
-"""Start, stop and kill a real ``langgraph dev`` for the tests.
+"""Start, stop and kill a real ``langgraph dev``, for the tests and the benchmarks.
 
 ``langgraph dev`` resolves graph paths against its working directory and keeps its
 runtime state in ``./.langgraph_api``. To give each test server its own state
@@ -25,6 +25,18 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 LANGGRAPH = Path(sys.executable).parent / "langgraph"
 PRIVATE = {".env", ".langgraph_api", "data", ".git", ".venv", ".pytest_cache", "tests"}
+
+
+def dev_users() -> dict[str, str]:
+    """The development users of ``.env.example`` (name -> token), which test servers run with."""
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        if line.startswith("HITL_USERS="):
+            entries = line.removeprefix("HITL_USERS=").split(",")
+            return {name: token for name, _role, token in (e.split(":") for e in entries)}
+    raise RuntimeError(".env.example has no HITL_USERS line")
+
+
+TOKENS = dev_users()
 QUIET_ENV = {
     "LANGSMITH_TRACING": "false",
     "LANGGRAPH_CLI_NO_ANALYTICS": "1",

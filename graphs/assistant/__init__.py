@@ -1,0 +1,1 @@
+"""The expense assistant: ``graph`` (the agent), ``tools`` and ``middleware`` (tool reviews)."""
