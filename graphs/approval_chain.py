@@ -102,7 +102,7 @@ class Context:
     level's expiry rejects), or reject at once."""
 
 
-class ChainRequest(StrictModel):
+class Request(StrictModel):
     """A valid request for approval."""
 
     amount: Amount
@@ -166,7 +166,7 @@ def load_policy(state: State) -> list[PolicyTier]:
 
 def submit(state: State, runtime: Runtime[Context], config: RunnableConfig) -> dict:
     """Validate the request and the run's policy."""
-    request = validate_input(ChainRequest, state, "approval_chain", config)
+    request = validate_input(Request, state, "approval_chain", config)
     settings = pin_context(runtime.context, Context, "approval_chain")
     load_policy({"settings": settings})
     due = due_at(settings["deadline_hours"])

@@ -73,7 +73,7 @@ class Context:
     """How long the pause waits; then the expense is rejected as expired."""
 
 
-class ExpenseRequest(StrictModel):
+class Request(StrictModel):
     """A valid expense: a finite, positive amount and a non-empty description."""
 
     amount: Amount
@@ -83,7 +83,7 @@ class ExpenseRequest(StrictModel):
 
 def submit(state: State, runtime: Runtime[Context], config: RunnableConfig) -> dict:
     """Validate the expense and the run's settings, and mark it pending."""
-    request = validate_input(ExpenseRequest, state, "expense_approval", config)
+    request = validate_input(Request, state, "expense_approval", config)
     settings = pin_context(runtime.context, Context, "expense_approval")
     return {
         "amount": request.amount,

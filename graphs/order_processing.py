@@ -107,7 +107,7 @@ class Context:
     ``crash_after_charge`` (see ``graphs/payments.py``). Off by default."""
 
 
-class OrderRequest(StrictModel):
+class Request(StrictModel):
     """A valid order."""
 
     amount: Amount
@@ -138,7 +138,7 @@ def process_payment(key: str, order_id: str, amount: float, faults: dict[str, An
 
 def create_order(state: State, runtime: Runtime[Context], config: RunnableConfig) -> dict:
     """Validate the order and give it an id."""
-    request = validate_input(OrderRequest, state, "order_processing", config)
+    request = validate_input(Request, state, "order_processing", config)
     settings = pin_context(runtime.context, Context, "order_processing")
     _faults(settings)
     return {

@@ -26,18 +26,22 @@ thread's state rules out, 413/422 for input too large or malformed.
 
 from __future__ import annotations
 
+import functools
+import importlib
+import importlib.util
+import json
+import os
 import re
+import sys
+from pathlib import Path
 from typing import Any
 
 from langgraph_sdk import Auth
 from pydantic import BaseModel, ValidationError
 
-from graphs.approval_chain import ChainRequest
 from graphs.common.access import ADMIN, refusal
 from graphs.common.decisions import APPROVING, decision_word, native_answer, schema_error
 from graphs.common.fields import describe_error
-from graphs.expense_approval import ExpenseRequest
-from graphs.order_processing import OrderRequest
 
 MAX_TEXT = 4_000
 """Characters of any one string a client sends (input, answers, metadata)."""
@@ -47,12 +51,40 @@ MAX_DEPTH = 12
 MAX_BODY = 256 * 1024
 """Bytes of one request body (``server.app`` checks it before the body is read)."""
 
-INPUT_MODELS: dict[str, type[BaseModel]] = {
-    "expense_approval": ExpenseRequest,
-    "approval_chain": ChainRequest,
-    "order_processing": OrderRequest,
-}
-"""Each workflow's request model, applied at the door so refused input is never stored."""
+
+def graph_paths() -> dict[str, str]:
+    """Where each served graph is defined (``path.py:variable`` or ``module:variable``).
+
+    ``LANGSERVE_GRAPHS`` is what ``langgraph dev`` and the server image serve; the
+    project's ``langgraph.json`` is the fallback.
+    """
+    raw = os.environ.get("LANGSERVE_GRAPHS")
+    graphs = json.loads(raw) if raw else json.loads(LANGGRAPH_JSON.read_text())["graphs"]
+    return {k: v["path"] if isinstance(v, dict) else v for k, v in graphs.items()}
+
+
+LANGGRAPH_JSON = Path(__file__).resolve().parent.parent / "langgraph.json"
+
+
+@functools.cache
+def input_model(graph_id: str) -> type[BaseModel] | None:
+    """A workflow's request model: the ``Request`` its module exports (None: no check here).
+
+    Applied at the door so that refused input is never stored. Adding a workflow
+    needs nothing here: its module's ``Request`` is found through the graph's path.
+    """
+    source = graph_paths().get(graph_id)
+    if not source:
+        return None
+    where = source.rpartition(":")[0]
+    if where.endswith(".py"):
+        spec = importlib.util.spec_from_file_location(f"hitl_requests.{graph_id}", where)
+        module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    else:
+        module = importlib.import_module(where)
+    return getattr(module, "Request", None)
+
 
 CONVERSATIONS = {"assistant"}
 """Graphs whose threads take new input after their first run (while idle)."""
@@ -120,7 +152,7 @@ def check_steering(kwargs: dict[str, Any], role: str) -> None:
 
 def check_input(graph_id: str, value: Any, identity: str) -> None:
     """Refuse (422) input that the workflow's request model would refuse, before it is stored."""
-    model = INPUT_MODELS.get(graph_id)
+    model = input_model(graph_id)
     if model is None:
         return
     if not isinstance(value, dict):

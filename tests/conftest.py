@@ -64,7 +64,7 @@ def run_cli(
     return proc
 
 
-def submit(
+def submit_cli(
     url: str, graph: str, amount: float, description: str, *extra: str, user: str = "alice"
 ) -> subprocess.CompletedProcess:
     """Submit a request through the CLI, as ``user``; it must succeed (``.data``: its JSON)."""
