@@ -1,7 +1,7 @@
-"""Print or rewrite the README's Mermaid diagrams from the compiled graphs.
+"""Print or rewrite the Mermaid diagrams of docs/workflows.md from the compiled graphs.
 
 Each diagram sits between ``<!-- diagram:<graph id> -->`` and ``<!-- /diagram -->``.
-``--write`` updates README.md in place; without it, exit 1 if any is stale.
+``--write`` updates the page in place; without it, exit 1 if any is stale.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-README = ROOT / "README.md"
+README = ROOT / "docs" / "workflows.md"
 BLOCK = re.compile(r"(<!-- diagram:(\w+) -->\n)(.*?)(<!-- /diagram -->)", re.S)
 
 
@@ -44,5 +44,5 @@ if __name__ == "__main__":
     if "--write" in sys.argv:
         README.write_text(fresh)
     elif fresh != current:
-        print("README diagrams are stale: run `make diagrams`")
+        print("docs/workflows.md diagrams are stale: run `make diagrams`")
         sys.exit(1)
