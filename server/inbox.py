@@ -218,7 +218,8 @@ def item_of(thread: dict[str, Any], pause: dict[str, Any]) -> dict[str, Any]:
 
 def editable(value: dict[str, Any]) -> dict[str, Any]:
     """The fields an edit may change (the pause says which), with their current values."""
-    current = (value.get("action_request") or {}).get("args") or {}
+    current = value.get("args") if value.get("type") == "tool_approval" else value.get("request")
+    current = current or value
     return {field: current.get(field) for field in value.get("editable") or []}
 
 
