@@ -323,7 +323,7 @@ def test_manager_accepts_and_edits_in_agent_inbox(agent_inbox_url, inbox_page, s
     assert answer["body"]["assistant_id"] == EXPENSE
     assert answer["body"]["command"] == {"resume": [{"type": "accept", "args": None}]}
     (entry,) = audit_of(alice, expense)
-    assert (entry["decision"], entry["approver"]) == ("approved", "bob")
+    assert (entry["decision"], entry["approver"]) == ("approve", "bob")
 
     # Edit the chain's amount to 600 and submit.
     switch_inbox(page, "Approval chain")
