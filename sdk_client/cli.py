@@ -186,7 +186,7 @@ async def run(args: argparse.Namespace) -> int:
         return emit(args, await client.watch(args.thread_id, timeout=args.timeout))
     if args.command == "history":
         outcome = await client.status(args.thread_id)
-        trail = outcome.values.get("audit") or []
+        trail = outcome.values.get("audit") or outcome.values.get("reviews") or []
         if args.json:
             print(json.dumps(trail, indent=2))
         for entry in [] if args.json else trail:

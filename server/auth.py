@@ -32,6 +32,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from langgraph_sdk import Auth, get_client
@@ -48,7 +49,14 @@ logger = logging.getLogger(__name__)
 ROLES = ("employee", "manager", "finance", "director", guard.ADMIN)
 RESERVED = ("owner", "waiting_for", "answered_by")
 
-EXAMPLE_TOKENS = {"dev-alice", "dev-bob", "dev-carol", "dev-dave", "dev-erin", "dev-frank"}
+
+def example_tokens() -> set[str]:
+    """The development tokens ``.env.example`` ships (which a deployment must not keep)."""
+    example = Path(__file__).resolve().parent.parent / ".env.example"
+    lines = example.read_text().splitlines() if example.exists() else []
+    spec = next((line.removeprefix("HITL_USERS=") for line in lines
+                 if line.startswith("HITL_USERS=")), "")  # fmt: skip
+    return {user.token for user in parse_users(spec)}
 
 
 @dataclass(frozen=True)
@@ -88,7 +96,7 @@ def load_users() -> list[User]:
     if not users:
         logger.error("HITL_USERS is empty: every request will be refused (401)")
     dev = os.environ.get("LANGSMITH_LANGGRAPH_API_VARIANT") == "local_dev"
-    if not dev and EXAMPLE_TOKENS & {u.token for u in users}:
+    if not dev and example_tokens() & {u.token for u in users}:
         logger.warning(
             "\n%s\nINSECURE: HITL_USERS uses the example tokens from .env.example outside "
             "`langgraph dev`. Anyone who has read the README can sign in. Replace them.\n%s",
