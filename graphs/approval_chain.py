@@ -56,7 +56,8 @@ class InputState(TypedDict):
 
     amount: float
     description: str
-    requester: str
+    requester: NotRequired[str]
+    """Served: always the signed-in user (whatever is sent). In process: required."""
     category: NotRequired[str | None]
 
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.metadata
 import json
 import os
 import sys
 from typing import Any
 
+import httpx
 from dotenv import load_dotenv
 
 from graphs.common.decisions import build_answer
@@ -40,21 +42,78 @@ SEED_SCENARIOS = [
 ]
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    """Parse the command line."""
-    parser = argparse.ArgumentParser(prog="hitl", description=__doc__.splitlines()[0])
-    parser.add_argument("--url", default=os.environ.get("LANGGRAPH_URL", DEFAULT_URL))
-    parser.add_argument("--token", default=os.environ.get("LANGGRAPH_TOKEN"))
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
-    sub = parser.add_subparsers(dest="command", required=True)
+EPILOG = """\
+environment (a .env file in the working directory is read too):
+  LANGGRAPH_URL     the server (--url); default http://127.0.0.1:8123
+  LANGGRAPH_TOKEN   your token (--token), sent as a bearer token
+  HITL_DEMO_APPROVER_TOKEN  the manager who answers in `hitl demo`
 
-    p = sub.add_parser("submit", help="start a workflow on a new thread")
-    p.add_argument("--graph", default=DEFAULT_GRAPH)
-    p.add_argument("--amount", type=float)
-    p.add_argument("--description")
-    p.add_argument("--requester")
-    p.add_argument("--category")
-    p.add_argument("--customer")
+graphs: expense_approval, approval_chain, order_processing, assistant
+
+examples:
+  hitl submit --amount 500 --description "Conference ticket"
+  hitl pending --token dev-bob
+  hitl resume <thread> approve --note ok --token dev-bob
+  hitl submit --graph approval_chain --amount 5000 --description Racks
+  hitl resume <thread> edit --amount 4000 --note "no UPS" --token dev-carol
+  hitl history <thread>
+"""
+
+
+def _global_flags(parser: argparse.ArgumentParser, defaults: bool) -> None:
+    """--url, --token, --json: before the command (with defaults) or after it (without)."""
+    keep = argparse.SUPPRESS
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("LANGGRAPH_URL", DEFAULT_URL) if defaults else keep,
+        help="the LangGraph server (env LANGGRAPH_URL; default %(default)s)" if defaults
+        else "the LangGraph server (env LANGGRAPH_URL)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("LANGGRAPH_TOKEN") if defaults else keep,
+        help="your token, sent as a bearer token (env LANGGRAPH_TOKEN)",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        default=False if defaults else keep,
+        help="machine-readable output (JSON on stdout)",
+    )
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Parse the command line; the global flags go before or after the command."""
+    parser = argparse.ArgumentParser(
+        prog="hitl",
+        description=__doc__.splitlines()[0],
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _global_flags(parser, defaults=True)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    flags = argparse.ArgumentParser(add_help=False)
+    _global_flags(flags, defaults=False)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=help, parents=[flags])
+
+    p = command("submit", "start a workflow on a new thread and run it to its first pause")
+    p.add_argument("--graph", default=DEFAULT_GRAPH,
+                   help="the workflow (default %(default)s; see the list below)")  # fmt: skip
+    p.add_argument("--amount", type=float, help="the amount asked for (a positive number)")
+    p.add_argument("--description", help="what it is for")
+    p.add_argument("--requester", help="not needed: the requester is always the signed-in user")
+    p.add_argument("--category", help="approval_chain: an optional category")
+    p.add_argument("--customer", help="order_processing: the customer")
     p.add_argument("--input", type=_json_object, default={}, help="extra input as JSON")
     p.add_argument(
         "--assistant",
@@ -62,7 +121,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--no-wait", action="store_true", help="return once the run is queued")
 
-    p = sub.add_parser("assistant", help="list or (admins) create configured graph versions")
+    p = command("assistant", "list, or (admins) create, configured versions of a graph")
     p.add_argument("action", choices=["list", "create"])
     p.add_argument("--graph", help="the graph (create: required; list: filter)")
     p.add_argument("--name", help="create: a name for the assistant")
@@ -73,17 +132,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="create: the policy as a JSON object, e.g. '{\"approval_threshold\": 1000}'",
     )
 
-    p = sub.add_parser("notifications", help="(admins) the webhook outbox: list, resend")
+    p = command("notifications", "(admins) the webhook outbox: list, or resend one")
     p.add_argument("action", nargs="?", choices=["list", "resend"], default="list")
     p.add_argument("id", nargs="?", help="resend: the notification (pause) id")
     p.add_argument("--status", choices=["pending", "sent", "dead", "dropped"])
 
-    p = sub.add_parser("pending", help="list threads waiting for a human")
-    p.add_argument("--graph")
-    p.add_argument("--limit", type=int, default=50)
+    p = command("pending", "list what waits for you (or for anyone you may see)")
+    p.add_argument("--graph", help="only this workflow")
+    p.add_argument("--limit", type=_positive, default=50, help="at most this many (default 50)")
 
-    p = sub.add_parser("resume", help="answer a pending pause")
-    p.add_argument("thread_id")
+    p = command("resume", "answer a pending pause")
+    p.add_argument("thread_id", help="the thread (from submit or pending)")
     p.add_argument("decision", nargs="?", choices=["approve", "reject", "edit", "retry", "cancel"])
     p.add_argument("--note", help="why (a tool review: the message the model sees)")
     p.add_argument("--message", dest="note", help="reject a tool call with this message")
@@ -94,27 +153,36 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--value", type=json.loads, help="send this raw JSON value instead")
     p.add_argument("--interrupt-id", help="answer this pause (default: the only one pending)")
 
-    p = sub.add_parser("chat", help="talk to the assistant (its tool calls wait for review)")
-    p.add_argument("message")
+    p = command("chat", "talk to the assistant (its tool calls wait for review)")
+    p.add_argument("message", help="what you ask the assistant")
     p.add_argument("--thread", help="continue this conversation (default: a new one)")
 
-    p = sub.add_parser("status", help="show where a thread stands")
-    p.add_argument("thread_id")
+    p = command("status", "show where a thread stands")
+    p.add_argument("thread_id", help="the thread")
 
-    p = sub.add_parser("watch", help="poll a thread until it needs a human or ends")
-    p.add_argument("thread_id")
-    p.add_argument("--timeout", type=float, default=300.0)
+    p = command("watch", "poll a thread until it needs a human or ends")
+    p.add_argument("thread_id", help="the thread")
+    p.add_argument("--timeout", type=float, default=300.0,
+                   help="give up after this many seconds (default 300)")  # fmt: skip
 
-    p = sub.add_parser("history", help="print a thread's audit trail")
-    p.add_argument("thread_id")
+    p = command("history", "print a thread's audit trail (or the assistant's reviews)")
+    p.add_argument("thread_id", help="the thread")
 
-    p = sub.add_parser("demo", help="replay the seed notebook's three expenses")
+    p = command("demo", "replay the seed notebook's three expenses")
     p.add_argument(
         "--approver-token",
         default=os.environ.get("HITL_DEMO_APPROVER_TOKEN"),
         help="the manager who answers (default: HITL_DEMO_APPROVER_TOKEN)",
     )
     return parser.parse_args(argv)
+
+
+def version() -> str:
+    """The installed client's version."""
+    try:
+        return importlib.metadata.version("hitl-workflows")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def _json_object(text: str) -> dict[str, Any]:
@@ -128,12 +196,18 @@ async def run(args: argparse.Namespace) -> int:
     """Carry out one command; return the exit status."""
     client = HitlClient(args.url, token=args.token)
     if args.command == "submit":
+        if args.requester is not None or "requester" in args.input:
+            raise ClientError("the requester is always the signed-in user: drop --requester")
         values = {**args.input}
-        for key in ("amount", "description", "requester", "category", "customer"):
+        for key in ("amount", "description", "category", "customer"):
             if getattr(args, key) is not None:
                 values[key] = getattr(args, key)
         outcome = await client.submit(args.graph, values, args.assistant, wait=not args.no_wait)
-        return emit(args, outcome)
+        status = emit(args, outcome)
+        if outcome.state == WAITING and not args.json:
+            print(f"next: whom it waits for runs `hitl resume {outcome.thread_id} approve` "
+                  "(or reject --note ...); then `hitl history` shows the trail")  # fmt: skip
+        return status
     if args.command == "assistant":
         return await assistant(client, args)
     if args.command == "notifications":
@@ -142,10 +216,8 @@ async def run(args: argparse.Namespace) -> int:
         outcomes = await client.pending(args.graph, args.limit)
         if args.json:
             print(json.dumps([o.as_dict() for o in outcomes], indent=2, default=str))
-        elif not outcomes:
-            print("nothing is waiting for a human")
-        for outcome in [] if args.json else outcomes:
-            print(render(outcome))
+        else:
+            print(render_pending(outcomes))
         return 0
     if args.command == "resume":
         before = await client.status(args.thread_id)
@@ -290,6 +362,36 @@ def render(outcome: Outcome) -> str:
     return "\n".join([head, *lines])
 
 
+def render_pending(outcomes: list[Outcome]) -> str:
+    """Pending pauses as a table, one row each, with a count."""
+    rows = []
+    for outcome in outcomes:
+        for interrupt in outcome.interrupts:
+            value = interrupt.get("value") if isinstance(interrupt.get("value"), dict) else {}
+            fields = {**(value.get("args") or {}), **(value.get("request") or {}), **value}
+            who = value.get("role") or value.get("user") or "?"
+            if value.get("levels"):
+                who += f" (step {value.get('step')} of {len(value['levels'])})"
+            what = fields.get("description") or value.get("name") or fields.get("order_id") or ""
+            amount = fields.get("amount")
+            rows.append((
+                outcome.thread_id,
+                outcome.graph_id or "?",
+                f"waiting for {who}",
+                f"{amount:,.2f}" if isinstance(amount, int | float) else "",
+                str(what)[:40],
+                str(value.get("due_at") or "")[:16].replace("T", " "),
+            ))  # fmt: skip
+    if not rows:
+        return "nothing is waiting for a human"
+    head = ("THREAD", "WORKFLOW", "WHO", "AMOUNT", "WHAT", "DUE (UTC)")
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    line = "  ".join
+    table = [line(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+             for r in [head, *rows]]  # fmt: skip
+    return "\n".join([f"{len(rows)} waiting:", *table])
+
+
 def render_tool_review(interrupt: dict[str, Any]) -> str:
     """Describe a pending tool call for a person."""
     value = interrupt["value"]
@@ -320,12 +422,32 @@ def _short(value: Any) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
+def reachable(url: str) -> None:
+    """Fail fast, with a hint, when nothing answers at ``url`` (the SDK would retry for seconds).
+
+    Raises:
+        ClientError: The server does not answer.
+    """
+    try:
+        httpx.get(f"{url.rstrip('/')}/ok", timeout=3)
+    except httpx.HTTPError as exc:
+        raise ClientError(
+            f"cannot reach the server at {url} ({type(exc).__name__}): is it running? "
+            "Start one with `make dev`, or point --url / LANGGRAPH_URL at yours",
+            kind="unreachable",
+        ) from None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``hitl`` and ``python -m sdk_client``."""
     load_dotenv(os.environ.get("HITL_ENV_FILE", ".env"), override=False)
     try:
         args = parse_args(argv)
+        reachable(args.url)
         return asyncio.run(run(args))
+    except BrokenPipeError:  # `hitl pending | head`: the reader left; nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except ClientError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

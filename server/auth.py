@@ -226,6 +226,7 @@ async def create_thread(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> N
     if not isinstance(value.get("metadata"), dict):
         value["metadata"] = {}
     _strip_reserved(value["metadata"])
+    guard.check_graph_name(value["metadata"])
     value["metadata"]["owner"] = ctx.user.identity  # in place: the server keeps this dict
 
 

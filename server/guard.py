@@ -42,6 +42,7 @@ from pydantic import BaseModel, ValidationError
 from graphs.common.access import ADMIN, refusal
 from graphs.common.decisions import APPROVING, decision_word, native_answer, schema_error
 from graphs.common.fields import describe_error
+from graphs.common.pauses import is_overdue
 
 MAX_TEXT = 4_000
 """Characters of any one string a client sends (input, answers, metadata)."""
@@ -223,6 +224,9 @@ def check_answer(thread: dict[str, Any], command: dict[str, Any], identity: str,
     """
     for pause, key in answer_targets(thread, command["resume"]):
         value = pause.get("value") if isinstance(pause.get("value"), dict) else {}
+        if is_overdue(value.get("due_at")):
+            raise refuse(409, f"expired at {value['due_at']}: your answer was not applied; "
+                         "the workflow applies its expiry policy")  # fmt: skip
         answer = command["resume"][key] if key else command["resume"]
         try:
             answer = native_answer(answer, value)
@@ -282,6 +286,14 @@ def check_run(
             raise refuse(409, f"thread {thread['thread_id']} waits for a tool review: "
                          "answer it first")  # fmt: skip
     check_input(graph_id, kwargs["input"], identity)
+
+
+def check_graph_name(metadata: Any) -> None:
+    """Refuse (422) a thread labelled with a graph this server does not serve."""
+    graph_id = metadata.get("graph_id") if isinstance(metadata, dict) else None
+    if graph_id is not None and graph_id not in graph_paths():
+        raise refuse(422, f"unknown graph {graph_id!r}: this server serves "
+                     f"{', '.join(sorted(graph_paths()))}")  # fmt: skip
 
 
 def check_graph(thread: dict[str, Any], graph_id: str) -> None:

@@ -27,6 +27,7 @@ from starlette.routing import Route
 
 from graphs.common.access import refusal
 from graphs.common.decisions import build_answer
+from server.guard import last_decision
 
 STATIC = Path(__file__).parent / "static"
 PUBLIC_PATHS = ("/inbox", "/inbox/", "/inbox/static/")
@@ -130,7 +131,8 @@ async def answer(request: Request) -> JSONResponse:
             thread = await client.threads.get(thread_id)
             pause = next((p for p in pauses_of(thread) if p["id"] == pause_id), None)
             if pause is None:
-                return refused(409, "already answered elsewhere: this item is stale", "stale")
+                return refused(409, "already answered elsewhere: this item is stale"
+                               + last_decision(thread), "stale")  # fmt: skip
             value = pause.get("value") if isinstance(pause.get("value"), dict) else {}
             try:
                 resume = build_answer(

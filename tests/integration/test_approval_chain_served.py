@@ -13,7 +13,7 @@ pytestmark = pytest.mark.integration
 
 
 def submit(server, amount):
-    extra = ("--requester", "alice", "--category", "hardware")
+    extra = ("--category", "hardware")
     return submit_cli(server.url, "approval_chain", amount, "Data center racks", *extra).data
 
 

@@ -31,8 +31,6 @@ def test_pauses_of_every_graph_survive_kill_9(fresh_server):
         "5000",
         "--description",
         "Racks",
-        "--requester",
-        "alice",
     )
     order = hitl(server, "submit", "--graph", "order_processing", "--amount", "5000")
     order_id = order["interrupts"][0]["value"]["order_id"]

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
 
 import httpx
 import pytest
+from langgraph_sdk import get_sync_client
 
-from scripts.devserver import free_port
+from scripts.devserver import ROOT, DevServer, free_port
 from sdk_client import ClientError, HitlClient
+from tests.conftest import run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -213,3 +220,46 @@ def test_stale_pause_id_is_refused_by_the_client(cli, sdk, sdk_as):
     assert f"pause {old['id']} is not pending" in stale.stderr
     assert "nothing was sent" in stale.stderr
     assert pending_interrupts(sdk, thread)[1] == [new]
+
+
+def test_the_cli_tells_the_truth_and_takes_flags_anywhere(server, cli):
+    unknown = cli("submit", "--graph", "nope", "--amount", "5", "--description", "x")
+    assert unknown.returncode == 1 and "unknown graph 'nope'" in unknown.stderr
+    assert "expense_approval" in unknown.stderr  # what it serves instead
+    requester = cli("submit", "--amount", "5", "--description", "x", "--requester", "bob")
+    assert requester.returncode == 1 and "always the signed-in user" in requester.stderr
+    after = run_cli(server.url, "pending", "--json", "--token", "dev-bob", user=None)
+    assert after.returncode == 0 and isinstance(json.loads(after.stdout), list)
+    version = cli("--version")
+    assert version.returncode == 0 and version.stdout.startswith("hitl ")
+    limit = cli("pending", "--limit", "0")
+    assert limit.returncode == 2 and "must be 1 or more" in limit.stderr
+    assert "jsonschema" not in limit.stderr and len(limit.stderr.splitlines()) <= 3
+    help_text = cli("--help").stdout
+    assert "LANGGRAPH_TOKEN" in help_text and "examples:" in help_text
+    assert "approval_chain" in help_text
+
+
+def test_a_closed_pipe_is_a_clean_exit(server):
+    for _ in range(3):
+        run_cli(server.url, "submit", "--amount", "500", "--description", "Piped")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LANGGRAPH_")}
+    cmd = f"{sys.executable} -m sdk_client --url {server.url} --token dev-bob pending | head -1"
+    proc = subprocess.run(cmd, shell=True, capture_output=True, text=True, cwd=ROOT,
+                          env={**env, "HITL_ENV_FILE": os.devnull}, timeout=60)  # fmt: skip
+    assert proc.returncode == 0 and proc.stdout.strip()
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
+
+
+def test_a_late_answer_is_refused_and_says_so():
+    """After the due time and before the sweeper ran: refused, and said so (not a success)."""
+    with DevServer(env={"HITL_SWEEP_SECONDS": "3600"}) as server:
+        admin = get_sync_client(url=server.url, headers={"Authorization": "Bearer dev-erin"})
+        late = admin.assistants.create(GRAPH, context={"deadline_hours": 0.0003}, name="late")
+        alice = get_sync_client(url=server.url, headers={"Authorization": "Bearer dev-alice"})
+        thread_id, _ = start(alice, {"amount": 500, "description": "Late"}, late["assistant_id"])
+        time.sleep(2.5)  # past the 1.08 s deadline; the sweeper sleeps for an hour
+        proc = run_cli(server.url, "resume", thread_id, "approve", "--note", "late", user="bob")
+        assert proc.returncode == 1, proc.stdout
+        assert "expired at" in proc.stderr and "your answer was not applied" in proc.stderr
+        assert alice.threads.get(thread_id)["status"] == "interrupted"  # for the sweeper
