@@ -28,6 +28,8 @@ from sdk_client.transport import (
 )
 
 DEFAULT_URL = "http://127.0.0.1:8123"
+AGENT_INBOX_KEYS = ("action_request", "config", "editable", "type")
+"""Pause keys for Agent Inbox and programs; a person reads the request's own fields."""
 DEFAULT_GRAPH = "expense_approval"
 SEED_SCENARIOS = [
     ({"amount": 50.0, "description": "Office supplies"}, None),
@@ -352,7 +354,8 @@ def render(outcome: Outcome) -> str:
             if fields.get("levels"):
                 who += f" (step {fields.get('step')} of {len(fields['levels'])})"
             lines.append(f"  waiting for {who}, pause {interrupt['id']}:")
-            lines += [f"    {k}: {_short(v)}" for k, v in fields.items() if v is not None]
+            lines += [f"    {k}: {_short(v)}" for k, v in fields.items()
+                      if v is not None and k not in AGENT_INBOX_KEYS]  # fmt: skip
     elif outcome.state == "failed":
         lines.append(f"  error: {outcome.error}")
     else:
