@@ -255,23 +255,32 @@ def test_graphs_pause_and_resume_across_processes(pg_cluster: PgCluster, db, sav
 
 
 def test_duplicate_resumes_of_one_order_charge_once(pg_cluster: PgCluster, db, saver_db, workers):  # noqa: F811
-    ledger = pg_cluster.sqlalchemy_url(db)
-    thread_id = f"dup-{uuid.uuid4().hex[:8]}"
-    os.environ["HITL_LEDGER_URL"] = ledger
-    try:
-        with PostgresSaver.from_conn_string(saver_db) as saver:
-            app = _apps(saver)["order_processing"]
-            paused = app.invoke({"amount": 2500, "customer": "acme"}, _config(thread_id))
-    finally:
-        del os.environ["HITL_LEDGER_URL"]
-    order_id = paused["__interrupt__"][0].value["order_id"]
+    """Several processes resume one order at once; it is charged once.
 
-    results = workers.run(_resume_same, [(ledger, saver_db, thread_id)] * WORKERS)
-    assert {r["status"] for r in results} == {"paid"}
-    racing = sum(r["called_gateway"] for r in results)
-    assert racing >= 2, "the resumes were meant to overlap"
-    print(f"{racing} of {WORKERS} processes charged the same order at once")
-    assert {r["order_id"] for r in results} == {order_id}
-    assert len({r["payment_result"]["transaction_id"] for r in results}) == 1
-    assert payments.ledger_count(order_id, url=ledger) == 1
-    assert payments.ledger_count(url=ledger) == 1
+    Whether the processes really overlap depends on how busy the machine is: a
+    round in which only one reached the gateway proves nothing about the race, so
+    it is tried again (up to five rounds); every round must charge once.
+    """
+    ledger = pg_cluster.sqlalchemy_url(db)
+    for round_ in range(5):
+        thread_id = f"dup-{uuid.uuid4().hex[:8]}"
+        os.environ["HITL_LEDGER_URL"] = ledger
+        try:
+            with PostgresSaver.from_conn_string(saver_db) as saver:
+                app = _apps(saver)["order_processing"]
+                paused = app.invoke({"amount": 2500, "customer": "acme"}, _config(thread_id))
+        finally:
+            del os.environ["HITL_LEDGER_URL"]
+        order_id = paused["__interrupt__"][0].value["order_id"]
+
+        results = workers.run(_resume_same, [(ledger, saver_db, thread_id)] * WORKERS)
+        assert {r["status"] for r in results} == {"paid"}
+        assert {r["order_id"] for r in results} == {order_id}
+        assert len({r["payment_result"]["transaction_id"] for r in results}) == 1
+        assert payments.ledger_count(order_id, url=ledger) == 1
+        assert payments.ledger_count(url=ledger) == round_ + 1
+        racing = sum(r["called_gateway"] for r in results)
+        print(f"round {round_ + 1}: {racing} of {WORKERS} processes charged the same order at once")
+        if racing >= 2:
+            return
+    raise AssertionError("in five rounds the resumes never overlapped: the race was not tested")
