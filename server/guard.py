@@ -53,6 +53,7 @@ MAX_BODY = 256 * 1024
 """Bytes of one request body (``server.app`` checks it before the body is read)."""
 
 
+@functools.cache
 def graph_paths() -> dict[str, str]:
     """Where each served graph is defined (``path.py:variable`` or ``module:variable``).
 
