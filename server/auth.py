@@ -36,13 +36,13 @@ from pathlib import Path
 from typing import Any
 
 from langgraph_sdk import Auth, get_client
-from starlette.exceptions import HTTPException
 
 from server import guard
 
 # Imported by package path on purpose: langgraph loads this file by path as a module
 # of its own, and the flag must be the one the pause listener sets.
 from server.internal import INTERNAL_WRITE
+from server.threads import read_thread
 
 logger = logging.getLogger(__name__)
 
@@ -257,27 +257,6 @@ async def delete_thread(ctx: Auth.types.AuthContext, value: Any) -> dict[str, An
         raise guard.refuse(403, "a run holds decisions of the audit trail and cannot be "
                            "deleted on its own; the owner may delete the whole thread")  # fmt: skip
     return {"owner": ctx.user.identity}
-
-
-async def read_thread(ctx: Auth.types.AuthContext, thread_id: Any) -> dict[str, Any] | None:
-    """The thread as ``ctx``'s user may see it (None: missing or hidden).
-
-    Read through the runtime's own ``Threads.get`` (the interface langgraph-api serves
-    every API call with, in memory or on Postgres), with this user's read filter; a
-    loopback HTTP call through the in-process client does the same at twice the cost.
-    """
-    # Imported here: langgraph_runtime exists only inside a server.
-    from langgraph_runtime.database import connect  # noqa: PLC0415
-    from langgraph_runtime.ops import Threads  # noqa: PLC0415
-
-    try:
-        async with connect() as conn:
-            found = [t async for t in await Threads.get(conn, thread_id, ctx=ctx)]
-    except HTTPException as exc:
-        if exc.status_code != 404:
-            raise
-        return None
-    return found[0] if found else None
 
 
 _graphs: dict[str, tuple[str, float]] = {}

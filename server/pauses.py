@@ -28,6 +28,7 @@ from graphs.common.access import first_addressee
 from graphs.common.events import Decided, Event, Paused
 from server.internal import INTERNAL_WRITE
 from server.notify import Notifier, Pause
+from server.threads import read_thread
 
 
 class PauseListener:
@@ -88,7 +89,7 @@ class PauseListener:
                 pause = Pause(thread_id, event.interrupt_id, event.waiting_for, event.payload)
                 await self.notifier.enqueue(pause)
         elif isinstance(event, Decided):
-            thread = await self.client.threads.get(thread_id)
+            thread = await read_thread(None, thread_id) or {}
             answered = list((thread.get("metadata") or {}).get("answered_by") or [])
             if event.approver and event.approver not in answered:
                 answered.append(event.approver)

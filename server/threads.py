@@ -1,11 +1,13 @@
-"""Reading threads through the server's own client: every page of a search, their pauses."""
+"""Reading threads inside the server: every page of a search, one record, their pauses."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Any
 
+from langgraph_sdk import Auth
 from langgraph_sdk.client import LangGraphClient
+from starlette.exceptions import HTTPException
 
 PAGE = 500
 
@@ -29,3 +31,24 @@ async def all_threads(
 def pending_pauses(thread: dict[str, Any]) -> list[dict[str, Any]]:
     """The pending interrupts of a thread record (grouped by task on the server)."""
     return [i for group in (thread.get("interrupts") or {}).values() for i in group]
+
+
+async def read_thread(ctx: Auth.types.BaseAuthContext | None, thread_id: Any) -> dict | None:
+    """A thread's record as ``ctx``'s user may see it (``ctx`` None: the server's own read).
+
+    Read through the runtime's own ``Threads.get`` (the interface langgraph-api serves
+    every API call with, in memory or on Postgres); a loopback HTTP call through the
+    in-process client does the same at twice the cost. None: missing or hidden.
+    """
+    # Imported here: langgraph_runtime exists only inside a server.
+    from langgraph_runtime.database import connect  # noqa: PLC0415
+    from langgraph_runtime.ops import Threads  # noqa: PLC0415
+
+    try:
+        async with connect() as conn:
+            found = [t async for t in await Threads.get(conn, thread_id, ctx=ctx)]
+    except HTTPException as exc:
+        if exc.status_code != 404:
+            raise
+        return None
+    return found[0] if found else None
