@@ -16,12 +16,13 @@ from typing import Any, Literal, NotRequired
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
-from pydantic import Field, TypeAdapter, ValidationError, model_validator
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, model_validator, with_config
 from typing_extensions import TypedDict
 
 from graphs.common import events
 from graphs.common.access import check_approver
 from graphs.common.audit import SYSTEM, AuditEntry, audit_entry
+from graphs.common.decisions import NotedModel
 from graphs.common.fields import (
     Amount,
     Approver,
@@ -51,18 +52,23 @@ DEFAULT_POLICY = [
 ]
 
 
+@with_config(ConfigDict(use_attribute_docstrings=True))
 class InputState(TypedDict):
-    """What a caller sends."""
+    """What a requester sends."""
 
     amount: float
+    """The amount asked for: a positive number; it decides which levels approve."""
     description: str
+    """What it is for (at most 500 characters)."""
     requester: NotRequired[str]
-    """Served: always the signed-in user (whatever is sent). In process: required."""
+    """Leave it out when served: the requester is always the signed-in user.
+    In process, give it."""
     category: NotRequired[str | None]
+    """An optional category (at most 100 characters)."""
 
 
 class State(InputState, WorkflowState):
-    """The request as it moves up the chain (``due_at`` is the current level's)."""
+    """The request as it moves up the chain (due_at is the current level's)."""
 
     status: NotRequired[Literal["pending", "approved", "rejected"]]
 
@@ -88,12 +94,23 @@ class PolicyTier(StrictModel):
 Policy = TypeAdapter(list[PolicyTier])
 
 
+@with_config(ConfigDict(use_attribute_docstrings=True))
+class Tier(TypedDict):
+    """One approval level."""
+
+    above: float
+    """Amounts strictly above this need this level."""
+    role: str
+    """The role that decides at this level."""
+
+
+@with_config(ConfigDict(use_attribute_docstrings=True))
 @dataclass(kw_only=True)
 class Context:
-    """Per-run settings, passed as the run's ``context``."""
+    """The deployment's approval levels (set by an admin on an assistant)."""
 
-    policy: list[dict[str, Any]] = field(default_factory=lambda: list(DEFAULT_POLICY))
-    """Approval tiers ``[{"above": 100, "role": "manager"}, ...]``, asked in this order."""
+    policy: list[Tier] = field(default_factory=lambda: list(DEFAULT_POLICY))
+    """The levels, asked in this order, e.g. above 100 manager, above 1,000 finance."""
 
     deadline_hours: Limit = 48.0
     """How long each level has to decide."""
@@ -119,10 +136,12 @@ class Changes(StrictModel):
     description: Text | None = None
 
 
-class ChainDecision(StrictModel):
-    """One level's answer."""
+class ChainDecision(NotedModel):
+    """One level's answer (a reject needs a note)."""
 
-    decision: Literal["approve", "edit", "reject"]
+    decision: Literal["approve", "edit", "reject"] = Field(
+        description="approve; edit (with changes: approves the step); reject (with a note)"
+    )
     note: Note = ""
     approver: Approver = None
     changes: Changes | None = Field(default=None, description="Required for edit, only for edit")

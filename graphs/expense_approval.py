@@ -14,6 +14,7 @@ from typing import Literal, NotRequired
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
+from pydantic import ConfigDict, with_config
 from typing_extensions import TypedDict
 
 from graphs.common import events
@@ -35,18 +36,27 @@ AUTO_APPROVED_NOTE = "Auto-approved (under limit)"
 OPTIONS = ["approve", "reject"]
 
 
+@with_config(ConfigDict(use_attribute_docstrings=True))
 class InputState(TypedDict):
-    """What a caller sends: ``amount`` and ``description`` (the seed also sends the rest)."""
+    """What a requester sends.
+
+    The seed notebook also sends status and approver_note; they are ignored, the
+    workflow sets them.
+    """
 
     amount: float
+    """The amount asked for: a positive number."""
     description: str
-    status: NotRequired[Literal["pending", "approved", "rejected"]]
-    approver_note: NotRequired[str]
-    requester: NotRequired[str]
+    """What it is for (at most 500 characters)."""
 
 
 class State(InputState, WorkflowState):
     """The expense as it moves through the workflow."""
+
+    status: NotRequired[Literal["pending", "approved", "rejected"]]
+    approver_note: NotRequired[str]
+    requester: NotRequired[str]
+    """The signed-in user who submitted it (served), or the input's (in process)."""
 
 
 class OutputState(TypedDict):
@@ -59,9 +69,10 @@ class OutputState(TypedDict):
     audit: list[AuditEntry]
 
 
+@with_config(ConfigDict(use_attribute_docstrings=True))
 @dataclass(kw_only=True)
 class Context:
-    """Per-run settings, passed as the run's ``context``."""
+    """The deployment's rules for expenses (set by an admin on an assistant)."""
 
     approval_threshold: Limit = 100.0
     """Amounts above this pause for a human; at or below it are auto-approved."""

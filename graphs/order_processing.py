@@ -20,7 +20,7 @@ from langgraph.func import task
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import RetryPolicy
-from pydantic import Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError, with_config
 from typing_extensions import TypedDict
 
 from graphs import payments
@@ -57,17 +57,22 @@ PAYMENT_RETRY = RetryPolicy(
 """The seed's settings; only transient gateway errors are retried (a decline is final)."""
 
 
+@with_config(ConfigDict(use_attribute_docstrings=True))
 class InputState(TypedDict):
-    """What a caller sends."""
+    """What a requester sends."""
 
     amount: float
+    """The order's amount: a positive number."""
     customer: NotRequired[str | None]
+    """Who the order is for."""
     items: NotRequired[list[Any] | None]
-    requester: NotRequired[str | None]
+    """What is ordered (at most 1,000 items)."""
 
 
 class State(InputState, WorkflowState):
     """The order as it moves through the workflow."""
+
+    requester: NotRequired[str | None]
 
     order_id: NotRequired[str]
     status: NotRequired[
@@ -90,21 +95,23 @@ class OutputState(TypedDict):
     audit: list[AuditEntry]
 
 
+@with_config(ConfigDict(use_attribute_docstrings=True))
 @dataclass(kw_only=True)
 class Context:
-    """Per-run settings, passed as the run's ``context``."""
+    """The deployment's rules for orders (set by an admin on an assistant)."""
 
     approval_limit: Limit = 1_000.0
     """Orders above this pause for a human before any charge."""
 
     approver_role: str = "manager"
+    """The role that approves orders and decides on failed payments."""
 
     deadline_hours: Limit = 24.0
     """How long a pause waits; then the order is cancelled as expired."""
 
     gateway: dict[str, Any] = field(default_factory=dict)
-    """Faults to inject into the simulated gateway: ``transient_failures``, ``decline``,
-    ``crash_after_charge`` (see ``graphs/payments.py``). Off by default."""
+    """Faults to inject into the simulated gateway, for tests: transient_failures (a
+    number), decline, crash_after_charge (see graphs/payments.py). Off by default."""
 
 
 class Request(StrictModel):
@@ -119,7 +126,7 @@ class Request(StrictModel):
 class RetryDecision(StrictModel):
     """The answer when payment retries have run out."""
 
-    decision: Literal["retry", "cancel"]
+    decision: Literal["retry", "cancel"] = Field(description="retry the charge, or cancel")
     note: Note = ""
     approver: Approver = None
 

@@ -32,7 +32,7 @@ from langgraph.config import get_config
 from langgraph.errors import GraphInterrupt
 from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.types import Command, Interrupt, _interrupt_id
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ConfigDict, TypeAdapter, ValidationError, with_config
 
 from graphs.assistant.tools import MONEY_TOOLS
 from graphs.common import events
@@ -52,19 +52,20 @@ def versions() -> dict[str, str]:
     return {name: importlib.metadata.version(name) for name in SUPPORTED}
 
 
+@with_config(ConfigDict(use_attribute_docstrings=True))
 @dataclass(kw_only=True)
 class Context:
     """The assistant's settings (the deployment's: set on an assistant by an admin)."""
 
     approval_limit: Limit = 1_000.0
-    """Payments and refunds above this are reviewed by ``reviewer_role``, not the owner."""
+    """Payments and refunds above this are reviewed by reviewer_role, not the owner."""
 
     reviewer_role: str = "manager"
     """Who reviews money moved above the limit."""
 
     model: str = "auto"
-    """The chat model: ``auto`` (what the environment configures, ``graphs/llm.py``),
-    ``offline``, ``openai:<model>`` or ``azure:<deployment>``."""
+    """The chat model: auto (what the environment configures, graphs/llm.py),
+    offline, openai:<model> or azure:<deployment>."""
 
 
 REVIEWED: dict[str, InterruptOnConfig] = {

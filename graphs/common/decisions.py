@@ -14,7 +14,7 @@ import json
 from typing import Any, Literal
 
 import jsonschema
-from pydantic import Field
+from pydantic import ConfigDict, Field, model_validator
 
 from graphs.common.fields import Approver, Note, StrictModel
 
@@ -29,15 +29,36 @@ def recorded(word: str) -> str:
     return SPELLINGS.get(word, word)
 
 
-class Decision(StrictModel):
+REJECTING = ("reject", "rejected")
+
+NOTE_RULE = {
+    "if": {"properties": {"decision": {"enum": list(REJECTING)}}, "required": ["decision"]},
+    "then": {"required": ["note"], "properties": {"note": {"pattern": "\\S"}}},
+}
+"""A reject says why, in the schema too, so clients and the server check it before sending."""
+
+
+class NotedModel(StrictModel):
+    """An answer whose reject needs a note (the requester reads why), everywhere."""
+
+    model_config = ConfigDict(json_schema_extra=NOTE_RULE)
+
+    @model_validator(mode="after")
+    def _reject_says_why(self) -> Any:
+        if getattr(self, "decision", None) in REJECTING and not str(self.note).strip():
+            raise ValueError("a reject needs a note: say why (the requester reads it)")
+        return self
+
+
+class Decision(NotedModel):
     """An answer to an approve / reject question (an expense, an order).
 
-    The seed notebook answers with ``approved`` / ``rejected``; the pause offers
-    the option words ``approve`` / ``reject``. Both spellings are accepted.
+    The seed notebook answers with approved / rejected; the pause offers the option
+    words approve / reject. Both spellings are accepted. A reject needs a note.
     """
 
     decision: Literal["approve", "reject", "approved", "rejected"] = Field(
-        description="approve / approved, or reject / rejected"
+        description="approve (or approved), or reject (or rejected, with a note)"
     )
     note: Note = ""
     approver: Approver = None
@@ -140,6 +161,8 @@ def build_answer(
         return _tool_answer(payload or {}, decision, note, args)
     if args is not None:
         raise ValueError("--args only goes with a tool review (the assistant's pauses)")
+    if decision in REJECTING and not (note or "").strip():
+        raise ValueError("a reject needs a note: say why (--note), the requester reads it")
     answer: dict[str, Any] = {"decision": decision}
     if note is not None:
         answer["note"] = note
@@ -180,6 +203,9 @@ def schema_error(schema: dict[str, Any] | None, answer: Any) -> str | None:
     ]
     if not errors:
         return None
+    if any(e.validator in ("if", "then", "required", "pattern") and "note" in
+           (e.message + "".join(map(str, e.absolute_path))) for e in errors):  # fmt: skip
+        return "a reject needs a note: say why (the requester reads it)"
     return "; ".join(
         f"{'.'.join(str(p) for p in e.absolute_path) or 'answer'}: {e.message}" for e in errors[:3]
     )

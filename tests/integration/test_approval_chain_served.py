@@ -139,7 +139,7 @@ def test_racing_answers_record_one_decision(server):
         outcome = await client.submit(
             "approval_chain", {"amount": 5_000, "description": "Race", "requester": "alice"}
         )
-        answers = [{"decision": "approve"}, {"decision": "reject"}]
+        answers = [{"decision": "approve"}, {"decision": "reject", "note": "no"}]
         results = await asyncio.gather(
             *(bob.resume(outcome.thread_id, a) for a in answers), return_exceptions=True
         )

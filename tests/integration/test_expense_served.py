@@ -263,3 +263,23 @@ def test_a_late_answer_is_refused_and_says_so():
         assert proc.returncode == 1, proc.stdout
         assert "expired at" in proc.stderr and "your answer was not applied" in proc.stderr
         assert alice.threads.get(thread_id)["status"] == "interrupted"  # for the sweeper
+
+
+@pytest.mark.parametrize(
+    "graph", ["expense_approval", "approval_chain", "order_processing", "assistant"]
+)
+def test_studio_forms_guide_the_user(sdk, graph):
+    (assistant,) = sdk.assistants.search(graph_id=graph, metadata={"created_by": "system"})
+    schemas = sdk.assistants.get_schemas(assistant["assistant_id"])
+    forms = [schemas["context_schema"]] + (
+        [] if graph == "assistant" else [schemas["input_schema"]]  # langchain's messages
+    )
+    for form in forms:
+        assert "``" not in json.dumps(form)  # plain text, not RST
+        undescribed = [k for k, v in form["properties"].items() if not v.get("description")]
+        assert undescribed == [], (graph, undescribed)
+    if graph == "expense_approval":  # what the server owns is not asked for
+        assert set(schemas["input_schema"]["properties"]) == {"amount", "description"}
+    if graph == "approval_chain":  # typed policy items
+        tier = schemas["context_schema"]["$defs"]["Tier"]
+        assert set(tier["properties"]) == {"above", "role"}

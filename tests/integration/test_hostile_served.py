@@ -63,7 +63,9 @@ def test_random_answers_leave_the_pause_answerable(sdk, sdk_as, graph, answer):
     if status == "interrupted":
         assert pauses  # still answerable; a valid answer now finishes it
         final = bob.runs.wait(
-            thread_id, graph, command={"resume": {pauses[0]["id"]: {"decision": "reject"}}}
+            thread_id,
+            graph,
+            command={"resume": {pauses[0]["id"]: {"decision": "reject", "note": "no"}}},
         )
         assert final["status"] in ("rejected", "cancelled")
         return

@@ -39,7 +39,8 @@ def answer(server, thread_id, graph, decision="approve"):
     thread = sdk(server, "alice").threads.get(thread_id)
     (pause,) = pauses(thread)
     user = ROLE_USER[pause["value"]["role"]]
-    sdk(server, user).runs.wait(thread_id, graph, command={"resume": {"decision": decision}})
+    answer = {"decision": decision, **({"note": "not now"} if decision == "reject" else {})}
+    sdk(server, user).runs.wait(thread_id, graph, command={"resume": answer})
     return user, pause["id"]
 
 

@@ -189,5 +189,5 @@ def test_invalid_input_fails_naming_the_field(app, thread, values, field):
 
 
 def test_malformed_policy_fails_the_run(app, thread):
-    with pytest.raises(ValueError, match="context.policy"):
+    with pytest.raises(ValueError, match="context: policy"):
         app.invoke(request(500), thread, context={"policy": [{"above": "x"}]})

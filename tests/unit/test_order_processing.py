@@ -107,7 +107,7 @@ def test_approval_pause_keeps_the_order_id_and_charges_once(app, thread):
 
 def test_rejected_order_is_cancelled_and_not_charged(app, thread):
     result = app.invoke({"amount": 5_000}, thread)
-    final = app.invoke(Command(resume={"decision": "reject"}), thread)
+    final = app.invoke(Command(resume={"decision": "reject", "note": "no"}), thread)
     assert final["status"] == "cancelled"
     assert payments.ledger_count(result["order_id"]) == 0
 
@@ -115,7 +115,9 @@ def test_rejected_order_is_cancelled_and_not_charged(app, thread):
 def test_a_resume_cannot_change_the_pinned_limit(app, thread):
     app.invoke({"amount": 500}, thread, context={"approval_limit": 100})
     final = app.invoke(
-        Command(resume={"decision": "reject"}), thread, context={"approval_limit": 10_000}
+        Command(resume={"decision": "reject", "note": "no"}),
+        thread,
+        context={"approval_limit": 10_000},
     )
     assert final["status"] == "cancelled"
 
