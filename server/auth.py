@@ -37,6 +37,7 @@ from typing import Any
 
 from langgraph_sdk import Auth, get_client
 
+from graphs.common.access import ADMIN, ROLES
 from server import guard
 
 # Imported by package path on purpose: langgraph loads this file by path as a module
@@ -46,7 +47,6 @@ from server.threads import read_thread
 
 logger = logging.getLogger(__name__)
 
-ROLES = ("employee", "manager", "finance", "director", guard.ADMIN)
 RESERVED = ("owner", "waiting_for", "answered_by")
 
 
@@ -158,6 +158,12 @@ async def authenticate(
     return {"identity": user.identity, "role": user.role, "permissions": [user.role]}
 
 
+def caller(request: Any) -> tuple[str, str]:
+    """``(identity, role)`` of the signed-in caller of a custom route."""
+    user = request.user
+    return user.identity, getattr(user, "role", None) or user["role"]
+
+
 def _role(ctx: Auth.types.AuthContext) -> str:
     try:
         return ctx.user["role"]
@@ -168,7 +174,7 @@ def _role(ctx: Auth.types.AuthContext) -> str:
 def visible(ctx: Auth.types.AuthContext) -> dict[str, Any]:
     """The metadata filter of the threads a user may see."""
     me = ctx.user.identity
-    if _role(ctx) in ("employee", guard.ADMIN):
+    if _role(ctx) in ("employee", ADMIN):
         return {"$or": [{"owner": me}, {"waiting_for": f"user:{me}"}]}
     return {
         "$or": [
@@ -208,7 +214,7 @@ async def read_assistants(ctx: Auth.types.AuthContext, value: Any) -> None:
 @auth.on.assistants.delete
 async def configure_assistants(ctx: Auth.types.AuthContext, value: Any) -> None:
     """Assistants hold the approval policy: only an admin creates, changes or deletes them."""
-    if _role(ctx) != guard.ADMIN:
+    if _role(ctx) != ADMIN:
         raise guard.refuse(403, f"only an admin configures assistants (the approval policy); "
                            f"you are {ctx.user.identity} ({_role(ctx)})")  # fmt: skip
     guard.check_size({k: value.get(k) for k in ("config", "context", "metadata")}, "assistant")

@@ -43,6 +43,7 @@ from graphs.common.access import ADMIN, refusal
 from graphs.common.decisions import APPROVING, decision_word, native_answer, schema_error
 from graphs.common.fields import describe_error
 from graphs.common.pauses import is_overdue
+from server.threads import pending_pauses
 
 MAX_TEXT = 4_000
 """Characters of any one string a client sends (input, answers, metadata)."""
@@ -168,11 +169,6 @@ def check_input(graph_id: str, value: Any, identity: str) -> None:
         raise refuse(422, f"invalid {graph_id} input: {describe_error(exc)}") from None
 
 
-def pending_pauses(thread: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The thread's pending pauses by id."""
-    return {i["id"]: i for group in (thread.get("interrupts") or {}).values() for i in group}
-
-
 def last_decision(thread: dict[str, Any]) -> str:
     """Who decided last on a thread, and when (for a stale answer's refusal)."""
     values = thread.get("values") or {}
@@ -192,7 +188,7 @@ def answer_targets(thread: dict[str, Any], resume: Any) -> list[tuple[dict[str, 
         Auth.exceptions.HTTPException: 409 when nothing it names is pending, or when
             several pauses wait and the answer does not say which.
     """
-    pending = pending_pauses(thread)
+    pending = {pause["id"]: pause for pause in pending_pauses(thread)}
     thread_id = thread["thread_id"]
     if thread.get("status") == "busy":
         raise refuse(409, f"thread {thread_id} is busy: another answer is being applied right "

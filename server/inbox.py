@@ -27,7 +27,9 @@ from starlette.routing import Route
 
 from graphs.common.access import refusal
 from graphs.common.decisions import build_answer
+from server.auth import caller
 from server.guard import last_decision
+from server.threads import pending_pauses
 
 STATIC = Path(__file__).parent / "static"
 PUBLIC_PATHS = ("/inbox", "/inbox/", "/inbox/static/")
@@ -50,17 +52,6 @@ async def as_caller(request: Request) -> AsyncIterator[LangGraphClient]:
         yield get_client()
 
 
-def user_of(request: Request) -> tuple[str, str]:
-    """``(identity, role)`` of the signed-in caller."""
-    user = request.user
-    return user.identity, getattr(user, "role", None) or user["role"]
-
-
-def pauses_of(thread: dict[str, Any]) -> list[dict[str, Any]]:
-    """A thread's pending pauses."""
-    return [i for group in (thread.get("interrupts") or {}).values() for i in group]
-
-
 async def page(request: Request) -> Response:
     """The inbox page."""
     return FileResponse(STATIC / "inbox.html")
@@ -76,13 +67,13 @@ async def static(request: Request) -> Response:
 
 async def me(request: Request) -> JSONResponse:
     """Who is signed in."""
-    identity, role = user_of(request)
+    identity, role = caller(request)
     return JSONResponse({"identity": identity, "role": role})
 
 
 async def items(request: Request) -> JSONResponse:
     """Every pending pause the caller may answer, newest first."""
-    identity, role = user_of(request)
+    identity, role = caller(request)
     threads = []
     async with as_caller(request) as client:
         for waiting_for in (role, f"user:{identity}"):
@@ -92,7 +83,7 @@ async def items(request: Request) -> JSONResponse:
     found = [
         item_of(thread, pause)
         for thread in threads
-        for pause in pauses_of(thread)
+        for pause in pending_pauses(thread)
         if refusal(pause.get("value"), identity, role, approves=False) is None
     ]
     found.sort(key=lambda item: item["waiting_since"], reverse=True)
@@ -129,7 +120,7 @@ async def answer(request: Request) -> JSONResponse:
     async with as_caller(request) as client:
         try:
             thread = await client.threads.get(thread_id)
-            pause = next((p for p in pauses_of(thread) if p["id"] == pause_id), None)
+            pause = next((p for p in pending_pauses(thread) if p["id"] == pause_id), None)
             if pause is None:
                 return refused(409, "already answered elsewhere: this item is stale"
                                + last_decision(thread), "stale")  # fmt: skip
@@ -152,10 +143,10 @@ async def answer(request: Request) -> JSONResponse:
             status, detail = status_and_detail(exc)
             kind = "conflict" if "already running" in detail else KIND_FOR.get(status, "error")
             return refused(status, detail, kind)
-    seen = [(p["id"], p.get("value")) for p in pauses_of(thread)]
+    seen = [(p["id"], p.get("value")) for p in pending_pauses(thread)]
     errors = [
         p["value"]["error"]
-        for p in pauses_of(after)
+        for p in pending_pauses(after)
         if isinstance(p.get("value"), dict)
         and p["value"].get("error")
         and (p["id"], p.get("value")) not in seen

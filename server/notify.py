@@ -44,7 +44,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from graphs.common import store
+from graphs.common.access import ADMIN
 from graphs.common.store import outbox
+from server.auth import caller
 from server.threads import pending_pauses
 
 logger = logging.getLogger(__name__)
@@ -287,9 +289,8 @@ class Notifier:
 
 def _admin(request: Request) -> JSONResponse | None:
     """A 403 unless the caller is an admin."""
-    role = getattr(request.user, "role", None) or request.user["role"]
-    if role != "admin":
-        who = request.user.identity
+    who, role = caller(request)
+    if role != ADMIN:
         return JSONResponse({"detail": f"notifications are for admins; you are {who} ({role})"},
                             status_code=403)  # fmt: skip
     return None
