@@ -132,17 +132,22 @@ async def runtime_thread_ids(client: LangGraphClient, status: str | None = None)
     return {str(t["thread_id"]) async for t in all_threads(client, status)}
 
 
-async def outdated(client: LangGraphClient, records: dict[str, ThreadRecord]) -> list[str]:
+async def runtime_threads(client: LangGraphClient) -> dict[str, datetime]:
+    """Every thread the runtime knows, with when its record was last written."""
+    return {
+        str(t["thread_id"]): datetime.fromisoformat(str(t["updated_at"]).replace("Z", "+00:00"))
+        async for t in all_threads(client, select=["thread_id", "updated_at"])
+    }
+
+
+def outdated(known: dict[str, datetime], records: dict[str, ThreadRecord]) -> list[str]:
     """The threads whose runtime record is older than their latest checkpoint."""
-    found = []
-    async for thread in all_threads(client, select=["thread_id", "updated_at"]):
-        record = records.get(str(thread["thread_id"]))
-        if record is None or not record.latest:
-            continue
-        updated = datetime.fromisoformat(str(thread["updated_at"]).replace("Z", "+00:00"))
-        if checkpoint_time(record.latest) > updated:
-            found.append(str(thread["thread_id"]))
-    return found
+    return [
+        thread_id
+        for thread_id, updated in known.items()
+        if (record := records.get(thread_id)) and record.latest
+        and checkpoint_time(record.latest) > updated
+    ]  # fmt: skip
 
 
 def owned_metadata(thread: dict[str, Any], record: ThreadRecord) -> dict[str, Any]:
@@ -178,13 +183,14 @@ async def recover(client: LangGraphClient, db: Path) -> RecoveryReport:
                 await client.runs.cancel(thread_id, run["run_id"], action="interrupt")
                 report.cancelled_runs.append(str(run["run_id"]))
                 refresh.append(thread_id)
-    for thread_id in sorted(set(records) - await runtime_thread_ids(client)):
+    known = await runtime_threads(client)  # one scan: which were lost, which are outdated
+    for thread_id in sorted(set(records) - set(known)):
         await client.threads.create(
             thread_id=thread_id, metadata=records[thread_id].metadata, if_exists="do_nothing"
         )
         report.restored.append(thread_id)
         refresh.append(thread_id)
-    for thread_id in await outdated(client, records):
+    for thread_id in outdated(known, records):
         report.reconciled.append(thread_id)
         refresh.append(thread_id)
     refresh = list(dict.fromkeys(refresh))
