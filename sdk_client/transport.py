@@ -18,7 +18,7 @@ from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 from langgraph_sdk.errors import APIStatusError
 
-from graphs.common.decisions import schema_error
+from graphs.common.decisions import refusals, schema_error
 
 T = TypeVar("T")
 
@@ -288,18 +288,11 @@ class HitlClient:
             "(409 conflict): this answer was not applied",
         )
         raised = result.get("__interrupt__") if isinstance(result, dict) else None
-        waiting = [(i["id"], i.get("value")) for i in before.interrupts]
-        refusals = [
-            p["value"]["error"]
-            for p in raised or []
-            if isinstance(p.get("value"), dict)
-            and p["value"].get("error")
-            and (p.get("id"), p["value"]) not in waiting
-        ]
+        refused = refusals(raised, before.interrupts)
         after = await self.status(thread_id)
-        if refusals:
+        if refused:
             raise AnswerRefused(
-                f"the workflow refused the answer: {refusals[0]} (thread {thread_id} is still "
+                f"the workflow refused the answer: {refused[0]} (thread {thread_id} is still "
                 "waiting)",
                 after,
             )

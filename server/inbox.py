@@ -26,7 +26,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from graphs.common.access import refusal
-from graphs.common.decisions import build_answer
+from graphs.common.decisions import build_answer, refusals
 from server.auth import caller
 from server.guard import last_decision
 from server.threads import pending_pauses
@@ -136,22 +136,17 @@ async def answer(request: Request) -> JSONResponse:
             except ValueError as exc:
                 return refused(422, str(exc), "invalid")
             graph_id = (thread.get("metadata") or {}).get("graph_id")
-            await client.runs.wait(thread_id, graph_id, command={"resume": {pause_id: resume}},
-                                   multitask_strategy="reject", raise_error=False)  # fmt: skip
+            result = await client.runs.wait(
+                thread_id, graph_id, command={"resume": {pause_id: resume}},
+                multitask_strategy="reject", raise_error=False,
+            )  # fmt: skip
             after = await client.threads.get(thread_id)
         except (APIStatusError, httpx.HTTPStatusError) as exc:
             status, detail = status_and_detail(exc)
             kind = "conflict" if "already running" in detail else KIND_FOR.get(status, "error")
             return refused(status, detail, kind)
-    seen = [(p["id"], p.get("value")) for p in pending_pauses(thread)]
-    errors = [
-        p["value"]["error"]
-        for p in pending_pauses(after)
-        if isinstance(p.get("value"), dict)
-        and p["value"].get("error")
-        and (p["id"], p.get("value")) not in seen
-    ]
-    if errors:
+    raised = result.get("__interrupt__") if isinstance(result, dict) else None
+    if errors := refusals(raised, pending_pauses(thread)):
         return refused(422, f"the workflow refused the answer: {errors[0]}", "refused")
     values = after.get("values") or {}
     state = {"interrupted": "waiting", "idle": "finished", "error": "failed", "busy": "running"}

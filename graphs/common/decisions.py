@@ -221,3 +221,20 @@ def _deepest(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
     while error.context:
         error = max(error.context, key=lambda e: len(e.absolute_path))
     return error
+
+
+def refusals(raised: list[dict[str, Any]] | None, waiting: list[dict[str, Any]]) -> list[str]:
+    """Why the workflow refused an answer: the ``error`` of each pause its run raised anew.
+
+    ``raised`` is the run's ``__interrupt__`` (what the server answered), ``waiting``
+    the pauses pending before; a refused answer comes back as a fresh pause (or the
+    same one, changed) carrying an ``error``.
+    """
+    seen = [(p.get("id"), p.get("value")) for p in waiting]
+    return [
+        p["value"]["error"]
+        for p in raised or []
+        if isinstance(p.get("value"), dict)
+        and p["value"].get("error")
+        and (p.get("id"), p["value"]) not in seen
+    ]
