@@ -12,7 +12,9 @@ import importlib.metadata
 import json
 import os
 import sys
-from typing import Any
+import time
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 import httpx
 from dotenv import load_dotenv
@@ -27,6 +29,7 @@ from sdk_client.transport import (
     pick_interrupt,
 )
 
+T = TypeVar("T")
 DEFAULT_URL = "http://127.0.0.1:8123"
 AGENT_INBOX_KEYS = ("action_request", "config", "editable", "type")
 """Pause keys for Agent Inbox and programs; a person reads the request's own fields."""
@@ -204,7 +207,10 @@ async def run(args: argparse.Namespace) -> int:
         for key in ("amount", "description", "category", "customer"):
             if getattr(args, key) is not None:
                 values[key] = getattr(args, key)
-        outcome = await client.submit(args.graph, values, args.assistant, wait=not args.no_wait)
+        outcome = await progress(
+            client.submit(args.graph, values, args.assistant, wait=not args.no_wait),
+            f"{args.graph} is running",
+        )
         status = emit(args, outcome)
         if outcome.state == WAITING and not args.json:
             print(f"next: whom it waits for runs `hitl resume {outcome.thread_id} approve` "
@@ -247,7 +253,10 @@ async def run(args: argparse.Namespace) -> int:
         else:
             raise ClientError("say approve, reject, edit, retry or cancel, or give --value JSON")
         try:
-            outcome = await client.resume(args.thread_id, answer, args.interrupt_id, before)
+            outcome = await progress(
+                client.resume(args.thread_id, answer, args.interrupt_id, before),
+                "the workflow is carrying out your answer",
+            )
         except AnswerRefused as refused:
             emit(args, refused.outcome)
             raise
@@ -423,6 +432,26 @@ def render_entry(entry: dict[str, Any]) -> str:
 def _short(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     return text if len(text) <= 200 else text[:197] + "..."
+
+
+async def progress(work: Awaitable[T], what: str, after: float = 1.0) -> T:
+    """Await ``work``; if it takes longer than ``after`` seconds, say so on stderr, and how long.
+
+    Long waits are real (a payment retried with back-off takes seconds); silence
+    would look like a hang. On a terminal one line is rewritten; otherwise (a pipe,
+    a log) a line every few seconds. stdout stays clean for ``--json``.
+    """
+    task = asyncio.ensure_future(work)
+    started, tty = time.monotonic(), sys.stderr.isatty()
+    timeout, said = after, False
+    while not (await asyncio.wait({task}, timeout=timeout))[0]:
+        waited = time.monotonic() - started
+        end = "\r" if tty else "\n"
+        print(f"... {what} ({waited:.0f} s)", end=end, file=sys.stderr, flush=True)
+        timeout, said = (1.0 if tty else 3.0), True
+    if said and tty:
+        print(" " * 60, end="\r", file=sys.stderr, flush=True)
+    return task.result()
 
 
 def reachable(url: str) -> None:

@@ -10,6 +10,7 @@ loopback HTTP. Answers are built by the domain's own ``build_answer``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -66,9 +67,10 @@ async def static(request: Request) -> Response:
 
 
 async def me(request: Request) -> JSONResponse:
-    """Who is signed in."""
+    """Who is signed in, and the deployment's currency (``HITL_CURRENCY``, an ISO 4217 code)."""
     identity, role = caller(request)
-    return JSONResponse({"identity": identity, "role": role})
+    currency = os.environ.get("HITL_CURRENCY", "USD").strip().upper() or "USD"
+    return JSONResponse({"identity": identity, "role": role, "currency": currency})
 
 
 async def items(request: Request) -> JSONResponse:
@@ -96,19 +98,24 @@ async def history(request: Request) -> JSONResponse:
         threads = await client.threads.search(
             status="idle", limit=50, sort_by="updated_at", sort_order="desc"
         )
-    return JSONResponse([
-        {
-            "thread_id": str(t["thread_id"]),
-            "workflow": (t.get("metadata") or {}).get("graph_id"),
-            "finished": str(t.get("updated_at")),
-            "outcome": (t.get("values") or {}).get("status") or "finished",
-            "request": request_of(t.get("values") or {}),
-            "audit": (t.get("values") or {}).get("audit") or (t.get("values") or {}).get("reviews")
-            or [],
-        }
-        for t in threads
-        if t.get("values")
-    ])  # fmt: skip
+    done = []
+    for thread in threads:  # a thread with nothing to show (no run yet) is skipped
+        values = thread.get("values") or {}
+        if not values:
+            continue
+        workflow = (thread.get("metadata") or {}).get("graph_id")
+        request = request_of(values)
+        done.append({
+            "thread_id": str(thread["thread_id"]),
+            "workflow": workflow,
+            "title": title_of(workflow),
+            "finished": str(thread.get("updated_at")),
+            "outcome": values.get("status") or "finished",
+            "request": request,
+            **headline(request),
+            "audit": values.get("audit") or values.get("reviews") or [],
+        })  # fmt: skip
+    return JSONResponse(done)
 
 
 async def answer(request: Request) -> JSONResponse:
@@ -122,8 +129,10 @@ async def answer(request: Request) -> JSONResponse:
             thread = await client.threads.get(thread_id)
             pause = next((p for p in pending_pauses(thread) if p["id"] == pause_id), None)
             if pause is None:
+                trail = (thread.get("values") or {}).get("audit") or []
                 return refused(409, "already answered elsewhere: this item is stale"
-                               + last_decision(thread), "stale")  # fmt: skip
+                               + last_decision(thread), "stale",
+                               last=trail[-1] if trail else None)  # fmt: skip
             value = pause.get("value") if isinstance(pause.get("value"), dict) else {}
             try:
                 resume = build_answer(
@@ -168,9 +177,9 @@ def status_and_detail(exc: APIStatusError | httpx.HTTPStatusError) -> tuple[int,
     return status, str(detail or exc)
 
 
-def refused(status: int, error: str, kind: str) -> JSONResponse:
-    """An answer that was not applied, and why."""
-    return JSONResponse({"error": error, "kind": kind}, status_code=status)
+def refused(status: int, error: str, kind: str, **extra: Any) -> JSONResponse:
+    """An answer that was not applied, and why (a stale one: ``last``, the decision that won)."""
+    return JSONResponse({"error": error, "kind": kind, **extra}, status_code=status)
 
 
 def request_of(values: dict[str, Any]) -> dict[str, Any]:
@@ -179,17 +188,60 @@ def request_of(values: dict[str, Any]) -> dict[str, Any]:
     return {k: values[k] for k in keys if values.get(k) is not None}
 
 
+def title_of(workflow: str | None) -> str:
+    """A workflow's name for people: ``approval_chain`` -> "Approval chain"."""
+    return (workflow or "workflow").replace("_", " ").capitalize()
+
+
+def headline(request: dict[str, Any]) -> dict[str, Any]:
+    """What an approver reads first: the amount, what it is for, and who asks."""
+    amount = request.get("amount")
+    if isinstance(request.get("args"), dict):  # a tool call: its name (its arguments follow)
+        amount = request["args"].get("amount")
+        summary = title_of(request.get("tool"))
+    elif request.get("order_id"):
+        summary = f"Order {request['order_id']}" + (
+            f" for {request['customer']}" if request.get("customer") else "")  # fmt: skip
+    else:
+        summary = request.get("description") or ""
+    return {
+        "amount": amount if isinstance(amount, int | float) else None,
+        "summary": summary,
+        "requester": request.get("requester"),
+    }
+
+
+def request_fields(value: dict[str, Any]) -> dict[str, Any]:
+    """The request a pause is about, with its own (typed) values.
+
+    The fields are those the pause shows Agent Inbox (``action_request.args``, as
+    text); their values come from the request itself. A pause's ``description`` may
+    be Agent Inbox's markdown rather than the request's own text, so it is not taken
+    unless the request names it.
+    """
+    if value.get("type") == "tool_approval":
+        request = {"tool": value.get("name"), "args": value.get("args")}
+        return request | ({"requester": value["requester"]} if value.get("requester") else {})
+    source = value.get("request") or value
+    names = (value.get("action_request") or {}).get("args")
+    if not isinstance(names, dict):
+        return request_of(source)
+    return {k: source.get(k, text) for k, text in names.items()}
+
+
 def item_of(thread: dict[str, Any], pause: dict[str, Any]) -> dict[str, Any]:
     """One inbox item: what to decide, on what, since when, and what came before."""
     value = pause["value"]
-    request = value.get("request") or request_of(value)
-    if value.get("type") == "tool_approval":
-        request = {"tool": value.get("name"), "args": value.get("args")}
+    request = request_fields(value)
     since = str(thread.get("updated_at"))
+    workflow = (thread.get("metadata") or {}).get("graph_id")
     return {
         "thread_id": str(thread["thread_id"]),
         "interrupt_id": pause["id"],
-        "workflow": (thread.get("metadata") or {}).get("graph_id"),
+        "workflow": workflow,
+        "title": title_of(workflow)
+        + (" tool call" if value.get("type") == "tool_approval" else ""),
+        **headline(request),
         "kind": value.get("type"),
         "waiting_for": value.get("role") or f"user:{value.get('user')}",
         "waiting_since": since,

@@ -1,10 +1,32 @@
 // The approvals inbox: plain JS, no dependencies. Every call carries the bearer token;
 // the server checks every answer against the pause's own schema, and the workflow again.
+//
+// Where the token lives: in this tab's sessionStorage (never on disk, gone with the tab).
+// A new inbox tab (a notification link) asks the open ones for it over a same-origin
+// BroadcastChannel, so one sign-in lasts for the browser session; sign-out ends it in
+// every tab.
 "use strict";
 
-const $ = (selector) => document.querySelector(selector);
-const LABELS = { approve: "Approve", reject: "Reject", edit: "Edit", retry: "Retry payment", cancel: "Cancel order" };
-let token = sessionStorage.getItem("hitl-token") || "";
+const $ = (selector, root = document) => root.querySelector(selector);
+const KEY = "hitl-token";
+const LABELS = {
+  approve: "Approve", reject: "Reject", edit: "Edit…", retry: "Retry payment", cancel: "Cancel order",
+};
+const DONE = {
+  approve: "approved", reject: "rejected", edit: "approved with changes", retry: "retried",
+  cancel: "cancelled", expire: "expired",
+};
+const SENT = {
+  approve: "approved it", reject: "rejected it", edit: "approved it with your changes",
+  retry: "asked for the payment to be tried again", cancel: "cancelled the order",
+};
+const REFRESH_SECONDS = Math.max(2, Number(new URLSearchParams(location.search).get("refresh")) || 20);
+const channel = "BroadcastChannel" in window ? new BroadcastChannel("hitl-inbox") : null;
+let token = sessionStorage.getItem(KEY) || "";
+let money = new Intl.NumberFormat(undefined, { style: "currency", currency: "USD" });
+let landed = false;
+
+// ---- the server ----
 
 async function api(path, options = {}) {
   const response = await fetch(`/inbox/api/${path}`, {
@@ -15,31 +37,84 @@ async function api(path, options = {}) {
   if (!response.ok) {
     const error = new Error(body.error || body.detail || `HTTP ${response.status}`);
     error.status = response.status;
+    error.body = body;
     throw error;
   }
   return body;
 }
 
+// ---- words and numbers, as people read them ----
+
+function label(name) {
+  const words = String(name).replace(/_/g, " ");
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
 function text(value) {
+  if (typeof value === "number") return value.toLocaleString();
   return typeof value === "string" ? value : JSON.stringify(value);
 }
 
-function age(seconds) {
-  if (seconds == null) return "";
-  if (seconds < 90) return `${Math.round(seconds)} s ago`;
-  if (seconds < 5400) return `${Math.round(seconds / 60)} min ago`;
-  if (seconds < 129600) return `${Math.round(seconds / 3600)} h ago`;
-  return `${Math.round(seconds / 86400)} days ago`;
+function span(seconds) {
+  const s = Math.abs(seconds);
+  if (s < 90) return `${Math.max(1, Math.round(s))} s`;
+  if (s < 5400) return `${Math.round(s / 60)} min`;
+  if (s < 129600) return `${Math.round(s / 3600)} h`;
+  const days = Math.round(s / 86400);
+  return `${days} day${days === 1 ? "" : "s"}`;
 }
 
-function fill(list, entries) {
+function secondsFrom(iso) {
+  const at = Date.parse(iso);
+  return Number.isNaN(at) ? null : (at - Date.now()) / 1000;
+}
+
+function exact(iso) {
+  const at = new Date(iso);
+  return Number.isNaN(at.getTime()) ? String(iso) : at.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+}
+
+function ago(iso) {
+  const s = secondsFrom(iso);
+  return s === null ? "" : `${span(s)} ago`;
+}
+
+function timeElement(iso, words) {
+  const t = document.createElement("time");
+  t.dateTime = iso;
+  t.title = exact(iso);
+  t.textContent = words;
+  return t;
+}
+
+function setTime(el, iso, words) {
+  el.replaceChildren(iso ? timeElement(iso, words) : "");
+}
+
+function due(el, iso) {
+  const s = iso ? secondsFrom(iso) : null;
+  el.classList.toggle("overdue", s !== null && s < 0);
+  if (s === null) return el.replaceChildren();
+  setTime(el, iso, s < 0 ? `overdue by ${span(s)}` : `due in ${span(s)}`);
+}
+
+function headline(card, item) {
+  $(".amount", card).textContent = typeof item.amount === "number" ? money.format(item.amount) : "";
+  $(".summary", card).textContent = item.summary || item.title;
+  const step = item.details && item.details.levels
+    ? ` · step ${item.details.step} of ${item.details.levels.length}` : "";
+  $(".workflow", card).textContent = `${item.title}${step}`;
+  $(".requester", card).textContent = item.requester ? `from ${item.requester}` : "";
+}
+
+function fill(list, rows) {
   list.replaceChildren();
-  for (const [key, value] of entries) {
-    if (value === null || value === undefined) continue;
+  for (const [key, value] of rows) {
+    if (value === null || value === undefined || value === "") continue;
     const dt = document.createElement("dt");
     const dd = document.createElement("dd");
-    dt.textContent = key;
-    dd.textContent = text(value);
+    dt.textContent = label(key);
+    dd.textContent = key === "amount" && typeof value === "number" ? money.format(value) : text(value);
     list.append(dt, dd);
   }
 }
@@ -48,121 +123,233 @@ function trail(ol, entries) {
   ol.replaceChildren();
   for (const e of entries) {
     const li = document.createElement("li");
-    li.textContent = `${e.role}: ${e.decision} by ${e.approver || "?"}${e.note ? ` — ${e.note}` : ""}`
-      + (e.changes ? ` ${JSON.stringify(e.changes)}` : "");
+    const what = DONE[e.decision] || e.decision || e.type || "decided";
+    const role = e.role ? ` (${e.role}${e.step ? `, step ${e.step}` : ""})` : "";
+    li.append(`${label(what)} by ${e.approver || "unknown"}${role}`);
+    if (e.changes) {
+      const changes = Object.entries(e.changes)
+        .map(([k, v]) => `${label(k).toLowerCase()} to ${k === "amount" && typeof v === "number" ? money.format(v) : text(v)}`);
+      li.append(`, changed ${changes.join(", ")}`);
+    }
+    if (e.note) li.append(` — “${e.note}”`);
+    if (e.at) li.append(" · ", timeElement(e.at, exact(e.at)));
     ol.append(li);
   }
 }
 
-function button(label, cls, onclick) {
+function button(words, cls, onclick) {
   const b = document.createElement("button");
   b.type = "button";
-  b.textContent = label;
+  b.textContent = words;
   if (cls) b.className = cls;
   b.addEventListener("click", onclick);
   return b;
 }
 
+function notify(message, kind = "info") {
+  const notice = $("#notice");
+  notice.textContent = message;
+  notice.className = kind;
+  notice.setAttribute("role", kind === "error" ? "alert" : "status");
+  notice.hidden = !message;
+}
+
+// ---- one card per pause ----
+
+function showError(card, message) {
+  const error = $(".error", card);
+  error.textContent = message || "";
+  error.hidden = !message;
+}
+
+function busy(card, on) {
+  for (const b of card.querySelectorAll(".answer button")) b.disabled = on;
+}
+
+function settle(card, kind, message) {
+  card.classList.add(kind);
+  card.dataset.settled = kind;
+  $(".answer", card).hidden = true;
+  showError(card, "");
+  const outcome = $(".outcome", card);
+  $("p", outcome).textContent = message;
+  outcome.hidden = false;
+  updateCount();
+}
+
+function sentMessage(decision, result) {
+  const done = `Sent: you ${SENT[decision] || decision}.`;
+  if (result.state === "waiting") return `${done} It now waits for the next approver.`;
+  if (result.state === "failed") return `${done} The workflow then failed; its owner sees why.`;
+  if (result.state === "running") return `${done} The workflow is carrying it out.`;
+  return `${done} Now ${result.status || "finished"}.`;
+}
+
+function staleMessage(error) {
+  const last = error.body && error.body.last;
+  if (last) {
+    const when = last.at ? ` ${ago(last.at)} (${exact(last.at)})` : "";
+    return `Already answered: ${DONE[last.decision] || last.decision} by ${last.approver || "someone"}${when}. Your answer was not applied.`;
+  }
+  return `Not applied: ${error.message}`;
+}
+
 function editFields(card, item) {
-  const box = card.querySelector(".edit");
+  const box = $(".edit .fields", card);
   box.replaceChildren();
   for (const [name, value] of Object.entries(item.editable)) {
-    const label = document.createElement("label");
-    label.textContent = name;
+    const field = document.createElement("label");
     const input = document.createElement("input");
     input.name = name;
     input.value = value ?? "";
     input.dataset.type = typeof value === "number" ? "number" : "string";
-    if (input.dataset.type === "number") { input.type = "number"; input.step = "any"; input.min = "0"; }
-    label.append(input);
-    box.append(label);
+    if (input.dataset.type === "number") {
+      Object.assign(input, { type: "number", step: "any", min: "0", inputMode: "decimal" });
+    }
+    field.append(name === "amount" ? `Amount (${money.resolvedOptions().currency})` : label(name), input);
+    box.append(field);
   }
-  box.append(button("Send edit", "", () => send(card, item, "edit")));
-  box.hidden = false;
+}
+
+function openEdit(card, item, open) {
+  showError(card, "");
+  if (open) editFields(card, item);
+  $(".edit", card).hidden = !open;
+  $(".answer > .actions", card).hidden = open;
+  if (open) $(".edit input", card)?.focus();
 }
 
 function editedValues(card, item) {
   const values = {};
   for (const input of card.querySelectorAll(".edit input")) {
+    const name = label(input.name);
     const raw = input.value.trim();
     const value = input.dataset.type === "number" ? Number(raw) : raw;
     if (input.dataset.type === "number" && (!raw || !Number.isFinite(value) || value <= 0)) {
-      throw new Error(`${input.name} must be a positive number`);
+      throw new Error(`${name} must be a positive number`);
     }
-    if (input.dataset.type === "string" && !raw) throw new Error(`${input.name} must not be empty`);
+    if (input.dataset.type === "string" && !raw) throw new Error(`${name} must not be empty`);
     if (value !== item.editable[input.name]) values[input.name] = value;
   }
-  if (!Object.keys(values).length) throw new Error("change at least one field");
+  if (!Object.keys(values).length) throw new Error("Change at least one field, or cancel");
   return values;
 }
 
 async function send(card, item, decision) {
-  const error = card.querySelector(".error");
-  error.textContent = "";
-  const note = card.querySelector(".note").value.trim();
+  showError(card, "");
+  const note = $(".note", card).value.trim();
   const body = { thread_id: item.thread_id, interrupt_id: item.interrupt_id, decision };
   if (note) body.note = note;
   try {
-    if (decision === "reject" && !note) throw new Error("say why in the note to reject");
+    if (decision === "reject" && !note && item.kind !== "tool_approval") {
+      $(".note", card).focus();
+      throw new Error("Say why in the note to reject: the requester reads it");
+    }
     if (decision === "edit") {
       const values = editedValues(card, item);
       if (item.kind === "tool_approval") body.args = { ...item.editable, ...values };
       else body.changes = values;
     }
   } catch (e) {
-    error.textContent = e.message;
+    showError(card, e.message);
     return;
   }
-  for (const b of card.querySelectorAll("button")) b.disabled = true;
+  busy(card, true);
   try {
     const result = await api("answer", { method: "POST", body: JSON.stringify(body) });
-    card.remove();
-    $("#notice").textContent = `Sent: ${decision} (${item.workflow}${result.status ? `, now ${result.status}` : ""})`;
-    updateCount();
+    settle(card, result.state === "failed" ? "failed" : "sent", sentMessage(decision, result));
   } catch (e) {
-    if (e.status === 409) {
-      card.remove();
-      $("#notice").textContent = `This item was already answered elsewhere (${e.message}).`;
-      updateCount();
-    } else {
-      error.textContent = e.message;
-      for (const b of card.querySelectorAll("button")) b.disabled = false;
-    }
+    if (e.status === 409) settle(card, "stale", staleMessage(e));
+    else showError(card, e.message);
+  } finally {
+    busy(card, false);
   }
 }
 
 function render(item) {
   const card = $("#item-template").content.firstElementChild.cloneNode(true);
-  card.dataset.thread = item.thread_id;
   card.id = `item-${item.interrupt_id}`;
-  const step = item.details.levels ? ` · step ${item.details.step} of ${item.details.levels.length}` : "";
-  card.querySelector(".workflow").textContent = `${item.workflow}${step}`;
-  card.querySelector(".age").textContent = `waiting ${age(item.age_seconds)}`;
-  const rows = Object.entries(item.request);
-  if (item.details.payment_error) rows.push(["payment error", item.details.payment_error]);
-  if (item.due_at) rows.push(["due", item.due_at]);
-  fill(card.querySelector(".request"), rows);
-  if (item.history.length) trail(card.querySelector(".trail ol"), item.history);
-  else card.querySelector(".trail").hidden = true;
-  card.querySelector(".error").textContent = item.error || "";
-  const actions = card.querySelector(".actions");
-  for (const option of item.options) {
-    if (option === "edit") actions.append(button(LABELS.edit, "secondary", () => editFields(card, item)));
-    else actions.append(button(LABELS[option] || option, ["reject", "cancel"].includes(option) ? "danger" : "", () => send(card, item, option)));
+  card.dataset.thread = item.thread_id;
+  if (item.kind === "tool_approval") {  // langchain's reviews: the message is optional
+    $(".note-name", card).textContent = "Message to the assistant";
+    $(".note-label .muted", card).textContent = "(optional; it reads it if you reject)";
   }
+  headline(card, item);
+  // The headline says the amount, what for and who asks; the rows say the rest.
+  const said = `${item.summary} ${item.requester}`;
+  const rows = [...Object.entries(item.request), ...Object.entries(item.request.args || {})]
+    .filter(([k, v]) => !["amount", "args"].includes(k) && !said.includes(text(v)));
+  if (item.details.payment_error) rows.push(["payment_error", item.details.payment_error]);
+  fill($(".request", card), rows);
+  if (item.history.length) {
+    trail($(".trail ol", card), item.history);
+    $(".trail summary", card).textContent = `Earlier decisions (${item.history.length})`;
+    $(".trail", card).open = true;
+  } else {
+    $(".trail", card).hidden = true;
+  }
+  showError(card, item.error);
+  const actions = $(".answer > .actions", card);
+  for (const option of item.options) {
+    if (option === "edit") actions.append(button(LABELS.edit, "secondary", () => openEdit(card, item, true)));
+    else actions.append(button(LABELS[option] || label(option), ["reject", "cancel"].includes(option) ? "danger" : "", () => send(card, item, option)));
+  }
+  $(".edit", card).addEventListener("submit", (event) => { event.preventDefault(); send(card, item, "edit"); });
+  $(".edit .cancel", card).addEventListener("click", () => openEdit(card, item, false));
+  $(".dismiss", card).addEventListener("click", () => { card.remove(); updateCount(); });
+  timing(card, item);
   return card;
 }
 
+function timing(card, item) {
+  setTime($(".age", card), item.waiting_since, `waiting ${span(secondsFrom(item.waiting_since) ?? 0)}`);
+  due($(".due", card), item.due_at);
+}
+
 function updateCount() {
-  const n = document.querySelectorAll("#items .item").length;
-  $("#count").textContent = `(${n})`;
-  if (!n && !$("#items").textContent.trim()) $("#items").textContent = "Nothing is waiting for you.";
+  const open = document.querySelectorAll("#items .item:not([data-settled])").length;
+  $("#count").textContent = String(open);
+  $("#empty").hidden = $("#items").hidden || document.querySelectorAll("#items .item").length > 0;
+  document.title = open ? `(${open}) Approvals inbox` : "Approvals inbox";
+}
+
+function touched(card) {
+  return $(".note", card).value.trim() || !$(".edit", card).hidden;
 }
 
 async function loadItems() {
   const items = await api("items");
-  $("#items").replaceChildren(...items.map(render));
+  const section = $("#items");
+  const current = new Set(items.map((item) => `item-${item.interrupt_id}`));
+  for (const card of section.querySelectorAll(".item:not([data-settled])")) {
+    if (current.has(card.id)) continue;
+    if (touched(card)) settle(card, "stale", "No longer waiting for you: answered elsewhere or expired. Your answer was not sent.");
+    else card.remove();
+  }
+  for (const item of [...items].reverse()) {  // oldest first, each new one on top
+    const card = document.getElementById(`item-${item.interrupt_id}`);
+    if (card) timing(card, item);
+    else section.prepend(render(item));
+  }
+  $("#refreshed").replaceChildren("Updated ", timeElement(new Date().toISOString(), new Date().toLocaleTimeString(undefined, { timeStyle: "short" })));
   updateCount();
+  if (!landed) land();
+}
+
+function land() {
+  if ($("#tabs").hidden) return;
+  landed = true;
+  const id = decodeURIComponent(location.hash.slice(1));
+  if (!id.startsWith("item-")) return;
+  const card = document.getElementById(id);
+  if (!card) {
+    notify("The item this link points to is no longer waiting for you: it was answered, it expired, or it is not yours to answer.");
+    return;
+  }
+  for (const other of document.querySelectorAll(".item.highlight")) other.classList.remove("highlight");
+  card.classList.add("highlight");
+  card.scrollIntoView({ block: "center" });
+  card.focus({ preventScroll: true });
 }
 
 async function loadHistory() {
@@ -170,49 +357,110 @@ async function loadHistory() {
   const section = $("#history");
   section.replaceChildren();
   for (const h of done) {
-    const card = document.createElement("article");
-    card.className = "item";
-    card.innerHTML = '<div class="meta"><strong></strong><span class="age"></span></div><dl class="request"></dl><ol></ol>';
-    card.querySelector("strong").textContent = `${h.workflow}: ${h.outcome ?? ""}`;
-    card.querySelector(".age").textContent = h.finished;
-    fill(card.querySelector(".request"), Object.entries(h.request));
-    trail(card.querySelector("ol"), h.audit);
+    const card = $("#history-template").content.firstElementChild.cloneNode(true);
+    headline(card, h);
+    const badge = $(".outcome-badge", card);
+    badge.textContent = label(h.outcome);
+    badge.classList.add(h.outcome);
+    setTime($(".age", card), h.finished, `finished ${ago(h.finished)}`);
+    trail($(".audit", card), h.audit);
     section.append(card);
   }
   if (!done.length) section.textContent = "No finished workflows yet.";
 }
 
+// ---- tabs, refresh, sign-in ----
+
+function selectTab(name) {
+  for (const tab of document.querySelectorAll("[role=tab]")) {
+    const selected = tab.dataset.tab === name;
+    tab.setAttribute("aria-selected", String(selected));
+    tab.tabIndex = selected ? 0 : -1;
+  }
+  $("#items").hidden = name !== "items";
+  $("#history").hidden = name !== "history";
+  updateCount();
+  notify("");
+  (name === "items" ? loadItems : loadHistory)().catch((e) => notify(e.message, "error"));
+}
+
+function refresh() {
+  if (!token || $("#items").hidden || document.visibilityState !== "visible") return;
+  loadItems().catch((e) => notify(`Could not refresh: ${e.message}`, "error"));
+}
+
 async function start() {
-  if (!token) { $("#signin").hidden = false; return; }
+  $("#connecting").hidden = true;
+  if (!token) token = await tokenFromOtherTabs();
+  if (!token) { $("#signin").hidden = false; $("#token").focus(); return; }
   try {
     const me = await api("me");
+    money = new Intl.NumberFormat(undefined, { style: "currency", currency: me.currency || "USD" });
     $("#who").textContent = `${me.identity} (${me.role})`;
     $("#signin").hidden = true;
     $("#tabs").hidden = false;
     $("#signout").hidden = false;
     await loadItems();
+    setInterval(refresh, REFRESH_SECONDS * 1000);
   } catch (e) {
-    sessionStorage.removeItem("hitl-token");
+    sessionStorage.removeItem(KEY);
     token = "";
     $("#signin").hidden = false;
-    $("#signin-error").textContent = e.status === 401 ? "That token was refused." : e.message;
+    const error = $("#signin-error");
+    error.textContent = e.status === 401 ? "That token was refused." : e.message;
+    error.hidden = false;
   }
+}
+
+function tokenFromOtherTabs() {
+  if (!channel) return Promise.resolve("");
+  $("#connecting").hidden = false;
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => { channel.removeEventListener("message", take); $("#connecting").hidden = true; resolve(""); }, 600);
+    function take({ data }) {
+      if (data.type !== "token") return;
+      clearTimeout(timer);
+      channel.removeEventListener("message", take);
+      $("#connecting").hidden = true;
+      sessionStorage.setItem(KEY, data.token);
+      resolve(data.token);
+    }
+    channel.addEventListener("message", take);
+    channel.postMessage({ type: "need-token" });
+  });
+}
+
+if (channel) {
+  channel.addEventListener("message", ({ data }) => {
+    if (data.type === "need-token" && token && !$("#tabs").hidden) channel.postMessage({ type: "token", token });
+    if (data.type === "signout" && token) signOut(false);
+  });
+}
+
+function signOut(everywhere) {
+  sessionStorage.removeItem(KEY);
+  token = "";
+  if (everywhere && channel) channel.postMessage({ type: "signout" });
+  location.reload();
 }
 
 $("#signin").addEventListener("submit", (event) => {
   event.preventDefault();
   token = $("#token").value.trim();
-  sessionStorage.setItem("hitl-token", token);
+  sessionStorage.setItem(KEY, token);
+  $("#signin-error").hidden = true;
   start();
 });
-$("#signout").addEventListener("click", () => { sessionStorage.removeItem("hitl-token"); location.reload(); });
-for (const tab of document.querySelectorAll("#tabs button")) {
-  tab.addEventListener("click", () => {
-    for (const t of document.querySelectorAll("#tabs button")) t.classList.toggle("active", t === tab);
-    const name = tab.dataset.tab;
-    $("#items").hidden = name !== "items";
-    $("#history").hidden = name !== "history";
-    (name === "items" ? loadItems : loadHistory)().catch((e) => { $("#notice").textContent = e.message; });
+$("#signout").addEventListener("click", () => signOut(true));
+for (const tab of document.querySelectorAll("[role=tab]")) {
+  tab.addEventListener("click", () => selectTab(tab.dataset.tab));
+  tab.addEventListener("keydown", (event) => {
+    if (!["ArrowLeft", "ArrowRight"].includes(event.key)) return;
+    const other = document.querySelector(`[role=tab][data-tab=${tab.dataset.tab === "items" ? "history" : "items"}]`);
+    other.focus();
+    selectTab(other.dataset.tab);
   });
 }
+window.addEventListener("hashchange", land);
+document.addEventListener("visibilitychange", refresh);
 start();

@@ -240,6 +240,18 @@ def test_the_cli_tells_the_truth_and_takes_flags_anywhere(server, cli):
     assert "approval_chain" in help_text
 
 
+def test_a_long_wait_shows_progress(cli):
+    """A payment retried with back-off takes seconds: the CLI says it is still working."""
+    slow = cli("assistant", "create", "--graph", "order_processing", "--name", "slow-gateway",
+               "--context", json.dumps({"gateway": {"transient_failures": 2}}),
+               user="erin", json_output=True)  # fmt: skip
+    proc = cli("submit", "--graph", "order_processing", "--amount", "60", "--customer", "Acme",
+               "--assistant", slow.data[0]["assistant_id"])  # fmt: skip
+    assert proc.returncode == 0 and "status: paid" in proc.stdout
+    assert "... order_processing is running (" in proc.stderr
+    assert "running" not in proc.stdout  # stdout keeps the outcome only
+
+
 def test_a_closed_pipe_is_a_clean_exit(server):
     for _ in range(3):
         run_cli(server.url, "submit", "--amount", "500", "--description", "Piped")
@@ -262,6 +274,11 @@ def test_a_late_answer_is_refused_and_says_so():
         proc = run_cli(server.url, "resume", thread_id, "approve", "--note", "late", user="bob")
         assert proc.returncode == 1, proc.stdout
         assert "expired at" in proc.stderr and "your answer was not applied" in proc.stderr
+        (_, (pause,)) = pending_interrupts(alice, thread_id)
+        answer = {"thread_id": thread_id, "interrupt_id": pause["id"], "decision": "approve"}
+        inbox = httpx.post(f"{server.url}/inbox/api/answer", json=answer,
+                           headers={"Authorization": "Bearer dev-bob"})  # fmt: skip
+        assert inbox.status_code == 409 and "expired at" in inbox.json()["error"]
         assert alice.threads.get(thread_id)["status"] == "interrupted"  # for the sweeper
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
+from langgraph_sdk.errors import APIStatusError
 
 from tests.conftest import submit_cli
 
@@ -60,6 +63,34 @@ def test_answers_are_validated_and_stale_items_say_so(server, cli):
     assert ok.status_code == 200 and ok.json()["status"] == "rejected"
     stale = api(server, "answer", "bob", json={**target, "decision": "approve"})
     assert stale.status_code == 409 and "already answered" in stale.json()["error"]
+    assert stale.json()["last"]["approver"] == "bob"  # who answered, and when
+    assert stale.json()["last"]["decision"] == "reject" and stale.json()["last"]["at"]
     history = {h["thread_id"]: h for h in api(server, "history", "bob").json()}
     assert history[thread_id]["outcome"] == "rejected"
     assert history[thread_id]["audit"][0]["note"] == "No"
+
+
+def test_items_say_what_an_approver_reads_first(server, cli):
+    order = cli("submit", "--graph", "order_processing", "--amount", "5000", "--customer", "Globex",
+                json_output=True)  # fmt: skip
+    expense = cli("submit", "--amount", "1240.5", "--description", "Lunch", json_output=True)
+    assert api(server, "me", "bob").json()["currency"] == "USD"
+    items = {i["thread_id"]: i for i in api(server, "items", "bob").json()}
+    item = items[order.data["thread_id"]]
+    order_id = order.data["values"]["order_id"]
+    assert item["title"] == "Order processing" and item["requester"] == "alice"
+    assert item["amount"] == 5000 and item["summary"] == f"Order {order_id} for Globex"
+    assert "**" not in json.dumps(item["request"])  # not Agent Inbox's markdown
+    item = items[expense.data["thread_id"]]
+    assert (item["title"], item["amount"], item["summary"]) == ("Expense approval", 1240.5, "Lunch")
+
+
+def test_history_skips_what_it_cannot_show(server, sdk_as):
+    alice = sdk_as("alice")
+    empty = alice.threads.create()["thread_id"]  # no run yet: nothing to show
+    with pytest.raises(APIStatusError) as refused:  # a typo never makes a broken thread
+        alice.threads.create(metadata={"graph_id": "nope"})
+    assert refused.value.status_code == 422 and "unknown graph 'nope'" in str(refused.value)
+    history = api(server, "history", "alice")
+    assert history.status_code == 200
+    assert empty not in {h["thread_id"] for h in history.json()}
