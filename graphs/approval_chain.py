@@ -132,8 +132,8 @@ class Request(StrictModel):
 class Changes(StrictModel):
     """The fields an approver may change."""
 
-    amount: Amount | None = None
-    description: Text | None = None
+    amount: Amount | None = Field(default=None, description="The new amount")
+    description: Text | None = Field(default=None, description="The new description")
 
 
 class ChainDecision(NotedModel):

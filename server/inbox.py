@@ -235,14 +235,17 @@ def item_of(thread: dict[str, Any], pause: dict[str, Any]) -> dict[str, Any]:
     request = request_fields(value)
     since = str(thread.get("updated_at"))
     workflow = (thread.get("metadata") or {}).get("graph_id")
+    kind = value.get("type")
+    said = headline(request)
+    if kind == "payment_failed":
+        said["summary"] = f"Payment failed: {said['summary']}"
     return {
         "thread_id": str(thread["thread_id"]),
         "interrupt_id": pause["id"],
         "workflow": workflow,
-        "title": title_of(workflow)
-        + (" tool call" if value.get("type") == "tool_approval" else ""),
-        **headline(request),
-        "kind": value.get("type"),
+        "title": title_of(workflow) + (" tool call" if kind == "tool_approval" else ""),
+        **said,
+        "kind": kind,
         "waiting_for": value.get("role") or f"user:{value.get('user')}",
         "waiting_since": since,
         "age_seconds": _age(since),

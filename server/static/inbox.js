@@ -273,13 +273,14 @@ function render(item) {
   if (item.kind === "tool_approval") {  // langchain's reviews: the message is optional
     $(".note-name", card).textContent = "Message to the assistant";
     $(".note-label .muted", card).textContent = "(optional; it reads it if you reject)";
+  } else if (!item.options.includes("reject")) {
+    $(".note-label .muted", card).textContent = "(optional)";
   }
   headline(card, item);
   // The headline says the amount, what for and who asks; the rows say the rest.
   const said = `${item.summary} ${item.requester}`;
   const rows = [...Object.entries(item.request), ...Object.entries(item.request.args || {})]
     .filter(([k, v]) => !["amount", "args"].includes(k) && !said.includes(text(v)));
-  if (item.details.payment_error) rows.push(["payment_error", item.details.payment_error]);
   fill($(".request", card), rows);
   if (item.history.length) {
     trail($(".trail ol", card), item.history);

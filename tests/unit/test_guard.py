@@ -6,8 +6,10 @@ import pytest
 from langgraph_sdk import Auth
 
 from graphs import payments
+from graphs.approval_chain import ChainDecision
 from graphs.common.access import addressee, refusal, requester_of
-from graphs.common.decisions import decision_word
+from graphs.common.decisions import Decision, decision_word
+from graphs.order_processing import RetryDecision
 from server import guard
 from server.notify import Pause, message
 
@@ -155,3 +157,14 @@ def test_order_ids_are_never_handed_out_twice(tmp_path, monkeypatch):
     first = payments.charge(ids[0], ids[0], 10.0)
     assert payments.charge(ids[0], ids[0], 10.0) == first  # a copied thread: the same charge
     assert payments.ledger_count(ids[0]) == 1
+
+
+@pytest.mark.parametrize("model", [Decision, ChainDecision, RetryDecision])
+def test_every_answer_field_is_described(model):
+    """Studio and Agent Inbox show these descriptions next to each answer field."""
+    schema = model.model_json_schema()
+    for where in [schema, *schema.get("$defs", {}).values()]:
+        undescribed = [
+            k for k, v in where.get("properties", {}).items() if not v.get("description")
+        ]
+        assert undescribed == [], (model.__name__, undescribed)
