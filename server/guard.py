@@ -162,6 +162,9 @@ def check_input(graph_id: str, value: Any, identity: str) -> None:
         raise refuse(422, f"invalid {graph_id} input: expected a JSON object")
     fields = {k: value[k] for k in model.model_fields if k in value}
     if "requester" in model.model_fields:
+        if (given := fields.get("requester")) not in (None, identity):
+            raise refuse(422, f"invalid {graph_id} input: requester is always the signed-in "
+                         f"user ({identity}), not {given!r}: leave it out")  # fmt: skip
         fields["requester"] = identity
     try:
         model.model_validate(fields)

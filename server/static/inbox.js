@@ -16,6 +16,8 @@ const DONE = {
   approve: "approved", reject: "rejected", edit: "approved with changes", retry: "retried",
   cancel: "cancelled", expire: "expired",
 };
+const HEADLINE = ["amount", "description", "requester", "order_id", "customer"];
+// ^ what a card's headline already says (server/inbox.py `headline`); the rows say the rest
 const SENT = {
   approve: "approved it", reject: "rejected it", edit: "approved it with your changes",
   retry: "asked for the payment to be tried again", cancel: "cancelled the order",
@@ -277,10 +279,9 @@ function render(item) {
     $(".note-label .muted", card).textContent = "(optional)";
   }
   headline(card, item);
-  // The headline says the amount, what for and who asks; the rows say the rest.
-  const said = `${item.summary} ${item.requester}`;
-  const rows = [...Object.entries(item.request), ...Object.entries(item.request.args || {})]
-    .filter(([k, v]) => !["amount", "args"].includes(k) && !said.includes(text(v)));
+  const rows = item.request.args  // a tool call: the headline names the tool; rows, its arguments
+    ? Object.entries(item.request.args).filter(([k]) => k !== "amount")
+    : Object.entries(item.request).filter(([k]) => !HEADLINE.includes(k));
   fill($(".request", card), rows);
   if (item.history.length) {
     trail($(".trail ol", card), item.history);

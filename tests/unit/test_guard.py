@@ -128,6 +128,15 @@ def test_input_goes_to_new_threads_only_and_is_validated():
     assert refused(lambda: check(run({"input": {}}, None), None, "x", "a", "employee"))[0] == 403
 
 
+def test_the_requester_is_the_signed_in_user():
+    forged = {"amount": 5, "description": "x", "requester": "bob"}
+    for graph in ("expense_approval", "approval_chain", "order_processing"):
+        status, detail = refused(lambda g=graph: guard.check_input(g, forged, "alice"))
+        assert status == 422 and "requester is always the signed-in user (alice)" in detail
+    guard.check_input("approval_chain", {**forged, "requester": "alice"}, "alice")  # her own
+    guard.check_input("approval_chain", {"amount": 5, "description": "x"}, "alice")  # or none
+
+
 @pytest.mark.parametrize(
     "value, where",
     [
