@@ -54,6 +54,7 @@ function label(name) {
 
 function text(value) {
   if (typeof value === "number") return value.toLocaleString();
+  if (Array.isArray(value)) return value.map(text).join(", ");
   return typeof value === "string" ? value : JSON.stringify(value);
 }
 

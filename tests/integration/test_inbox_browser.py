@@ -81,7 +81,7 @@ def test_the_card_reads_as_an_approver_thinks_of_it(context, server, cli):
     assert page.get_by_role("tab", name="History").get_attribute("aria-selected") == "false"
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     DOCS.mkdir(exist_ok=True)
-    page.screenshot(path=str(DOCS / "inbox-phone.png"), full_page=True)
+    page.screenshot(path=str(DOCS / "inbox-phone.png"))
 
     card.get_by_role("button", name="Reject").click()  # no note: refused on the card
     error = card.locator(".error")
@@ -110,6 +110,9 @@ def test_the_card_reads_as_an_approver_thinks_of_it(context, server, cli):
 
 
 def test_edit_mode_says_it_approves_and_cancel_sends_nothing(context, server, cli):
+    cli("submit", "--graph", "order_processing", "--amount", "5000", "--customer", "Globex",
+        user="frank")  # fmt: skip
+    cli("submit", "--amount", "1240.5", "--description", "Team offsite lunch", user="frank")
     submitted = submit_cli(server.url, "approval_chain", 600, "Desks")
     thread_id = submitted.data["thread_id"]
     pause_id = submitted.data["interrupts"][0]["id"]
@@ -117,7 +120,7 @@ def test_edit_mode_says_it_approves_and_cancel_sends_nothing(context, server, cl
     sign_in(page, server, "dev-bob")
     card = page.locator(f"#item-{pause_id}")
     card.wait_for()
-    page.screenshot(path=str(DOCS / "inbox.png"), full_page=True)
+    page.screenshot(path=str(DOCS / "inbox.png"))
     card.get_by_role("button", name="Edit…").click()
     form = card.locator("form.edit")
     assert "approves this step" in form.inner_text()
@@ -125,7 +128,7 @@ def test_edit_mode_says_it_approves_and_cancel_sends_nothing(context, server, cl
     card.get_by_label("Amount (USD)").fill("-3")
     card.get_by_role("button", name="Approve with changes").click()
     assert "Amount must be a positive number" in card.locator(".error").inner_text()
-    page.screenshot(path=str(DOCS / "inbox-edit.png"), full_page=True)
+    page.screenshot(path=str(DOCS / "inbox-edit.png"))
     card.get_by_role("button", name="Cancel").click()
     assert form.is_hidden() and card.locator(".error").is_hidden()  # the old error is gone
     assert card.get_by_role("button", name="Approve", exact=True).is_visible()
@@ -190,7 +193,7 @@ def test_a_link_in_a_new_tab_lands_on_its_item_signed_in(context, server, cli):
     assert box["y"] >= 0 and box["y"] < height, box  # scrolled into view
     linked.goto(f"{server.url}/inbox#item-0123")
     linked.reload()
-    assert "no longer waiting for you" in linked.locator("#notice").inner_text()
+    linked.locator("#notice", has_text="no longer waiting for you").wait_for()
 
     linked.get_by_role("button", name="Sign out").click()  # signs out every tab
     first.wait_for_selector("#signin:not([hidden])")
