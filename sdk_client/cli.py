@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import httpx
 from dotenv import load_dotenv
 
+from graphs.common.audit import trail
 from graphs.common.decisions import build_answer
 from sdk_client.transport import (
     WAITING,
@@ -269,12 +270,12 @@ async def run(args: argparse.Namespace) -> int:
         return emit(args, await client.watch(args.thread_id, timeout=args.timeout))
     if args.command == "history":
         outcome = await client.status(args.thread_id)
-        trail = outcome.values.get("audit") or outcome.values.get("reviews") or []
+        decisions = trail(outcome.values)
         if args.json:
-            print(json.dumps(trail, indent=2))
-        for entry in [] if args.json else trail:
+            print(json.dumps(decisions, indent=2))
+        for entry in [] if args.json else decisions:
             print(render_entry(entry))
-        if not trail and not args.json:
+        if not decisions and not args.json:
             print(f"thread {args.thread_id} has no decisions yet")
         return 0
     return await demo(client, HitlClient(args.url, token=args.approver_token), args)

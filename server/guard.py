@@ -40,6 +40,7 @@ from langgraph_sdk import Auth
 from pydantic import BaseModel, ValidationError
 
 from graphs.common.access import ADMIN, refusal
+from graphs.common.audit import trail
 from graphs.common.decisions import APPROVING, decision_word, native_answer, schema_error
 from graphs.common.fields import describe_error
 from graphs.common.pauses import is_overdue
@@ -174,11 +175,10 @@ def check_input(graph_id: str, value: Any, identity: str) -> None:
 
 def last_decision(thread: dict[str, Any]) -> str:
     """Who decided last on a thread, and when (for a stale answer's refusal)."""
-    values = thread.get("values") or {}
-    trail = values.get("audit") or values.get("reviews") or []
-    if not trail:
+    decisions = trail(thread.get("values"))
+    if not decisions:
         return ""
-    last = trail[-1]
+    last = decisions[-1]
     return f" (last decision: {last.get('decision')} by {last.get('approver')} at {last.get('at')})"
 
 

@@ -27,6 +27,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from graphs.common.access import refusal
+from graphs.common.audit import trail
 from graphs.common.decisions import build_answer, refusals
 from server.auth import caller
 from server.guard import last_decision
@@ -113,7 +114,7 @@ async def history(request: Request) -> JSONResponse:
             "outcome": values.get("status") or "finished",
             "request": request,
             **headline(request),
-            "audit": values.get("audit") or values.get("reviews") or [],
+            "audit": trail(values),
         })  # fmt: skip
     return JSONResponse(done)
 
@@ -129,10 +130,10 @@ async def answer(request: Request) -> JSONResponse:
             thread = await client.threads.get(thread_id)
             pause = next((p for p in pending_pauses(thread) if p["id"] == pause_id), None)
             if pause is None:
-                trail = (thread.get("values") or {}).get("audit") or []
+                decisions = trail(thread.get("values"))
                 return refused(409, "already answered elsewhere: this item is stale"
                                + last_decision(thread), "stale",
-                               last=trail[-1] if trail else None)  # fmt: skip
+                               last=decisions[-1] if decisions else None)  # fmt: skip
             value = pause.get("value") if isinstance(pause.get("value"), dict) else {}
             try:
                 resume = build_answer(

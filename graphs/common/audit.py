@@ -26,6 +26,12 @@ class AuditEntry(TypedDict):
     at: str
 
 
+def trail(values: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """A thread's decisions, oldest first: a workflow's ``audit`` or the assistant's ``reviews``."""
+    values = values or {}
+    return values.get("audit") or values.get("reviews") or []
+
+
 def utc_now() -> str:
     """Return the current UTC time as an ISO 8601 string."""
     return datetime.now(UTC).isoformat(timespec="seconds")
