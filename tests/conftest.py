@@ -9,6 +9,8 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -17,6 +19,29 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph_sdk import get_sync_client
 
 from scripts.devserver import ROOT, TOKENS, DevServer
+
+CHROMIUM = os.environ.get("HITL_CHROMIUM", "/usr/lib/chromium/chromium")
+OFFLINE = [
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+"""Chromium flags that keep the browser off every host but this one."""
+
+
+@contextmanager
+def chromium(*args: str) -> Iterator[Any]:
+    """Debian's headless Chromium under Playwright, offline (the test skips without it)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}: `apt-get install chromium` (.ci/run does)")
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415 - only browser tests need it
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[*OFFLINE, *args])
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 @pytest.fixture(scope="session")

@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -37,24 +36,21 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from scripts.devserver import ROOT
-from tests.conftest import eventually
+from tests.conftest import chromium, eventually
 
 pytestmark = pytest.mark.integration
 
 AGENT_INBOX_COMMIT = "f38301b9d0bec1f5191eaf1946f4fb6a6d6cfe0a"
 """The langchain-ai/agent-inbox commit this test was written and run against."""
 
-CHROMIUM = os.environ.get("HITL_CHROMIUM", "/usr/lib/chromium/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--headless=new",
     "--disable-gpu",
-    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1",
-    "--disable-background-networking",
-    "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
 ]
+"""Besides ``tests.conftest.OFFLINE``: the flags this test was written and run with."""
 VIEWPORT = {"width": 1280, "height": 900}
 DOCS = ROOT / "docs"
 EXPENSE, CHAIN = "expense_approval", "approval_chain"
@@ -93,14 +89,8 @@ def agent_inbox_url() -> str:
 
 @pytest.fixture(scope="module")
 def browser(agent_inbox_url):
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}: `apt-get install chromium`")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium(*CHROMIUM_ARGS) as browser:
         yield browser
-        browser.close()
 
 
 class Recorder:

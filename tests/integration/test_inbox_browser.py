@@ -6,17 +6,13 @@ on the card) and then checks, through the CLI, what the server really recorded.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from scripts.devserver import ROOT
-from tests.conftest import submit_cli
+from tests.conftest import chromium, submit_cli
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = os.environ.get("HITL_CHROMIUM", "/usr/lib/chromium/chromium")
 DOCS = ROOT / "docs"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1100, "height": 900}
@@ -24,21 +20,8 @@ DESKTOP = {"width": 1100, "height": 900}
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}: `apt-get install chromium` (.ci/run does)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1",
-                "--disable-background-networking",
-                "--disable-component-update",
-            ],
-        )
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
