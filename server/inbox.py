@@ -29,6 +29,7 @@ from starlette.routing import Route
 from graphs.common.access import refusal
 from graphs.common.audit import trail
 from graphs.common.decisions import build_answer, refusals
+from graphs.common.pauses import request_fields, request_of
 from server.auth import caller
 from server.guard import last_decision
 from server.threads import pending_pauses
@@ -183,12 +184,6 @@ def refused(status: int, error: str, kind: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": error, "kind": kind, **extra}, status_code=status)
 
 
-def request_of(values: dict[str, Any]) -> dict[str, Any]:
-    """The request a workflow is about, for display."""
-    keys = ("amount", "description", "requester", "category", "customer", "order_id")
-    return {k: values[k] for k in keys if values.get(k) is not None}
-
-
 def title_of(workflow: str | None) -> str:
     """A workflow's name for people: ``approval_chain`` -> "Approval chain"."""
     return (workflow or "workflow").replace("_", " ").capitalize()
@@ -210,24 +205,6 @@ def headline(request: dict[str, Any]) -> dict[str, Any]:
         "summary": summary,
         "requester": request.get("requester"),
     }
-
-
-def request_fields(value: dict[str, Any]) -> dict[str, Any]:
-    """The request a pause is about, with its own (typed) values.
-
-    The fields are those the pause shows Agent Inbox (``action_request.args``, as
-    text); their values come from the request itself. A pause's ``description`` may
-    be Agent Inbox's markdown rather than the request's own text, so it is not taken
-    unless the request names it.
-    """
-    if value.get("type") == "tool_approval":
-        request = {"tool": value.get("name"), "args": value.get("args")}
-        return request | ({"requester": value["requester"]} if value.get("requester") else {})
-    source = value.get("request") or value
-    names = (value.get("action_request") or {}).get("args")
-    if not isinstance(names, dict):
-        return request_of(source)
-    return {k: source.get(k, text) for k, text in names.items()}
 
 
 def item_of(thread: dict[str, Any], pause: dict[str, Any]) -> dict[str, Any]:

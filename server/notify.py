@@ -45,6 +45,7 @@ from starlette.routing import Route
 
 from graphs.common import store
 from graphs.common.access import ADMIN
+from graphs.common.pauses import request_fields
 from graphs.common.store import outbox
 from server.auth import caller
 from server.threads import pending_pauses
@@ -87,9 +88,7 @@ def message(pause: Pause, public_url: str) -> dict[str, Any]:
     """The Slack-compatible message for a pause (every piece of user text escaped)."""
     value = pause.payload
     link = f"{public_url}/inbox#item-{pause.interrupt_id}"
-    what = value.get("request") or {
-        k: value[k] for k in ("amount", "description", "order_id", "name", "args") if k in value
-    }
+    what = request_fields(value)
     summary = escape(", ".join(f"{k}: {v}" for k, v in what.items() if v is not None))
     who = escape(pause.waiting_for or "someone")
     kind = escape(value.get("type", "approval"))

@@ -90,6 +90,30 @@ def shown(args: dict[str, Any]) -> dict[str, str]:
     }  # fmt: skip
 
 
+def request_of(values: dict[str, Any]) -> dict[str, Any]:
+    """The request a workflow's values are about, for display (the inbox's history)."""
+    keys = ("amount", "description", "requester", "category", "customer", "order_id")
+    return {k: values[k] for k in keys if values.get(k) is not None}
+
+
+def request_fields(value: dict[str, Any]) -> dict[str, Any]:
+    """The request a pause is about, with its own (typed) values, for display.
+
+    The fields are those the pause shows Agent Inbox (``action_request.args``, as
+    text); their values come from the request itself. A pause's ``description`` may
+    be Agent Inbox's markdown rather than the request's own text, so it is not taken
+    unless the request names it.
+    """
+    if value.get("type") == "tool_approval":
+        request = {"tool": value.get("name"), "args": value.get("args")}
+        return request | ({"requester": value["requester"]} if value.get("requester") else {})
+    source = value.get("request") or value
+    names = (value.get("action_request") or {}).get("args")
+    if not isinstance(names, dict):
+        return request_of(source)
+    return {k: source.get(k, text) for k, text in names.items()}
+
+
 def markdown(asks: str, why: str, due: str | None, history: list[dict[str, Any]]) -> str:
     """A pause's description for people: who asks what, why, by when, and what came before."""
     lines = [asks, "", f"- **Why:** {why}"]

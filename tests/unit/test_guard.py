@@ -177,3 +177,19 @@ def test_every_answer_field_is_described(model):
             k for k, v in where.get("properties", {}).items() if not v.get("description")
         ]
         assert undescribed == [], (model.__name__, undescribed)
+
+
+def test_webhook_text_is_the_request_not_agent_inbox_markdown():
+    shown = {"order_id": "ORD-12345", "amount": "5000", "customer": "Globex", "requester": "alice"}
+    value = {
+        "type": "order_approval",
+        "action_request": {"action": "Approve order", "args": shown},
+        "description": "**alice** orders **5,000.00** (ORD-12345) for Globex",
+        "order_id": "ORD-12345",
+        "amount": 5000.0,
+        "customer": "Globex",
+        "requester": "alice",
+    }
+    text = message(Pause("t1", PAUSE_ID, "manager", value), "http://inbox.example")["text"]
+    assert "**" not in text
+    assert "order_id: ORD-12345, amount: 5000.0, customer: Globex, requester: alice" in text
