@@ -21,6 +21,7 @@ from dotenv import load_dotenv
 
 from graphs.common.audit import trail
 from graphs.common.decisions import build_answer
+from graphs.common.pauses import headline, request_fields
 from sdk_client.transport import (
     WAITING,
     AnswerRefused,
@@ -32,7 +33,7 @@ from sdk_client.transport import (
 
 T = TypeVar("T")
 DEFAULT_URL = "http://127.0.0.1:8123"
-AGENT_INBOX_KEYS = ("action_request", "config", "editable", "type")
+PAUSE_ONLY = ("action_request", "config", "editable", "type", "description", "request")
 """Pause keys for Agent Inbox and programs; a person reads the request's own fields."""
 DEFAULT_GRAPH = "expense_approval"
 SEED_SCENARIOS = [
@@ -359,13 +360,13 @@ def render(outcome: Outcome) -> str:
             if isinstance(value, dict) and value.get("type") == "tool_approval":
                 lines.append(render_tool_review(interrupt))
                 continue
-            fields = value if isinstance(value, dict) else {"value": value}
-            who = fields.get("role") or "a human"
-            if fields.get("levels"):
-                who += f" (step {fields.get('step')} of {len(fields['levels'])})"
-            lines.append(f"  waiting for {who}, pause {interrupt['id']}:")
-            lines += [f"    {k}: {_short(v)}" for k, v in fields.items()
-                      if v is not None and k not in AGENT_INBOX_KEYS]  # fmt: skip
+            value = value if isinstance(value, dict) else {"value": value}
+            # The request's own fields first, then the pause's; a pause's description
+            # may be Agent Inbox's markdown, which is not the request's text.
+            fields = {**request_fields(value), **{k: v for k, v in value.items()
+                                                  if k not in PAUSE_ONLY}}  # fmt: skip
+            lines.append(f"  waiting for {_who(value, 'a human')}, pause {interrupt['id']}:")
+            lines += [f"    {k}: {_short(v)}" for k, v in fields.items() if v is not None]
     elif outcome.state == "failed":
         lines.append(f"  error: {outcome.error}")
     else:
@@ -381,18 +382,14 @@ def render_pending(outcomes: list[Outcome]) -> str:
     for outcome in outcomes:
         for interrupt in outcome.interrupts:
             value = interrupt.get("value") if isinstance(interrupt.get("value"), dict) else {}
-            fields = {**(value.get("args") or {}), **(value.get("request") or {}), **value}
-            who = value.get("role") or value.get("user") or "?"
-            if value.get("levels"):
-                who += f" (step {value.get('step')} of {len(value['levels'])})"
-            what = fields.get("description") or value.get("name") or fields.get("order_id") or ""
-            amount = fields.get("amount")
+            said = headline(request_fields(value))
+            amount = said["amount"]
             rows.append((
                 outcome.thread_id,
                 outcome.graph_id or "?",
-                f"waiting for {who}",
-                f"{amount:,.2f}" if isinstance(amount, int | float) else "",
-                str(what)[:40],
+                f"waiting for {_who(value, value.get('user') or '?')}",
+                f"{amount:,.2f}" if amount is not None else "",
+                said["summary"][:40],
                 str(value.get("due_at") or "")[:16].replace("T", " "),
             ))  # fmt: skip
     if not rows:
@@ -403,6 +400,14 @@ def render_pending(outcomes: list[Outcome]) -> str:
     table = [line(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
              for r in [head, *rows]]  # fmt: skip
     return "\n".join([f"{len(rows)} waiting:", *table])
+
+
+def _who(value: dict[str, Any], unknown: str) -> str:
+    """Whom a pause waits for, with the chain's step: ``finance (step 2 of 3)``."""
+    who = value.get("role") or unknown
+    if value.get("levels"):
+        who += f" (step {value.get('step')} of {len(value['levels'])})"
+    return who
 
 
 def render_tool_review(interrupt: dict[str, Any]) -> str:

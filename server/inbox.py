@@ -29,7 +29,7 @@ from starlette.routing import Route
 from graphs.common.access import refusal
 from graphs.common.audit import trail
 from graphs.common.decisions import build_answer, refusals
-from graphs.common.pauses import request_fields, request_of
+from graphs.common.pauses import headline, request_fields, request_of, title_of
 from server.auth import caller
 from server.guard import last_decision
 from server.threads import pending_pauses
@@ -182,29 +182,6 @@ def status_and_detail(exc: APIStatusError | httpx.HTTPStatusError) -> tuple[int,
 def refused(status: int, error: str, kind: str, **extra: Any) -> JSONResponse:
     """An answer that was not applied, and why (a stale one: ``last``, the decision that won)."""
     return JSONResponse({"error": error, "kind": kind, **extra}, status_code=status)
-
-
-def title_of(workflow: str | None) -> str:
-    """A workflow's name for people: ``approval_chain`` -> "Approval chain"."""
-    return (workflow or "workflow").replace("_", " ").capitalize()
-
-
-def headline(request: dict[str, Any]) -> dict[str, Any]:
-    """What an approver reads first: the amount, what it is for, and who asks."""
-    amount = request.get("amount")
-    if isinstance(request.get("args"), dict):  # a tool call: its name (its arguments follow)
-        amount = request["args"].get("amount")
-        summary = title_of(request.get("tool"))
-    elif request.get("order_id"):
-        summary = f"Order {request['order_id']}" + (
-            f" for {request['customer']}" if request.get("customer") else "")  # fmt: skip
-    else:
-        summary = request.get("description") or ""
-    return {
-        "amount": amount if isinstance(amount, int | float) else None,
-        "summary": summary,
-        "requester": request.get("requester"),
-    }
 
 
 def item_of(thread: dict[str, Any], pause: dict[str, Any]) -> dict[str, Any]:

@@ -114,6 +114,29 @@ def request_fields(value: dict[str, Any]) -> dict[str, Any]:
     return {k: source.get(k, text) for k, text in names.items()}
 
 
+def title_of(workflow: str | None) -> str:
+    """A workflow's name for people: ``approval_chain`` -> "Approval chain"."""
+    return (workflow or "workflow").replace("_", " ").capitalize()
+
+
+def headline(request: dict[str, Any]) -> dict[str, Any]:
+    """What an approver reads first of a request: the amount, what it is for, and who asks."""
+    amount = request.get("amount")
+    if isinstance(request.get("args"), dict):  # a tool call: its name (its arguments follow)
+        amount = request["args"].get("amount")
+        summary = title_of(request.get("tool"))
+    elif request.get("order_id"):
+        summary = f"Order {request['order_id']}" + (
+            f" for {request['customer']}" if request.get("customer") else "")  # fmt: skip
+    else:
+        summary = request.get("description") or ""
+    return {
+        "amount": amount if isinstance(amount, int | float) else None,
+        "summary": summary,
+        "requester": request.get("requester"),
+    }
+
+
 def markdown(asks: str, why: str, due: str | None, history: list[dict[str, Any]]) -> str:
     """A pause's description for people: who asks what, why, by when, and what came before."""
     lines = [asks, "", f"- **Why:** {why}"]
