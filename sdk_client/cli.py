@@ -215,8 +215,7 @@ async def run(args: argparse.Namespace) -> int:
         )
         status = emit(args, outcome)
         if outcome.state == WAITING and not args.json:
-            print(f"next: whom it waits for runs `hitl resume {outcome.thread_id} approve` "
-                  "(or reject --note ...); then `hitl history` shows the trail")  # fmt: skip
+            print(next_step(outcome))
         return status
     if args.command == "assistant":
         return await assistant(client, args)
@@ -374,6 +373,18 @@ def render(outcome: Outcome) -> str:
         shown = {k: v for k, v in outcome.values.items() if k not in hidden}
         lines += [f"  {k}: {_short(v)}" for k, v in shown.items()]
     return "\n".join([head, *lines])
+
+
+def next_step(outcome: Outcome) -> str:
+    """The command to run next on a waiting thread, from its pause's own options."""
+    value = outcome.interrupts[0].get("value") if outcome.interrupts else None
+    options = (value if isinstance(value, dict) else {}).get("options") or ["approve"]
+    step = f"`hitl resume {outcome.thread_id} {options[0]}`"
+    if "reject" in options:
+        step += " (or reject --note ...)"
+    elif len(options) > 1:
+        step += f" (or {options[-1]})"
+    return f"next: whom it waits for runs {step}; then `hitl history` shows the trail"
 
 
 def render_pending(outcomes: list[Outcome]) -> str:

@@ -252,6 +252,20 @@ def test_a_long_wait_shows_progress(cli):
     assert "running" not in proc.stdout  # stdout keeps the outcome only
 
 
+def test_the_next_step_is_one_the_pause_offers(cli):
+    failing = cli("assistant", "create", "--graph", "order_processing", "--name", "no-gateway",
+                  "--context", json.dumps({"gateway": {"transient_failures": 9}}),
+                  user="erin", json_output=True)  # fmt: skip
+    proc = cli("submit", "--graph", "order_processing", "--amount", "60", "--customer", "Acme",
+               "--assistant", failing.data[0]["assistant_id"])  # fmt: skip
+    thread_id = proc.stdout.split()[1]
+    assert proc.returncode == 0 and "payment_error:" in proc.stdout
+    hint = f"next: whom it waits for runs `hitl resume {thread_id} retry` (or cancel)"
+    assert hint in proc.stdout
+    expense = cli("submit", "--amount", "500", "--description", "Hint")
+    assert "approve` (or reject --note ...)" in expense.stdout
+
+
 def test_a_closed_pipe_is_a_clean_exit(server):
     for _ in range(3):
         run_cli(server.url, "submit", "--amount", "500", "--description", "Piped")
