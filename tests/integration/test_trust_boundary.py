@@ -476,3 +476,15 @@ def test_the_stored_answer_names_who_gave_it(sdk_as, expense):
         if (run["kwargs"].get("command") or {}).get("resume")
     ]
     assert answers == [{"decision": "approve", "note": "ok", "approver": "bob"}]
+
+
+@pytest.mark.parametrize("graph", [EXPENSE, CHAIN, ORDER])
+def test_a_request_in_someone_elses_name_is_refused(sdk, graph):
+    values = {"amount": 5_000, "description": "Not mine", "customer": "Acme", "requester": "bob"}
+    values = {k: v for k, v in values.items() if not (graph == ORDER and k == "description")}
+    thread_id = sdk.threads.create(metadata={"graph_id": graph})["thread_id"]
+    status, detail = refused(lambda: sdk.runs.wait(thread_id, graph, input=values))
+    assert status == 422 and "requester is always the signed-in user (alice)" in detail
+    assert state(sdk, thread_id)[:2] == ("idle", {})  # nothing was stored
+    mine = submit(sdk, graph, {**values, "requester": "alice"})  # her own name: accepted
+    assert state(sdk, mine)[0] == "interrupted"
