@@ -46,7 +46,7 @@ import aiosqlite
 from langgraph_sdk.client import LangGraphClient
 
 from graphs.common.access import addressee, first_addressee
-from graphs.common.audit import SYSTEM
+from graphs.common.audit import SYSTEM, trail
 from server.internal import INTERNAL_WRITE
 from server.threads import all_threads, pending_pauses
 
@@ -153,9 +153,8 @@ def outdated(known: dict[str, datetime], records: dict[str, ThreadRecord]) -> li
 def owned_metadata(thread: dict[str, Any], record: ThreadRecord) -> dict[str, Any]:
     """The server-owned metadata a thread's checkpoint implies."""
     metadata = thread.get("metadata") or {}
-    values = thread.get("values") or {}
     answered = list(metadata.get("answered_by") or [])
-    for entry in [*(values.get("audit") or []), *(values.get("reviews") or [])]:
+    for entry in trail(thread.get("values")):
         who = entry.get("approver") if isinstance(entry, dict) else None
         if who and who != SYSTEM and who not in answered:
             answered.append(who)
