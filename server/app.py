@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graphs.common import events
 from server import wake
-from server.auth import user_for
+from server.auth import caller, user_for
 from server.checkpointer import checkpoint_path
 from server.deadlines import sweep_forever, sweep_interval
 from server.guard import MAX_BODY
@@ -67,8 +67,8 @@ async def lifespan(_app: Starlette) -> AsyncIterator[None]:
 
 async def me(request: Request) -> JSONResponse:
     """Who the bearer token belongs to (custom routes sit behind the same auth)."""
-    user = request.user
-    return JSONResponse({"identity": user.identity, "role": getattr(user, "role", None)})
+    identity, role = caller(request)
+    return JSONResponse({"identity": identity, "role": role})
 
 
 TOKEN_ONLY = ("/metrics", "/info")
