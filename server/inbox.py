@@ -10,7 +10,9 @@ loopback HTTP. Answers are built by the domain's own ``build_answer``.
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -33,6 +35,8 @@ from graphs.common.pauses import headline, request_fields, request_of, title_of
 from server.auth import caller
 from server.guard import last_decision
 from server.threads import pending_pauses
+
+logger = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 PUBLIC_PATHS = ("/inbox", "/inbox/", "/inbox/static/")
@@ -68,11 +72,23 @@ async def static(request: Request) -> Response:
     return FileResponse(STATIC / name)
 
 
+def currency() -> str | None:
+    """The deployment's currency (``HITL_CURRENCY``, an ISO 4217 code; default USD).
+
+    None when the setting is not a currency code: the page then shows plain amounts
+    rather than a currency the deployment did not name.
+    """
+    code = (os.environ.get("HITL_CURRENCY") or "USD").strip().upper()
+    if re.fullmatch(r"[A-Z]{3}", code):
+        return code
+    logger.error("HITL_CURRENCY=%r is not an ISO 4217 code (such as USD or EUR)", code)
+    return None
+
+
 async def me(request: Request) -> JSONResponse:
-    """Who is signed in, and the deployment's currency (``HITL_CURRENCY``, an ISO 4217 code)."""
+    """Who is signed in, and the deployment's currency (None: amounts are shown plain)."""
     identity, role = caller(request)
-    currency = os.environ.get("HITL_CURRENCY", "USD").strip().upper() or "USD"
-    return JSONResponse({"identity": identity, "role": role, "currency": currency})
+    return JSONResponse({"identity": identity, "role": role, "currency": currency()})
 
 
 async def items(request: Request) -> JSONResponse:

@@ -25,7 +25,7 @@ const SENT = {
 const REFRESH_SECONDS = Math.max(2, Number(new URLSearchParams(location.search).get("refresh")) || 20);
 const channel = "BroadcastChannel" in window ? new BroadcastChannel("hitl-inbox") : null;
 let token = sessionStorage.getItem(KEY) || "";
-let money = new Intl.NumberFormat(undefined, { style: "currency", currency: "USD" });
+let money = amounts("USD");
 let landed = false;
 
 // ---- the server ----
@@ -46,6 +46,11 @@ async function api(path, options = {}) {
 }
 
 // ---- words and numbers, as people read them ----
+
+function amounts(currency) {  // no currency (a misconfigured server): plain amounts
+  return new Intl.NumberFormat(undefined, currency
+    ? { style: "currency", currency } : { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+}
 
 function label(name) {
   const words = String(name).replace(/_/g, " ");
@@ -209,7 +214,8 @@ function editFields(card, item) {
     if (input.dataset.type === "number") {
       Object.assign(input, { type: "number", step: "any", min: "0", inputMode: "decimal" });
     }
-    field.append(name === "amount" ? `Amount (${money.resolvedOptions().currency})` : label(name), input);
+    const currency = money.resolvedOptions().currency;
+    field.append(name === "amount" && currency ? `Amount (${currency})` : label(name), input);
     box.append(field);
   }
 }
@@ -398,7 +404,7 @@ async function start() {
   if (!token) { $("#signin").hidden = false; $("#token").focus(); return; }
   try {
     const me = await api("me");
-    money = new Intl.NumberFormat(undefined, { style: "currency", currency: me.currency || "USD" });
+    money = amounts(me.currency);
     $("#who").textContent = `${me.identity} (${me.role})`;
     $("#signin").hidden = true;
     $("#tabs").hidden = false;
