@@ -59,6 +59,11 @@ def test_answers_are_validated_and_stale_items_say_so(server, cli):
     assert bad.status_code == 422 and "changes.amount" in bad.json()["error"]
     wrong_user = api(server, "answer", "carol", json={**target, "decision": "approve"})
     assert wrong_user.status_code in (404, 409)  # carol cannot even see it
+    own = api(server, "answer", "alice", json={**target, "decision": "approve"})  # her own
+    assert own.status_code == 403 and "nothing was applied" in own.json()["error"]
+    edited = api(server, "answer", "alice", json={**target, "decision": "edit",
+                                                  "changes": {"amount": 1}})  # fmt: skip
+    assert edited.status_code == 403 and own.json()["kind"] == "auth"
     ok = api(server, "answer", "bob", json={**target, "decision": "reject", "note": "No"})
     assert ok.status_code == 200 and ok.json()["status"] == "rejected"
     stale = api(server, "answer", "bob", json={**target, "decision": "approve"})
