@@ -177,8 +177,9 @@ async def answer(request: Request) -> JSONResponse:
         return refused(422, f"the workflow refused the answer: {errors[0]}", "refused")
     values = after.get("values") or {}
     state = {"interrupted": "waiting", "idle": "finished", "error": "failed", "busy": "running"}
+    waiting_for = (after.get("metadata") or {}).get("waiting_for")
     return JSONResponse({"thread_id": thread_id, "state": state.get(after["status"]),
-                         "status": values.get("status")})  # fmt: skip
+                         "status": values.get("status"), "waiting_for": waiting_for})  # fmt: skip
 
 
 def status_and_detail(exc: APIStatusError | httpx.HTTPStatusError) -> tuple[int, str]:

@@ -187,7 +187,10 @@ function settle(card, kind, message) {
 
 function sentMessage(decision, result) {
   const done = `Sent: you ${SENT[decision] || decision}.`;
-  if (result.state === "waiting") return `${done} It now waits for the next approver.`;
+  if (result.state === "waiting") {
+    const who = (result.waiting_for || "").replace(/^user:/, "");
+    return `${done} It now waits for ${who || "another decision"}.`;
+  }
   if (result.state === "failed") return `${done} The workflow then failed; its owner sees why.`;
   if (result.state === "running") return `${done} The workflow is carrying it out.`;
   return `${done} Now ${result.status || "finished"}.`;

@@ -66,6 +66,7 @@ def test_answers_are_validated_and_stale_items_say_so(server, cli):
     assert edited.status_code == 403 and own.json()["kind"] == "auth"
     ok = api(server, "answer", "bob", json={**target, "decision": "reject", "note": "No"})
     assert ok.status_code == 200 and ok.json()["status"] == "rejected"
+    assert ok.json()["state"] == "finished" and ok.json()["waiting_for"] is None
     stale = api(server, "answer", "bob", json={**target, "decision": "approve"})
     assert stale.status_code == 409 and "already answered" in stale.json()["error"]
     assert stale.json()["last"]["approver"] == "bob"  # who answered, and when

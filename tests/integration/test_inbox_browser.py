@@ -125,7 +125,7 @@ def test_edit_mode_says_it_approves_and_cancel_sends_nothing(context, server, cl
     card.get_by_role("button", name="Approve with changes").click()
     card.locator(".outcome").wait_for()
     message = card.locator(".outcome").inner_text()
-    assert "you approved it with your changes" in message and "next approver" in message
+    assert "you approved it with your changes" in message and "now waits for finance" in message
     state = cli("status", thread_id, json_output=True).data
     (pause,) = state["interrupts"]
     assert pause["value"]["role"] == "finance"  # the edit raised it past 1,000
