@@ -240,24 +240,26 @@ def test_the_cli_tells_the_truth_and_takes_flags_anywhere(server, cli):
     assert "approval_chain" in help_text
 
 
+def order_through_a_failing_gateway(cli, failures: int):
+    """Submit an order (under the limit) on an assistant whose gateway fails ``failures`` times."""
+    assistant = cli("assistant", "create", "--graph", "order_processing",
+                    "--name", f"{failures} gateway failures",
+                    "--context", json.dumps({"gateway": {"transient_failures": failures}}),
+                    user="erin", json_output=True).data[0]["assistant_id"]  # fmt: skip
+    return cli("submit", "--graph", "order_processing", "--amount", "60", "--customer", "Acme",
+               "--assistant", assistant)  # fmt: skip
+
+
 def test_a_long_wait_shows_progress(cli):
     """A payment retried with back-off takes seconds: the CLI says it is still working."""
-    slow = cli("assistant", "create", "--graph", "order_processing", "--name", "slow-gateway",
-               "--context", json.dumps({"gateway": {"transient_failures": 2}}),
-               user="erin", json_output=True)  # fmt: skip
-    proc = cli("submit", "--graph", "order_processing", "--amount", "60", "--customer", "Acme",
-               "--assistant", slow.data[0]["assistant_id"])  # fmt: skip
+    proc = order_through_a_failing_gateway(cli, 2)
     assert proc.returncode == 0 and "status: paid" in proc.stdout
     assert "... order_processing is running (" in proc.stderr
     assert "running" not in proc.stdout  # stdout keeps the outcome only
 
 
 def test_the_next_step_is_one_the_pause_offers(cli):
-    failing = cli("assistant", "create", "--graph", "order_processing", "--name", "no-gateway",
-                  "--context", json.dumps({"gateway": {"transient_failures": 9}}),
-                  user="erin", json_output=True)  # fmt: skip
-    proc = cli("submit", "--graph", "order_processing", "--amount", "60", "--customer", "Acme",
-               "--assistant", failing.data[0]["assistant_id"])  # fmt: skip
+    proc = order_through_a_failing_gateway(cli, 9)  # more than the retries: a failed payment
     thread_id = proc.stdout.split()[1]
     assert proc.returncode == 0 and "payment_error:" in proc.stdout
     hint = f"next: whom it waits for runs `hitl resume {thread_id} retry` (or cancel)"
