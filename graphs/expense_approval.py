@@ -90,6 +90,10 @@ class Request(StrictModel):
     amount: Amount
     description: Text
     requester: str | None = None
+    status: Literal["pending"] | None = None
+    """The seed notebook sends ``status: "pending"``: accepted as that, and ignored."""
+    approver_note: Literal[""] | None = None
+    """The seed notebook sends an empty ``approver_note``: accepted as that, and ignored."""
 
 
 def submit(state: State, runtime: Runtime[Context], config: RunnableConfig) -> dict:

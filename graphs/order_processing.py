@@ -2,18 +2,21 @@
 
 ``create_order`` makes the order id in a ``@task`` (so a resume never makes a new
 one); orders over the approval limit pause in ``approve_order`` before anything
-is charged; ``charge`` calls the payment ``@task``, retried on transient gateway
+is charged, and so does an order that would exceed it together with what its
+requester already moved without a manager today (orders and the assistant's
+payments). ``charge`` calls the payment ``@task``, retried on transient gateway
 errors with the seed's backoff (``RetryPolicy`` from ``langgraph.types``, given
 per task). When the retries run out, ``handle_failure`` asks a human to retry or
 cancel. The gateway's ledger is keyed by the order id, which the ledger hands
 out once, so no path charges an order twice: not a retry, a resume, a crash, nor
-a copied or replayed thread.
+a copied or replayed thread. The ledger also refuses an order nobody reviewed
+when, paid, it would take its requester past the limit (``status`` ``refused``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, NotRequired
+from typing import Annotated, Any, Literal, NotRequired
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.func import task
@@ -76,11 +79,14 @@ class State(InputState, WorkflowState):
 
     order_id: NotRequired[str]
     status: NotRequired[
-        Literal["created", "approved", "paid", "payment_failed", "declined", "cancelled"]
+        Literal["created", "approved", "paid", "payment_failed", "declined", "cancelled", "refused"]
     ]
     payment_result: NotRequired[dict]
     payment_error: NotRequired[str | None]
     decided_by: NotRequired[str | None]
+    unreviewed_today: NotRequired[float]
+    """What the requester had moved without a manager today when the order was made:
+    pinned, so a resume (after midnight, say) cannot change whether it pauses."""
 
 
 class OutputState(TypedDict):
@@ -101,7 +107,8 @@ class Context:
     """The deployment's rules for orders (set by an admin on an assistant)."""
 
     approval_limit: Limit = 1_000.0
-    """Orders above this pause for a human before any charge."""
+    """Orders above this pause for a human before any charge; so does an order that
+    would take its requester's money moved without a manager today above it."""
 
     approver_role: str = "manager"
     """The role that approves orders and decides on failed payments."""
@@ -121,6 +128,10 @@ class Request(StrictModel):
     requester: str | None = Field(default=None, max_length=200)
     customer: str | None = Field(default=None, max_length=200)
     items: list[Any] | None = Field(default=None, max_length=1000)
+    order_id: Literal[""] | None = None
+    """The seed notebook sends an empty ``order_id``: accepted as that, and ignored."""
+    payment_result: Annotated[dict[str, Any], Field(max_length=0)] | None = None
+    """The seed notebook sends an empty ``payment_result``: accepted as that, and ignored."""
 
 
 class RetryDecision(StrictModel):
@@ -138,9 +149,16 @@ def generate_order_id() -> str:
 
 
 @task(retry_policy=PAYMENT_RETRY)
-def process_payment(key: str, order_id: str, amount: float, faults: dict[str, Any]) -> dict:
+def process_payment(
+    key: str,
+    order_id: str,
+    amount: float,
+    faults: dict[str, Any],
+    spender: dict[str, Any] | None = None,
+) -> dict:
     """Charge the order through the gateway's idempotent ledger."""
-    return payments.charge(key, order_id, amount, payments.GatewayFaults(**faults))
+    who = payments.Spender(**spender) if spender is not None else None
+    return payments.charge(key, order_id, amount, payments.GatewayFaults(**faults), who)
 
 
 def create_order(state: State, runtime: Runtime[Context], config: RunnableConfig) -> dict:
@@ -148,9 +166,11 @@ def create_order(state: State, runtime: Runtime[Context], config: RunnableConfig
     request = validate_input(Request, state, "order_processing", config)
     settings = pin_context(runtime.context, Context, "order_processing")
     _faults(settings)
+    today = payments.unreviewed_total(request.requester, since=payments.day_start())
     return {
         "order_id": generate_order_id().result(),
         "requester": request.requester,
+        "unreviewed_today": today,
         "status": "created",
         "payment_result": {},
         "settings": settings,
@@ -161,12 +181,16 @@ def create_order(state: State, runtime: Runtime[Context], config: RunnableConfig
 def approve_order(state: State, config: RunnableConfig) -> dict:
     """Ask a human to approve an order over the limit, before any charge."""
     ctx = pinned(state, Context)
-    if state["amount"] <= ctx.approval_limit:
+    before = state.get("unreviewed_today") or 0.0
+    if round(before + state["amount"], 2) <= ctx.approval_limit:
         return {"status": "approved"}
     order = {k: state.get(k) for k in ("order_id", "amount", "customer", "items", "requester")}
     asks = (f"**{order['requester']}** orders **{state['amount']:,.2f}** "
             f"({state['order_id']}) for {order['customer'] or 'no customer named'}")  # fmt: skip
     why = f"over the {ctx.approval_limit:,.2f} order limit; nothing is charged before approval"
+    if state["amount"] <= ctx.approval_limit:
+        why = (f"with the {before:,.2f} {order['requester'] or 'the requester'} already moved "
+               f"without a manager today, it is {why}")  # fmt: skip
     options = ["approve", "reject"]
     payload = {
         **human_interrupt(
@@ -182,15 +206,28 @@ def approve_order(state: State, config: RunnableConfig) -> dict:
     return _decide(state, config, payload, Decision)
 
 
-def charge(state: State) -> dict:
+def charge(state: State, config: RunnableConfig) -> dict:
     """Charge the order; a transient failure that outlasts the retries goes to a human."""
+    spender = {
+        "requester": state.get("requester"),
+        "thread_id": str((config.get("configurable") or {}).get("thread_id") or "") or None,
+        "reviewed": _approved_by_a_person(state),
+        "limit": state["settings"]["approval_limit"],
+    }
     try:
         result = process_payment(
             state["order_id"],
             state["order_id"],
             state["amount"],
             _faults(state["settings"]).model_dump(),
+            spender,
         ).result()
+    except payments.OverLimit as exc:
+        return {
+            "status": "refused",
+            "payment_error": str(exc),
+            "payment_result": {"status": "refused", "reason": str(exc)},
+        }
     except payments.PaymentDeclined as exc:
         return {
             "status": "declined",
@@ -266,6 +303,14 @@ def _decide(
         "payment_error": None if go else state.get("payment_error"),
         "audit": [entry],
     }
+
+
+def _approved_by_a_person(state: State) -> bool:
+    """Whether the approver role approved the order (step 1), rather than the limit letting it by.
+
+    A retry after failed payments (step 2) decides about the gateway, not the amount.
+    """
+    return any(e["step"] == 1 and e["decision"] in APPROVING for e in state.get("audit") or [])
 
 
 def _faults(settings: dict[str, Any]) -> payments.GatewayFaults:

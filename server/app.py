@@ -9,10 +9,12 @@ the approvals inbox (``server/inbox.py``).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import parse_qsl
 
 from langgraph_sdk import get_client
 from starlette.applications import Starlette
@@ -23,7 +25,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graphs.common import events
-from server import wake
+from server import allowlist, openapi, records, repair, wake
 from server.auth import caller, user_for
 from server.checkpointer import checkpoint_path
 from server.deadlines import sweep_forever, sweep_interval
@@ -47,13 +49,14 @@ def embedded_sqlite_mode() -> bool:
 @asynccontextmanager
 async def lifespan(_app: Starlette) -> AsyncIterator[None]:
     """Watch workflow pauses, repair what a crash left behind, then serve."""
+    openapi.publish()
     notifier = Notifier.from_env(get_client())
     listener = PauseListener(get_client(), asyncio.get_running_loop(), notifier)
     events.subscribe(listener)
     if embedded_sqlite_mode():
         wake.install()
         await recover(get_client(), checkpoint_path())
-    background = [asyncio.create_task(sweep_forever(get_client(), sweep_interval()))]
+    background = [asyncio.create_task(sweep_forever(get_client(), sweep_interval(), repair.sweep))]
     if notifier is not None:
         background.append(asyncio.create_task(notifier.run()))
     try:
@@ -71,22 +74,36 @@ async def me(request: Request) -> JSONResponse:
     return JSONResponse({"identity": identity, "role": role})
 
 
-TOKEN_ONLY = ("/metrics", "/info")
-"""Server routes that skip custom auth upstream; here they need a token like the rest."""
+async def deletions(request: Request) -> JSONResponse:
+    """The log of threads admins deleted (admins only: the allowlist refuses others)."""
+    return JSONResponse(await asyncio.to_thread(records.read_deletions))
+
 
 BLOCKED = ("/internal/", "/deploy")
 """Routes ``langgraph dev`` mounts outside auth (``langgraph_runtime_inmem/routes.py``):
 read any thread, truncate every table, start ``langgraph deploy``. None is for clients."""
 
+UNREAD = ("GET", "HEAD", "OPTIONS")
+"""Methods whose body is not read (an ``OPTIONS`` preflight goes to the CORS middleware)."""
 
-class RequestLimits:
-    """Guard what the server's own auth does not cover.
 
-    Refuses bodies over :data:`MAX_BODY` (413), ``/metrics`` / ``/info`` without a
-    token (401), and the embedded server's unauthenticated internals (:data:`BLOCKED`, 404).
+def refusal(status: int, detail: str) -> JSONResponse:
+    """A refusal as langgraph-api words its own (``{"detail": ...}``)."""
+    return JSONResponse({"detail": detail}, status)
+
+
+class Boundary:
+    """The first gate of every HTTP request: its shape, its size, the unauthenticated internals.
+
+    Refuses bodies over :data:`MAX_BODY` (413), the embedded server's
+    unauthenticated internals (:data:`BLOCKED`, 404), and any route, body field or
+    query parameter that ``server.allowlist`` does not name for the caller's role
+    (403, naming it). Requests without a valid token go on to the server's own
+    authentication (401) unless their route is public.
 
     Added to the custom app, so ``langgraph dev`` and LangGraph Server apply it to every
-    route, the core API included, before anything reads the body.
+    route, the core API included, before anything reads the body. The server's own
+    in-process calls (``/noauth``) skip it: they are checked by the auth handlers.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -97,34 +114,45 @@ class RequestLimits:
         if scope["type"] != "http" or str(scope.get("root_path", "")).startswith("/noauth"):
             await self.app(scope, receive, send)  # the server's own in-process calls
             return
-        if scope["path"].startswith(BLOCKED):
-            await JSONResponse({"detail": "Not Found"}, 404)(scope, receive, send)
+        method, path = scope["method"], scope["path"]
+        if path.startswith(BLOCKED):
+            await refusal(404, "Not Found")(scope, receive, send)
             return
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        if scope["path"] in TOKEN_ONLY and not user_for(
-            headers.get("authorization"), headers.get("x-api-key")
-        ):
-            await JSONResponse({"detail": "missing or invalid token"}, 401)(scope, receive, send)
-            return
-        if scope["method"] not in ("POST", "PUT", "PATCH"):
+        if method == "OPTIONS":
             await self.app(scope, receive, send)
             return
-        too_large = JSONResponse(
-            {"detail": f"request body over {MAX_BODY // 1024} KiB: nothing was stored"}, 413
-        )
-        if int(headers.get("content-length") or 0) > MAX_BODY:
-            await too_large(scope, receive, send)
-            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        user = user_for(headers.get("authorization"), headers.get("x-api-key"))
+        role = user.role if user else "anonymous"
+        query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         chunks: list[Message] = []
-        size, more = 0, True
-        while more:
-            message = await receive()
-            chunks.append(message)
-            size += len(message.get("body", b""))
-            more = message.get("type") == "http.request" and message.get("more_body", False)
-            if size > MAX_BODY:
-                await too_large(scope, receive, send)
+        body = None
+        if method not in UNREAD:
+            if int(headers.get("content-length") or 0) > MAX_BODY:
+                await too_large()(scope, receive, send)
                 return
+            size, more = 0, True
+            while more:
+                message = await receive()
+                chunks.append(message)
+                size += len(message.get("body", b""))
+                more = message.get("type") == "http.request" and message.get("more_body", False)
+                if size > MAX_BODY:
+                    await too_large()(scope, receive, send)
+                    return
+            raw = b"".join(m.get("body", b"") for m in chunks)
+            try:
+                body = json.loads(raw) if raw.strip() else None
+            except ValueError:
+                await refusal(422, f"{method} {path}: the body is not JSON")(scope, receive, send)
+                return
+        if refused := allowlist.check(method, path, role, body, query):
+            detail = refused.detail
+            if refused.status == 401:
+                given = headers.get("authorization") or headers.get("x-api-key")
+                detail = "invalid token" if given else "missing token"
+            await refusal(refused.status, detail)(scope, receive, send)
+            return
 
         async def replay() -> Message:
             return chunks.pop(0) if chunks else await receive()
@@ -132,8 +160,13 @@ class RequestLimits:
         await self.app(scope, replay, send)
 
 
+def too_large() -> JSONResponse:
+    """The refusal of a body over :data:`MAX_BODY`."""
+    return refusal(413, f"request body over {MAX_BODY // 1024} KiB: nothing was stored")
+
+
 app = Starlette(
     lifespan=lifespan,
-    routes=[Route("/me", me), *inbox_routes, *notification_routes],
-    middleware=[Middleware(RequestLimits)],
+    routes=[Route("/me", me), Route("/deletions", deletions), *inbox_routes, *notification_routes],
+    middleware=[Middleware(Boundary)],
 )

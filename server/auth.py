@@ -38,7 +38,8 @@ from typing import Any
 from langgraph_sdk import Auth, get_client
 
 from graphs.common.access import ADMIN, ROLES
-from server import guard
+from graphs.common.audit import trail
+from server import guard, records, repair
 
 # Imported by package path on purpose: langgraph loads this file by path as a module
 # of its own, and the flag must be the one the pause listener sets.
@@ -186,11 +187,12 @@ def visible(ctx: Auth.types.AuthContext) -> dict[str, Any]:
     }
 
 
-def _strip_reserved(metadata: Any, reserved: tuple[str, ...] = RESERVED) -> None:
-    """Drop server-owned keys from client metadata, and refuse oversized metadata."""
+def _check_metadata(metadata: Any, reserved: tuple[str, ...] = RESERVED) -> None:
+    """Refuse client metadata that sets a server-owned key, or that is oversized."""
     if isinstance(metadata, dict):
         for key in reserved:
-            metadata.pop(key, None)
+            if key in metadata:
+                raise guard.refuse(403, f"metadata.{key} is written by the server only")
         guard.check_size(metadata, "metadata")
 
 
@@ -213,27 +215,47 @@ async def read_assistants(ctx: Auth.types.AuthContext, value: Any) -> None:
 @auth.on.assistants.update
 @auth.on.assistants.delete
 async def configure_assistants(ctx: Auth.types.AuthContext, value: Any) -> None:
-    """Assistants hold the approval policy: only an admin creates, changes or deletes them."""
+    """Assistants hold the approval policy: only an admin configures them, and validly.
+
+    A configuration is checked against its workflow's ``Context`` (422 naming the key)
+    before it is stored, so no later request fails on it.
+    """
     if _role(ctx) != ADMIN:
         raise guard.refuse(403, f"only an admin configures assistants (the approval policy); "
                            f"you are {ctx.user.identity} ({_role(ctx)})")  # fmt: skip
     guard.check_size({k: value.get(k) for k in ("config", "context", "metadata")}, "assistant")
+    if ctx.action in ("create", "update") and ("context" in value or "config" in value):
+        graph_id = value.get("graph_id") or await graph_of(get_client(), str(value["assistant_id"]))
+        configurable = (value.get("config") or {}).get("configurable")
+        guard.check_policy(str(graph_id), value.get("context"), configurable)
     _graphs.clear()
 
 
+THREAD_CREATE = {"thread_id", "metadata", "if_exists"}
+"""What a ``threads.create`` event may carry (``ttl`` and ``supersteps`` would delete the
+thread later or write its state)."""
+
+
 @auth.on.threads.create
-async def create_thread(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> None:
-    """Stamp the creator as the owner; refuse copies."""
+async def create_thread(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> Any:
+    """Stamp the creator as the owner; refuse copies, and reads of others' threads."""
     if INTERNAL_WRITE.get():
         return None
     if "metadata" not in value:  # POST /threads/{id}/copy: a create with only a thread id
         raise guard.refuse(403, "copying threads is not allowed: a copy would carry the "
                            "original's approvals and checkpoints")  # fmt: skip
+    for key, item in value.items():
+        if key not in THREAD_CREATE and item not in (None, 0, [], {}):
+            raise guard.refuse(403, f"{key} is not accepted when creating a thread "
+                               f"(accepted: {', '.join(sorted(THREAD_CREATE))})")  # fmt: skip
     if not isinstance(value.get("metadata"), dict):
         value["metadata"] = {}
-    _strip_reserved(value["metadata"])
+    _check_metadata(value["metadata"])
     guard.check_graph_name(value["metadata"])
     value["metadata"]["owner"] = ctx.user.identity  # in place: the server keeps this dict
+    # Matched against a thread that already has this id: if_exists=do_nothing returns
+    # it as it is, so only to its owner (anyone else gets 409, as for if_exists=raise).
+    return {"owner": ctx.user.identity}
 
 
 @auth.on.threads.read
@@ -245,24 +267,86 @@ async def read_threads(ctx: Auth.types.AuthContext, value: Any) -> dict[str, Any
 
 @auth.on.threads.update
 async def update_thread(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> Any:
-    """Owners patch metadata and cancel runs; nobody writes thread state."""
+    """Owners patch metadata; a run is cancelled by whom started it; nobody writes state."""
     if INTERNAL_WRITE.get():
         return None
-    if "action" not in value and "metadata" not in value:  # update_state, bulk state updates
+    if "action" in value:  # a cancel: POST /runs/cancel, .../runs/{run_id}/cancel
+        return await _check_cancel(ctx, value)
+    if "metadata" not in value:  # update_state, bulk state updates
         raise guard.refuse(403, "thread state is written by the workflows only: "
                            "answer the pause instead")  # fmt: skip
+    if value.get("ttl") not in (None, {}):
+        raise guard.refuse(403, "ttl is not accepted: a thread holds a request's record")
     # graph_id too: the server checks a run's graph against it.
-    _strip_reserved(value.get("metadata"), (*RESERVED, "graph_id", "assistant_id"))
+    _check_metadata(value.get("metadata"), (*RESERVED, "graph_id", "assistant_id"))
     return {"owner": ctx.user.identity}
+
+
+async def _check_cancel(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> Any:
+    """A run is cancelled (interrupted) only by the user who started it, or by an admin.
+
+    A cancel reaches the worker as soon as this returns: everything is checked here,
+    before the runtime acts. A rollback deletes the run's checkpoints, so nobody
+    rolls back; a bulk cancel (by status) reaches other people's runs, so only an
+    admin sends one. A cancelled answer leaves its pause answerable
+    (``server.repair`` brings the thread's record back in step).
+    """
+    me, admin = ctx.user.identity, _role(ctx) == ADMIN
+    if value.get("action") != "interrupt":
+        raise guard.refuse(403, f"action={value.get('action')}: only action=interrupt is "
+                           "allowed: a rollback deletes the run's checkpoints, which hold "
+                           "decisions")  # fmt: skip
+    selector = value.get("metadata") or {}
+    run_ids, thread_id = selector.get("run_ids") or [], value.get("thread_id")
+    if admin:
+        repair.after_cancel(thread_id)
+        return None
+    if selector.get("status") or not run_ids or thread_id is None:
+        raise guard.refuse(403, "name the thread and the runs you cancel (thread_id and "
+                           "run_ids): a bulk cancel reaches runs that are not yours")  # fmt: skip
+    client = get_client()
+    for run_id in run_ids:
+        try:
+            run = await client.runs.get(str(thread_id), str(run_id))
+        except Exception:  # noqa: BLE001 - hidden or missing: the same answer
+            raise guard.refuse(404, f"run {run_id} not found on thread {thread_id}") from None
+        started_by = ((run.get("kwargs") or {}).get("config") or {}).get("configurable", {})
+        if started_by.get("langgraph_auth_user_id") != me:
+            raise guard.refuse(403, f"run {run_id} was started by someone else: only its "
+                               "starter (or an admin) cancels it")  # fmt: skip
+    repair.after_cancel(thread_id)
+    return visible(ctx)
 
 
 @auth.on.threads.delete
-async def delete_thread(ctx: Auth.types.AuthContext, value: Any) -> dict[str, Any]:
-    """Only the owner deletes a thread; nobody deletes single runs (they hold decisions)."""
+async def delete_thread(ctx: Auth.types.AuthContext, value: Any) -> dict[str, Any] | None:
+    """A decided request stays on record: deleting it is an admin's act, after retention.
+
+    The owner deletes (or prunes) a thread that holds no decision: a withdrawn
+    request, an empty thread. A thread holding a decision (approvals, rejections,
+    expiries, automatic approvals) is deleted only by an admin once it is older than
+    the retention period (``server.records``), and each such deletion is recorded.
+    Nobody deletes single runs.
+    """
     if isinstance(value, dict) and value.get("run_id"):
         raise guard.refuse(403, "a run holds decisions of the audit trail and cannot be "
-                           "deleted on its own; the owner may delete the whole thread")  # fmt: skip
-    return {"owner": ctx.user.identity}
+                           "deleted on its own")  # fmt: skip
+    me, admin = ctx.user.identity, _role(ctx) == ADMIN
+    ids = (value.get("thread_ids") or [value.get("thread_id")]) if isinstance(value, dict) else []
+    for thread_id in filter(None, ids):
+        thread = await read_thread(None, thread_id)
+        if thread is None:
+            continue
+        decided = bool(trail(thread.get("values")))
+        if decided and not admin:
+            raise guard.refuse(403, f"thread {thread_id} holds decisions and stays on record; "
+                               f"an admin deletes it after {records.retention_days()} "
+                               "days")  # fmt: skip
+        if decided and (error := records.too_recent(thread)):
+            raise guard.refuse(403, f"thread {thread_id}: {error}")
+        if admin and (thread.get("metadata") or {}).get("owner") != me:
+            await records.record_deletion(thread, me)
+    return None if admin else {"owner": me}
 
 
 _graphs: dict[str, tuple[str, float]] = {}
@@ -283,16 +367,23 @@ async def graph_of(client: Any, assistant_id: str) -> str:
 async def create_run(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> dict[str, Any]:
     """Check the run against ``server.guard``; answers go to whom the pause waits for."""
     me, role = ctx.user.identity, _role(ctx)
-    _strip_reserved(value.get("metadata"))
+    _check_metadata(value.get("metadata"))
     config = (value.get("kwargs") or {}).get("config") or {}
-    _strip_reserved(config.get("metadata"))
+    _check_metadata(config.get("metadata"))
     thread = None
     if value.get("thread_id") is not None:
         thread = await read_thread(ctx, value["thread_id"])
         if thread is None and value.get("if_not_exists") != "create":
             raise guard.refuse(404, f"thread {value['thread_id']} not found")
     graph_id = await graph_of(get_client(), str(value["assistant_id"]))
-    guard.check_run(value, thread, graph_id, me, role)
+    try:
+        guard.check_run(value, thread, graph_id, me, role)
+    except Auth.exceptions.HTTPException as refused:
+        if refused.status_code == 409 and thread is not None and await repair.restoring(thread):
+            raise guard.refuse(409, f"thread {value['thread_id']}: an earlier answer was cut "
+                               "short and its pause is being restored; nothing was applied: "
+                               "answer again in a moment") from None  # fmt: skip
+        raise
     if thread is None and isinstance(value.get("metadata"), dict):
         value["metadata"]["owner"] = me  # the thread this run creates is the caller's
     resume = ((value.get("kwargs") or {}).get("command") or {}).get("resume")

@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from langgraph_sdk.client import LangGraphClient
 from langgraph_sdk.errors import APIStatusError
@@ -64,13 +66,26 @@ async def sweep_once(client: LangGraphClient) -> int:
     return started
 
 
-async def sweep_forever(client: LangGraphClient, interval: float) -> None:
-    """Sweep every ``interval`` seconds until cancelled; a failed sweep is logged and retried."""
+async def sweep_forever(
+    client: LangGraphClient,
+    interval: float,
+    also: Callable[[LangGraphClient, datetime], Awaitable[Any]] | None = None,
+) -> None:
+    """Sweep every ``interval`` seconds until cancelled; a failed sweep is logged and retried.
+
+    ``also`` runs on each sweep too, with the time the previous sweep started
+    (``server.repair.sweep``: threads whose record lost a checkpointed pause).
+    """
+    since = datetime.now(UTC)
     while True:
+        started = datetime.now(UTC)
         try:
             await sweep_once(client)
+            if also is not None:
+                await also(client, since)
+            since = started
         except asyncio.CancelledError:
             raise
         except Exception:
-            logger.exception("deadline sweep failed; retrying in %.0fs", interval)
+            logger.exception("sweep failed; retrying in %.0fs", interval)
         await asyncio.sleep(interval)

@@ -26,6 +26,7 @@ thread's state rules out, 413/422 for input too large or malformed.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib
 import importlib.util
@@ -33,13 +34,15 @@ import json
 import os
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from langgraph_sdk import Auth
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from graphs.common.access import ADMIN, refusal
+from graphs.common.access import refusal
 from graphs.common.audit import trail
 from graphs.common.decisions import APPROVING, decision_word, native_answer, schema_error
 from graphs.common.fields import describe_error
@@ -71,11 +74,11 @@ LANGGRAPH_JSON = Path(__file__).resolve().parent.parent / "langgraph.json"
 
 
 @functools.cache
-def input_model(graph_id: str) -> type[BaseModel] | None:
-    """A workflow's request model: the ``Request`` its module exports (None: no check here).
+def workflow_module(graph_id: str) -> ModuleType | None:
+    """The module that defines a served graph (None: not served here).
 
-    Applied at the door so that refused input is never stored. Adding a workflow
-    needs nothing here: its module's ``Request`` is found through the graph's path.
+    Adding a workflow needs nothing here: its module's ``Request`` and ``Context``
+    are found through the graph's path.
     """
     source = graph_paths().get(graph_id)
     if not source:
@@ -85,16 +88,46 @@ def input_model(graph_id: str) -> type[BaseModel] | None:
         spec = importlib.util.spec_from_file_location(f"hitl_requests.{graph_id}", where)
         module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-    else:
-        module = importlib.import_module(where)
-    return getattr(module, "Request", None)
+        return module
+    return importlib.import_module(where)
+
+
+def input_model(graph_id: str) -> type[BaseModel] | None:
+    """A workflow's request model: the ``Request`` its module exports (None: no check here).
+
+    Applied at the door so that refused input is never stored.
+    """
+    return getattr(workflow_module(graph_id), "Request", None)
+
+
+def check_policy(graph_id: str, context: Any, configurable: Any) -> None:
+    """Refuse (422) an assistant configuration its workflow's ``Context`` would not run with.
+
+    Unknown keys are refused as well as invalid values: a misspelt threshold would
+    otherwise leave the default in force without anyone noticing.
+    """
+    schema = getattr(workflow_module(graph_id), "Context", None)
+    if schema is None:
+        raise refuse(422, f"unknown graph {graph_id!r}: this server serves "
+                     f"{', '.join(sorted(graph_paths()))}")  # fmt: skip
+    policy = [k for k in (configurable or {}) if k not in SERVER_CONFIGURABLE]
+    if policy:
+        raise refuse(422, f"config.configurable.{policy[0]}: a {graph_id} assistant's "
+                     "policy goes in its context")  # fmt: skip
+    if not isinstance(context or {}, dict):
+        raise refuse(422, f"a {graph_id} assistant's context must be an object")
+    names = [f.name for f in dataclasses.fields(schema)]
+    if unknown := sorted(set(context or {}) - set(names)):
+        raise refuse(422, f"invalid {graph_id} context: unknown key {unknown[0]!r} "
+                     f"(known: {', '.join(names)})")  # fmt: skip
+    try:
+        TypeAdapter(schema).validate_python(context or {})
+    except ValidationError as exc:
+        raise refuse(422, f"invalid {graph_id} context: {describe_error(exc)}") from None
 
 
 CONVERSATIONS = {"assistant"}
 """Graphs whose threads take new input after their first run (while idle)."""
-
-BENIGN_CONFIGURABLE = {"thread_id", "checkpoint_ns"}
-"""Configurable keys clients send that carry no policy (and that the server overrides)."""
 
 INTERRUPT_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -124,49 +157,123 @@ def check_size(value: Any, where: str, depth: int = 0) -> None:
                        depth + 1)  # fmt: skip
 
 
-def check_steering(kwargs: dict[str, Any], role: str) -> None:
-    """Refuse (403) whatever would steer a run past its pauses or change its policy."""
+def _empty(value: Any) -> bool:
+    return value in (None, [], {}, "", False)
+
+
+def _unset(why: str) -> Callable[[Any], str | None]:
+    return lambda value: None if _empty(value) else why
+
+
+def _among(*allowed: Any) -> Callable[[Any], str | None]:
+    return lambda value: None if value in allowed else f"must be one of {list(allowed)}"
+
+
+def _known(value: Any) -> None:
+    return None
+
+
+STEER = "workflows pause where their policy says"
+RUN_FIELDS: dict[str, Callable[[Any], str | None]] = {
+    **dict.fromkeys(
+        ("thread_id", "assistant_id", "run_id", "status", "metadata", "prevent_insert_if_inflight"),
+        _known,
+    ),
+    "multitask_strategy": _among("reject", "enqueue"),
+    "if_not_exists": _among("reject", "create"),
+    "after_seconds": _unset("runs start when they are sent"),
+    "kwargs": _known,  # RUN_KWARGS
+}
+"""What a ``threads.create_run`` event may carry, whatever route or client sent it."""
+RUN_KWARGS: dict[str, Callable[[Any], str | None]] = {
+    **dict.fromkeys(("input", "command", "config", "stream_mode"), _known),  # judged below
+    **dict.fromkeys(("subgraphs", "resumable", "checkpoint_during"), _known),
+    "context": _known,  # a copy of config.configurable when not sent: judged with it
+    "interrupt_before": _unset(STEER),
+    "interrupt_after": _unset(STEER),
+    "webhook": _unset("run webhooks are not available (notifications: HITL_WEBHOOK_URL)"),
+    "feedback_keys": _unset("feedback is not collected here"),
+    "temporary": _unset("a run's thread is kept: it holds the request's record"),
+    "durability": _among(None, "async", "sync"),
+}
+CONFIG_KEYS = {"configurable", "metadata", "tags", "run_name", "recursion_limit"}
+SERVER_CONFIGURABLE = {
+    "thread_id",
+    "checkpoint_ns",
+    "run_id",
+    "graph_id",
+    "assistant_id",
+    "user_id",
+}
+"""Configurable keys that carry no policy (the server sets or overrides them)."""
+COMMAND_KEYS = {"resume", "update", "goto", "graph"}
+
+
+def check_shape(value: dict[str, Any]) -> None:
+    """Refuse (403) a run request carrying anything :data:`RUN_FIELDS` does not name.
+
+    An allowlist: a field that a new langgraph-api version adds is refused until it
+    is classified here. A refusal names the field and the rule.
+    """
+    kwargs = value.get("kwargs") or {}
+    for given, allowed in ((value, RUN_FIELDS), (kwargs, RUN_KWARGS)):
+        for key, item in given.items():
+            rule = allowed.get(key)
+            if rule is None:
+                if _empty(item):
+                    continue  # a field the server fills with nothing carries nothing
+                raise refuse(403, f"{key} is not accepted on a run")
+            if error := rule(item):
+                raise refuse(403, f"{key}: {error}")
+    config = kwargs.get("config") or {}
+    for key in sorted(set(config) - CONFIG_KEYS):
+        if not _empty(config[key]):
+            raise refuse(403, f"config.{key} is not accepted on a run "
+                         f"(accepted: {', '.join(sorted(CONFIG_KEYS))})")  # fmt: skip
+    limit = config.get("recursion_limit")
+    if limit is not None and (not isinstance(limit, int) or limit < 1):
+        raise refuse(403, f"config.recursion_limit must be a positive integer, not {limit!r}")
+    configurable = {**(kwargs.get("context") or {}), **(config.get("configurable") or {})}
+    for key, item in configurable.items():
+        if key in ("checkpoint_id", "checkpoint_map"):
+            if not _empty(item):
+                raise refuse(403, "runs start from the thread's latest checkpoint: replays "
+                             "and forks from an earlier checkpoint are not allowed")  # fmt: skip
+        elif key not in SERVER_CONFIGURABLE and not key.startswith(("langgraph_", "__")):
+            raise refuse(403, f"{key!r} in context or config.configurable: approval rules "
+                         "belong to the deployment, for everyone: pick an assistant (admins "
+                         "configure them)")  # fmt: skip
     command = kwargs.get("command") or {}
-    for key in ("update", "goto", "graph"):
-        if command.get(key) not in (None, [], {}, ""):
-            raise refuse(
-                403, f"command.{key} is not allowed: an answer carries command.resume only"
-            )
-    configurable = (kwargs.get("config") or {}).get("configurable") or {}
-    if configurable.get("checkpoint_id") or configurable.get("checkpoint_map"):
-        raise refuse(403, "runs start from the thread's latest checkpoint: "
-                     "replays and forks from an earlier checkpoint are not allowed")  # fmt: skip
-    for key in ("interrupt_before", "interrupt_after"):
-        if kwargs.get(key):
-            raise refuse(403, f"{key} is not allowed: workflows pause where their policy says")
-    if kwargs.get("webhook"):
-        raise refuse(403, "run webhooks are not allowed (notifications: HITL_WEBHOOK_URL)")
-    context = {
-        k: v
-        for k, v in (kwargs.get("context") or {}).items()
-        if k not in BENIGN_CONFIGURABLE and not k.startswith("__")
-    }
-    if context and role != ADMIN:
-        raise refuse(
-            403,
-            f"{sorted(context)[0]!r} in context or config.configurable: approval rules "
-            "belong to the deployment; pick an assistant (admins configure them)",
-        )
+    if not isinstance(command, dict):
+        raise refuse(422, "command must be an object")
+    for key, item in command.items():
+        if key not in COMMAND_KEYS or (key != "resume" and not _empty(item)):
+            raise refuse(403, f"command.{key} is not allowed: an answer carries "
+                         "command.resume only")  # fmt: skip
 
 
 def check_input(graph_id: str, value: Any, identity: str) -> None:
-    """Refuse (422) input that the workflow's request model would refuse, before it is stored."""
+    """Refuse (422) input that is not exactly the workflow's request, before it is stored.
+
+    The workflow's ``Request`` model names every key a client may send (the graph's
+    own state, such as ``status``, ``audit`` or ``settings``, is never among them).
+    A graph whose module declares no ``Request`` takes no input.
+    """
     model = input_model(graph_id)
     if model is None:
-        return
+        raise refuse(422, f"{graph_id} takes no input: its module declares no Request model")
     if not isinstance(value, dict):
         raise refuse(422, f"invalid {graph_id} input: expected a JSON object")
-    fields = {k: value[k] for k in model.model_fields if k in value}
+    fields = dict(value)
     if "requester" in model.model_fields:
         if (given := fields.get("requester")) not in (None, identity):
             raise refuse(422, f"invalid {graph_id} input: requester is always the signed-in "
                          f"user ({identity}), not {given!r}: leave it out")  # fmt: skip
         fields["requester"] = identity
+    if unknown := sorted(set(fields) - set(model.model_fields)):
+        accepted = ", ".join(k for k in model.model_fields if k != "requester")
+        raise refuse(422, f"invalid {graph_id} input: {unknown[0]!r} is not part of a "
+                     f"{graph_id} request (accepted: {accepted})")  # fmt: skip
     try:
         model.model_validate(fields)
     except ValidationError as exc:
@@ -263,7 +370,7 @@ def check_run(
     if value.get("thread_id") is None:
         raise refuse(403, "stateless runs are not available: create a thread (or pass a "
                      "thread id with if_not_exists=create) so the run has an owner")  # fmt: skip
-    check_steering(kwargs, role)
+    check_shape(value)
     for key in ("input", "command"):
         check_size(kwargs.get(key), key)
     if thread is not None:

@@ -153,7 +153,10 @@ def settle(interrupt_id: str, **values: Any) -> None:
 
 
 def listing(status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    """The outbox's rows, newest first (optionally of one status), for people."""
+    """The outbox's rows, newest first (optionally of one status): delivery facts only.
+
+    Not the message: it quotes the request, which the admin may not be allowed to read.
+    """
     query = select(outbox).order_by(outbox.c.created_at.desc()).limit(limit)
     if status:
         query = query.where(outbox.c.status == status)
@@ -168,7 +171,6 @@ def listing(status: str | None = None, limit: int = 100) -> list[dict[str, Any]]
             "last_error": row.last_error,
             "created_at": aware(row.created_at).isoformat(),
             "sent_at": aware(row.sent_at).isoformat() if row.sent_at else None,
-            "text": json.loads(row.body).get("text"),
         }
         for row in rows
     ]

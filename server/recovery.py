@@ -166,6 +166,37 @@ def owned_metadata(thread: dict[str, Any], record: ThreadRecord) -> dict[str, An
     }
 
 
+async def refresh_threads(
+    client: LangGraphClient, thread_ids: list[str], records: dict[str, ThreadRecord]
+) -> None:
+    """Bring each thread's record in step with its latest checkpoint.
+
+    A run with no input: a pending node runs again and re-raises its interrupt
+    (same id, same payload); a finished thread takes its checkpoint's values and
+    status; work left goes on. Then its server-owned metadata is set from the
+    checkpoint. Returns once every thread shows its checkpoint's status and pauses.
+    """
+    runs = []
+    for thread_id in thread_ids:
+        graph_id = records.get(thread_id, ThreadRecord()).metadata.get("graph_id")
+        if graph_id is None:
+            graph_id = ((await client.threads.get(thread_id)).get("metadata") or {}).get("graph_id")
+        if graph_id:
+            runs.append(await client.runs.create(thread_id, graph_id, input=None))
+    await asyncio.wait_for(
+        asyncio.gather(*(client.runs.join(r["thread_id"], r["run_id"]) for r in runs)),
+        timeout=JOIN_TIMEOUT,
+    )
+    token = INTERNAL_WRITE.set(True)
+    try:
+        for thread_id in thread_ids:
+            thread = await client.threads.get(thread_id)
+            metadata = owned_metadata(thread, records.get(thread_id, ThreadRecord()))
+            await client.threads.update(thread_id, metadata=metadata)
+    finally:
+        INTERNAL_WRITE.reset(token)
+
+
 async def recover(client: LangGraphClient, db: Path) -> RecoveryReport:
     """Cancel stale re-queued runs, restore lost threads, reconcile outdated ones."""
     if (found := versions()) != SUPPORTED:
@@ -192,26 +223,7 @@ async def recover(client: LangGraphClient, db: Path) -> RecoveryReport:
     for thread_id in outdated(known, records):
         report.reconciled.append(thread_id)
         refresh.append(thread_id)
-    refresh = list(dict.fromkeys(refresh))
-    runs = []
-    for thread_id in refresh:
-        if graph_id := records.get(thread_id, ThreadRecord()).metadata.get("graph_id"):
-            # No input: a pending node runs again and re-raises its interrupt; a finished
-            # thread takes its checkpoint's values and status; work left goes on.
-            runs.append(await client.runs.create(thread_id, graph_id, input=None))
-    # Serve only once the threads show their checkpoints' status and pauses.
-    await asyncio.wait_for(
-        asyncio.gather(*(client.runs.join(r["thread_id"], r["run_id"]) for r in runs)),
-        timeout=JOIN_TIMEOUT,
-    )
-    token = INTERNAL_WRITE.set(True)
-    try:
-        for thread_id in refresh:
-            thread = await client.threads.get(thread_id)
-            metadata = owned_metadata(thread, records.get(thread_id, ThreadRecord()))
-            await client.threads.update(thread_id, metadata=metadata)
-    finally:
-        INTERNAL_WRITE.reset(token)
+    await refresh_threads(client, list(dict.fromkeys(refresh)), records)
     if report.restored or report.cancelled_runs or report.reconciled:
         logger.warning(
             "recovered after an unclean shutdown: %d threads restored, %d reconciled, "

@@ -14,6 +14,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import httpx
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph_sdk import get_sync_client
@@ -120,6 +121,15 @@ def assistant_for(sdk_as) -> Callable[..., str]:
         return sdk_as("erin").assistants.create(graph, context=context, name=name)["assistant_id"]
 
     return create
+
+
+def refused(call) -> tuple[int, str]:
+    """Run a call that must fail; return its status and detail."""
+    try:
+        result = call()
+    except httpx.HTTPStatusError as exc:
+        return exc.response.status_code, exc.response.text
+    raise AssertionError(f"expected a refusal, got {result!r}")
 
 
 def eventually(probe: Callable[[], Any], timeout: float = 20.0, interval: float = 0.2) -> Any:

@@ -22,11 +22,15 @@ the signed-in user who made it.
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 from langchain.agents import create_agent
 from langgraph.graph.state import StateGraph
+from pydantic import Field, model_validator
 
 from graphs.assistant.middleware import Context, ReviewedToolsMiddleware, configured_model
 from graphs.assistant.tools import file_expense, lookup_policy, pay, refund
+from graphs.common.fields import StrictModel
 from graphs.llm import OfflineChatModel
 
 SYSTEM_PROMPT = (
@@ -34,6 +38,31 @@ SYSTEM_PROMPT = (
     "file_expense to file an expense for approval, pay and refund to move money. "
     "A person reviews every filing and payment; if they reject one, explain and do not retry."
 )
+
+
+class UserMessage(StrictModel):
+    """One message from the person in the conversation (LangChain's dict forms)."""
+
+    role: Literal["user", "human"] | None = None
+    type: Literal["human"] | None = None
+    content: Annotated[str, Field(min_length=1, max_length=4_000)]
+    id: str | None = None
+
+    @model_validator(mode="after")
+    def _from_a_person(self) -> UserMessage:
+        if self.role is None and self.type is None:
+            raise ValueError("a message needs role 'user' (or type 'human')")
+        return self
+
+
+class Request(StrictModel):
+    """What a client sends the assistant: the person's new messages, nothing else.
+
+    The assistant's own state (``reviews``, ``settings``) and messages from the
+    model or a tool are never input: they would forge a review or a tool's result.
+    """
+
+    messages: Annotated[list[UserMessage], Field(min_length=1, max_length=20)]
 
 
 def build_graph() -> StateGraph:

@@ -7,13 +7,15 @@ The one module of the project that leans on private APIs, fenced like
 ``tests/unit/test_assistant.py`` fails when an installed version moves.
 
 What it adds: each pause says whom it waits for (the owner, or a manager for
-money above the limit) and carries Agent Inbox's keys; a refused answer re-raises
-the same pause (same id) with an ``error`` instead of failing the run; every
-decision is recorded in ``reviews`` and emitted as an event.
+money past the owner's limit, decided once per model message in ``after_model``
+so that a pending pause never changes hands) and carries Agent Inbox's keys; a
+refused answer re-raises the same pause (same id) with an ``error`` instead of
+failing the run; every decision is recorded in ``reviews`` and emitted as an event.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import dataclasses
 import importlib.metadata
@@ -26,6 +28,7 @@ from typing import Annotated, Any, NoReturn, NotRequired
 from langchain.agents import AgentState
 from langchain.agents.middleware import HumanInTheLoopMiddleware, ModelRequest, wrap_model_call
 from langchain.agents.middleware.human_in_the_loop import InterruptOnConfig, _decision_schema
+from langchain.agents.middleware.types import OmitFromInput
 from langchain_core.messages import ToolMessage
 from langgraph._internal._constants import CONFIG_KEY_CHECKPOINT_NS
 from langgraph.config import get_config
@@ -34,7 +37,7 @@ from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.types import Command, Interrupt, _interrupt_id
 from pydantic import ConfigDict, TypeAdapter, ValidationError, with_config
 
-from graphs.assistant.tools import MONEY_TOOLS
+from graphs.assistant.tools import MONEY_TOOLS, manager_reviews, needs_manager
 from graphs.common import events
 from graphs.common.access import current_user, refusal, thread_owner
 from graphs.common.audit import AuditEntry, audit_entry
@@ -58,7 +61,8 @@ class Context:
     """The assistant's settings (the deployment's: set on an assistant by an admin)."""
 
     approval_limit: Limit = 1_000.0
-    """Payments and refunds above this are reviewed by reviewer_role, not the owner."""
+    """The most an owner moves without reviewer_role, per UTC day and per conversation
+    (payments and refunds, with orders); calls past it are reviewed by reviewer_role."""
 
     reviewer_role: str = "manager"
     """Who reviews money moved above the limit."""
@@ -76,13 +80,21 @@ REVIEWED: dict[str, InterruptOnConfig] = {
 
 
 class AssistantState(AgentState):
-    """The conversation, plus who decided on each reviewed tool call."""
+    """The conversation, plus who decided on each reviewed tool call.
 
-    reviews: NotRequired[Annotated[list[AuditEntry], operator.add]]
+    ``reviews`` and ``settings`` are the workflow's own: omitted from the graph's
+    input, so no client can send them (the input is ``messages``, see ``Request``).
+    """
+
+    reviews: NotRequired[Annotated[list[AuditEntry], OmitFromInput, operator.add]]
     """Append-only trail of tool-call reviews."""
 
-    settings: NotRequired[dict]
+    settings: NotRequired[Annotated[dict, OmitFromInput]]
     """The assistant's ``Context``, pinned at the conversation's first turn."""
+
+    manager_reviews: NotRequired[Annotated[dict[str, bool], OmitFromInput]]
+    """For the last model message's money calls: whether a manager reviews each
+    (tool_call_id -> true), decided once when the message arrived (``after_model``)."""
 
 
 _decided: contextvars.ContextVar[AuditEntry | None] = contextvars.ContextVar(
@@ -123,16 +135,33 @@ class ReviewedToolsMiddleware(HumanInTheLoopMiddleware):
             return None
         return {"settings": dataclasses.asdict(runtime.context or Context())}
 
+    def after_model(self, state: AssistantState, runtime: Any) -> dict[str, Any] | None:  # type: ignore[override]
+        """Decide once which of the new message's money calls a manager reviews.
+
+        Decided here, in its own step, rather than when each pause is asked: a pause
+        is asked again on every resume, and by then the owner's total has moved, so
+        whom it waits for could change under a pending answer.
+        """
+        messages = state.get("messages") or []
+        last = messages[-1] if messages else None
+        calls = [c for c in getattr(last, "tool_calls", None) or [] if c["name"] in MONEY_TOOLS]
+        if not calls:
+            return None
+        config = get_config()
+        settings = state.get("settings") or dataclasses.asdict(Context())
+        thread_id = (config.get("configurable") or {}).get("thread_id")
+        limit = settings["approval_limit"]
+        return {"manager_reviews": manager_reviews(calls, thread_owner(config), thread_id, limit)}
+
+    async def aafter_model(self, state: AssistantState, runtime: Any) -> dict[str, Any] | None:  # type: ignore[override]
+        """Async variant of :meth:`after_model` (the ledger is read off the event loop)."""
+        return await asyncio.to_thread(self.after_model, state, runtime)
+
     def _tool_approval_request(self, request: ToolCallRequest, config: InterruptOnConfig):  # type: ignore[override]
         value = super()._tool_approval_request(request, config)
         owner = thread_owner(get_config())
         settings = request.state.get("settings") or dataclasses.asdict(Context())
-        amount = request.tool_call["args"].get("amount")
-        if (
-            request.tool_call["name"] in MONEY_TOOLS
-            and isinstance(amount, int | float)
-            and abs(amount) > settings["approval_limit"]
-        ):
+        if needs_manager(request.state, request.tool_call, settings["approval_limit"]):
             who = {"role": settings["reviewer_role"], "requester": owner}
         else:
             who = {"user": owner}

@@ -3,12 +3,20 @@
 ``file_expense`` starts a real ``expense_approval`` workflow (through the server's
 own in-process client when served, a local one otherwise); ``pay`` and ``refund``
 go through the idempotent payment ledger, keyed by thread and tool call.
+
+Who reviews a money call is decided once, when the model's message arrives
+(:func:`manager_reviews`): the owner reviews it while what the owner moves without
+a manager (today, in this conversation, plus the message's earlier money calls
+that the owner reviews) stays within the limit; past that, a manager does. The
+ledger checks the limit again when the money moves.
 """
 
 from __future__ import annotations
 
 import functools
 import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from langchain.tools import ToolRuntime
 from langchain_core.tools import tool
@@ -17,8 +25,62 @@ from langgraph.graph.state import CompiledStateGraph
 
 from graphs import expense_approval, payments
 from graphs.approval_chain import DEFAULT_POLICY
+from graphs.common.access import thread_owner
 
 MONEY_TOOLS = ("pay", "refund")
+
+
+def _amount(call: Mapping[str, Any]) -> float | None:
+    amount = (call.get("args") or {}).get("amount")
+    if isinstance(amount, bool) or not isinstance(amount, int | float):
+        return None
+    return abs(float(amount))
+
+
+def manager_reviews(
+    calls: Iterable[Mapping[str, Any]], owner: str | None, thread_id: str | None, limit: float
+) -> dict[str, bool]:
+    """Decide, for the money calls of one model message in order, which a manager reviews.
+
+    The owner reviews a call while the owner's unreviewed total (the larger of
+    today's and this conversation's, from the ledger) plus the message's earlier
+    owner-reviewed calls plus this call stays within ``limit``; the call that would
+    cross it goes to a manager and adds nothing (a manager's approval is not the
+    owner's money). Splitting a payment therefore gains nothing.
+
+    Returns:
+        ``{tool_call_id: True if a manager reviews it}``.
+    """
+    money = [c for c in calls if c.get("name") in MONEY_TOOLS and c.get("id")]
+    if not money:
+        return {}
+    today = payments.unreviewed_total(owner, since=payments.day_start())
+    here = payments.unreviewed_total(owner, thread_id=str(thread_id)) if thread_id else 0.0
+    moved = max(today, here)
+    decided = {}
+    for call in money:
+        amount = _amount(call)
+        if amount is None:  # not a number: the tool refuses it, nothing moves
+            decided[call["id"]] = False
+        elif round(moved + amount, 2) > limit:
+            decided[call["id"]] = True
+        else:
+            decided[call["id"]] = False
+            moved += amount
+    return decided
+
+
+def needs_manager(state: Mapping[str, Any], call: Mapping[str, Any], limit: float) -> bool:
+    """Whether a manager reviews ``call``: as decided when its message arrived.
+
+    Calls of messages older than that decision (conversations started before it
+    existed) fall back to the per-call rule: more than ``limit`` on its own.
+    """
+    decided = (state.get("manager_reviews") or {}).get(call.get("id"))
+    if decided is not None:
+        return bool(decided)
+    amount = _amount(call)
+    return call.get("name") in MONEY_TOOLS and amount is not None and amount > limit
 
 
 @tool
@@ -59,7 +121,19 @@ def _move_money(kind: str, amount: float, recipient: str, runtime: ToolRuntime) 
     key = f"{thread_id}:{runtime.tool_call_id}"
     reference = f"{kind.upper()}-{runtime.tool_call_id[-8:]}"
     signed = amount if kind == "pay" else -amount
-    result = payments.charge(key, reference, signed)
+    state = runtime.state if isinstance(runtime.state, Mapping) else {}
+    limit = (state.get("settings") or {}).get("approval_limit")
+    call = {"name": kind, "id": runtime.tool_call_id, "args": {"amount": amount}}
+    spender = payments.Spender(
+        requester=thread_owner(runtime.config),
+        thread_id=None if thread_id is None else str(thread_id),
+        reviewed=limit is not None and needs_manager(state, call, limit),
+        limit=limit,
+    )
+    try:
+        result = payments.charge(key, reference, signed, None, spender)
+    except payments.OverLimit as exc:
+        return f"Refused: {exc}. Nothing was moved."
     return f"{kind} {amount:.2f} to {recipient}: {result['status']} ({result['transaction_id']})"
 
 

@@ -4,6 +4,10 @@
 ``DATABASE_URI``, ``postgres://...``, is read as psycopg 3), by default the SQLite
 file ``$HITL_DATA_DIR/ledger.sqlite``. This module owns the engine, every table
 and their creation; ``graphs.payments`` and ``server.notify`` use them.
+
+Schema changes are additive only: a table the code knows but the database lacks is
+created, and a nullable column it lacks is added (:func:`create_tables`), so a
+ledger written by an older version keeps working.
 """
 
 from __future__ import annotations
@@ -14,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     Engine,
+    Index,
     Integer,
     MetaData,
     Numeric,
@@ -28,6 +34,7 @@ from sqlalchemy import (
     func,
     inspect,
     make_url,
+    text,
 )
 from sqlalchemy.exc import DBAPIError
 
@@ -41,8 +48,32 @@ charges = Table(
     Column("amount", Numeric(14, 2), nullable=False),
     Column("transaction_id", String(20), nullable=False),
     Column("created_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
+    # Who moved the money and whether a manager reviewed it (the per-requester limit,
+    # graphs.payments.unreviewed_total). Nullable: rows of older ledgers have none.
+    Column("requester", String(200)),
+    Column("thread_id", String(200)),
+    Column("reviewed", Boolean),
+    Index("charges_by_requester", "requester", "created_at"),
 )
-"""The payment ledger: one row per idempotency key (an order id, or a tool call)."""
+"""The payment ledger: one row per idempotency key (an order id, or a tool call).
+
+``requester``, ``thread_id`` (the conversation or order thread) and ``reviewed``
+(a manager approved it) are empty on rows written before they existed, and such
+rows count towards no one's limit.
+"""
+
+spenders = Table(
+    "spenders",
+    metadata,
+    Column("requester", String(200), primary_key=True),
+    Column("charges", Integer, nullable=False, default=0),
+)
+"""One row per requester whose money is capped: the lock that makes check-then-charge atomic.
+
+A capped charge first updates its requester's row, which holds the row (Postgres) or
+the database (SQLite) until it commits, so two charges of one requester never both
+pass the limit check before either is written.
+"""
 
 orders = Table(
     "orders",
@@ -66,6 +97,18 @@ outbox = Table(
     Column("sent_at", DateTime(timezone=True)),
 )
 """Webhook notifications waiting to be delivered (``server.notify``), one per pause."""
+
+deletions = Table(
+    "deletions",
+    metadata,
+    Column("thread_id", String(64), primary_key=True),
+    Column("workflow", String(100)),
+    Column("owner", String(200)),
+    Column("deleted_by", String(200), nullable=False),
+    Column("deleted_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
+    Column("record", Text, nullable=False),
+)
+"""Threads an admin deleted (``server.records``): who, when, and the request's decisions."""
 
 
 def data_dir() -> Path:
@@ -111,7 +154,7 @@ def _engine(url: str) -> Engine:
 
 
 def create_tables(on: Engine) -> None:
-    """Create the tables if missing, safe when several processes start at once."""
+    """Create the tables and add missing columns, safe when several processes start at once."""
     try:
         metadata.create_all(on)
     except DBAPIError:
@@ -119,3 +162,35 @@ def create_tables(on: Engine) -> None:
         # the losers fail (duplicate table or catalog key) once the winner has made it.
         if not all(inspect(on).has_table(name) for name in metadata.tables):
             raise
+    _add_missing_columns(on)
+
+
+def _add_missing_columns(on: Engine) -> None:
+    """Bring a table made by an older version up to date: add its new (nullable) columns.
+
+    ``create_all`` skips a table that exists, columns and indexes included.
+    ``ALTER TABLE ... ADD COLUMN`` of a nullable column without a default is the
+    same statement on SQLite and Postgres, and leaves existing rows empty.
+    """
+    for table in metadata.sorted_tables:
+        present = {c["name"] for c in inspect(on).get_columns(table.name)}
+        missing = [c for c in table.columns if c.name not in present]
+        if not missing:
+            continue
+        for column in missing:
+            if not column.nullable:
+                raise RuntimeError(f"{table.name}.{column.name} is missing and not nullable")
+            kind = column.type.compile(dialect=on.dialect)
+            try:
+                with on.begin() as conn:
+                    conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}"))
+            except DBAPIError:
+                # Another process added it first (duplicate column).
+                if column.name not in {c["name"] for c in inspect(on).get_columns(table.name)}:
+                    raise
+        for index in table.indexes:
+            try:
+                index.create(on, checkfirst=True)
+            except DBAPIError:
+                if index.name not in {i["name"] for i in inspect(on).get_indexes(table.name)}:
+                    raise

@@ -5,6 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.conftest import refused
+
 pytestmark = pytest.mark.integration
 
 GRAPH = "expense_approval"
@@ -95,14 +97,17 @@ def test_the_owner_cannot_answer_their_own_pause(sdk_as, waiting_expense):
 
 def test_clients_cannot_forge_server_owned_metadata(sdk_as, waiting_expense):
     alice = sdk_as("alice")
-    forged = {"owner": "bob", "waiting_for": "employee", "answered_by": ["alice"]}
-    thread = alice.threads.create(metadata={"graph_id": GRAPH, **forged})
-    assert thread["metadata"]["owner"] == "alice"
-    assert "waiting_for" not in thread["metadata"]
-    alice.threads.update(waiting_expense, metadata=forged)
+    for key, value in {"owner": "bob", "waiting_for": "employee", "answered_by": ["alice"]}.items():
+        for write in (
+            lambda k=key, v=value: alice.threads.create(metadata={"graph_id": GRAPH, k: v}),
+            lambda k=key, v=value: alice.threads.update(waiting_expense, metadata={k: v}),
+        ):
+            status, detail = refused(write)
+            assert status == 403 and f"metadata.{key} is written by the server only" in detail
     metadata = sdk_as("bob").threads.get(waiting_expense)["metadata"]
     assert (metadata["owner"], metadata["waiting_for"]) == ("alice", "manager")
     assert "answered_by" not in metadata
+    assert alice.threads.create(metadata={"graph_id": GRAPH})["metadata"]["owner"] == "alice"
 
 
 def test_forged_approver_is_refused(sdk_as, waiting_expense):

@@ -14,18 +14,11 @@ import uuid
 import httpx
 import pytest
 
+from tests.conftest import refused
+
 pytestmark = pytest.mark.integration
 
 EXPENSE, CHAIN, ORDER = "expense_approval", "approval_chain", "order_processing"
-
-
-def refused(call) -> tuple[int, str]:
-    """Run a call that must fail; return its status and detail."""
-    try:
-        result = call()
-    except httpx.HTTPStatusError as exc:
-        return exc.response.status_code, exc.response.text
-    raise AssertionError(f"expected a refusal, got {result!r}")
 
 
 def submit(sdk, graph, values, assistant=None):
@@ -197,7 +190,7 @@ def test_only_admins_configure_assistants(sdk_as, assistant_for):
         status, detail = refused(
             lambda u=user: sdk_as(u).assistants.create(EXPENSE, context={"approval_threshold": 1e9})
         )
-        assert status == 403 and "only an admin" in detail
+        assert status == 403 and "admins configure them" in detail
     assistant_id = assistant_for(EXPENSE, approval_threshold=1_000)
     for user in ("alice", "bob"):
         assert refused(
@@ -232,7 +225,7 @@ def test_threads_cannot_be_copied(sdk, sdk_as, ledger):
     result = approve(bob, thread_id, ORDER)
     for who in (sdk, bob):
         status, detail = refused(lambda w=who: w.threads.copy(thread_id))
-        assert status == 403 and "copying threads is not allowed" in detail
+        assert status == 403 and "a copy would carry the original's approvals" in detail
     assert ledger(result["order_id"]) == 1
     assert len(sdk.threads.search(metadata={"graph_id": ORDER}, limit=1000)) >= 1
 
@@ -242,19 +235,26 @@ def test_threads_cannot_be_copied(sdk, sdk_as, ledger):
 
 def test_run_metadata_cannot_forge_ownership(sdk, sdk_as):
     thread_id = sdk.threads.create(metadata={"graph_id": EXPENSE})["thread_id"]
-    forged = {"owner": "bob", "waiting_for": "employee", "answered_by": ["frank"]}
-    sdk.runs.wait(
-        thread_id,
-        EXPENSE,
-        input={"amount": 500, "description": "Hotel"},
-        metadata=forged,
-        config={"metadata": forged},
-    )
+    request = {"amount": 500, "description": "Hotel"}
+    for key, value in {"owner": "bob", "waiting_for": "employee", "answered_by": ["frank"]}.items():
+        for where in ({"metadata": {key: value}}, {"config": {"metadata": {key: value}}}):
+            status, detail = refused(
+                lambda w=where: sdk.runs.wait(thread_id, EXPENSE, input=request, **w)
+            )
+            assert status == 403 and f"metadata.{key} is written by the server only" in detail
+        status, detail = refused(
+            lambda k=key, v=value: sdk.threads.update(thread_id, metadata={k: v})
+        )
+        assert status == 403 and f"metadata.{key}" in detail
+    assert state(sdk, thread_id)[:2] == ("idle", {})  # nothing was stored
+    sdk.runs.wait(thread_id, EXPENSE, input=request, metadata={"note": "mine"})
     meta = state(sdk, thread_id)[3]
     assert (meta["owner"], meta["waiting_for"]) == ("alice", "manager")
     assert "answered_by" not in meta
     assert refused(lambda: sdk_as("frank").threads.get(thread_id))[0] == 404
-    sdk.threads.update(thread_id, metadata={**forged, "graph_id": CHAIN, "note": "mine"})
+    status, detail = refused(lambda: sdk.threads.update(thread_id, metadata={"graph_id": CHAIN}))
+    assert status == 403 and "metadata.graph_id" in detail
+    sdk.threads.update(thread_id, metadata={"note": "mine"})
     meta = state(sdk, thread_id)[3]
     assert (meta["owner"], meta["graph_id"], meta["note"]) == ("alice", EXPENSE, "mine")
 
@@ -266,7 +266,7 @@ def test_a_thread_created_by_a_run_belongs_to_the_caller(sdk, sdk_as):
         EXPENSE,
         input={"amount": 500, "description": "Hotel"},
         if_not_exists="create",
-        metadata={"owner": "frank"},
+        metadata={"note": "run-made"},
     )
     status, _, _, meta = state(sdk, thread_id)
     assert (status, meta["owner"], meta["waiting_for"]) == ("interrupted", "alice", "manager")
@@ -436,10 +436,13 @@ def test_stateless_runs_are_refused_clearly(server):
 
 
 @pytest.mark.parametrize("path", ["/metrics", "/info"])
-def test_server_routes_need_a_token(server, path):
+def test_server_routes_are_for_admins(server, path):
     assert httpx.get(f"{server.url}{path}").status_code == 401
     assert httpx.get(f"{server.url}{path}", headers={"x-api-key": "nope"}).status_code == 401
-    assert httpx.get(f"{server.url}{path}", headers={"x-api-key": "dev-bob"}).status_code == 200
+    for user in ("alice", "bob", "dave"):
+        answer = httpx.get(f"{server.url}{path}", headers={"x-api-key": f"dev-{user}"})
+        assert answer.status_code == 403 and "for admins" in answer.json()["detail"]
+    assert httpx.get(f"{server.url}{path}", headers={"x-api-key": "dev-erin"}).status_code == 200
 
 
 def test_x_api_key_is_the_same_credential(server, expense):
@@ -480,8 +483,8 @@ def test_the_stored_answer_names_who_gave_it(sdk_as, expense):
 
 @pytest.mark.parametrize("graph", [EXPENSE, CHAIN, ORDER])
 def test_a_request_in_someone_elses_name_is_refused(sdk, graph):
-    values = {"amount": 5_000, "description": "Not mine", "customer": "Acme", "requester": "bob"}
-    values = {k: v for k, v in values.items() if not (graph == ORDER and k == "description")}
+    values = {"amount": 5_000, "requester": "bob"}
+    values.update({"customer": "Acme"} if graph == ORDER else {"description": "Not mine"})
     thread_id = sdk.threads.create(metadata={"graph_id": graph})["thread_id"]
     status, detail = refused(lambda: sdk.runs.wait(thread_id, graph, input=values))
     assert status == 422 and "requester is always the signed-in user (alice)" in detail

@@ -83,9 +83,82 @@ def test_remote_graph_commands_pass():
     assert command["resume"]["approver"] == "bob"  # written into the stored answer
 
 
-def test_admins_may_pass_context():
-    kwargs = {"input": {"amount": 1, "description": "x"}, "context": {"approval_threshold": 9}}
-    guard.check_run(run(kwargs), None, "expense_approval", "erin", guard.ADMIN)
+@pytest.mark.parametrize("where", ["context", "configurable"])
+def test_nobody_passes_policy_per_run_not_even_an_admin(where):
+    policy = {"approval_threshold": 1e12}
+    kwargs = {"input": {"amount": 1, "description": "x"}}
+    kwargs.update(
+        {"context": policy} if where == "context" else {"config": {"configurable": policy}}
+    )
+    for user, role in (("alice", "employee"), ("erin", "admin")):
+        status, detail = refused(lambda r=role, u=user: guard.check_run(
+            run(kwargs), None, "expense_approval", u, r))  # fmt: skip
+        assert status == 403 and "'approval_threshold'" in detail and "for everyone" in detail
+
+
+def test_a_run_carries_only_the_fields_the_guard_names():
+    base = {"input": {"amount": 1, "description": "x"}}
+    for extra, field in [
+        ({"webhook": "http://x"}, "webhook"),
+        ({"interrupt_before": ["approve"]}, "interrupt_before"),
+        ({"temporary": True}, "temporary"),
+        ({"a_future_field": 1}, "a_future_field"),
+        ({"durability": "exit"}, "durability"),
+        ({"config": {"callbacks": ["x"]}}, "config.callbacks"),
+        ({"config": {"configurable": {"checkpoint_id": "1"}}}, "earlier checkpoint"),
+        ({"command": {"goto": "finalize"}}, "command.goto"),
+    ]:
+        status, detail = refused(lambda e=extra: guard.check_run(
+            run({**base, **e}), None, "expense_approval", "alice", "employee"))  # fmt: skip
+        assert status == 403 and field in detail, (extra, detail)
+    for top, field in [({"multitask_strategy": "rollback"}, "multitask_strategy"),
+                       ({"after_seconds": 60}, "after_seconds")]:  # fmt: skip
+        value = {**run(base), **top}
+        status, detail = refused(lambda v=value: guard.check_run(
+            v, None, "expense_approval", "alice", "employee"))  # fmt: skip
+        assert status == 403 and field in detail, (top, detail)
+    # What clients really send passes: RemoteGraph's command and config, the SDK's defaults.
+    remote = {**base, "config": {"recursion_limit": 25, "tags": ["t"],
+              "configurable": {"thread_id": "t", "checkpoint_ns": ""}},
+              "context": {"thread_id": "t", "checkpoint_ns": ""}, "durability": "async",
+              "stream_mode": ["values"], "subgraphs": False, "checkpoint_during": True}  # fmt: skip
+    guard.check_run(run(remote), None, "expense_approval", "alice", "employee")
+
+
+def test_input_is_the_request_and_nothing_more():
+    for graph, value, key in [
+        ("expense_approval", {"amount": 5, "description": "x", "audit": []}, "audit"),
+        ("expense_approval", {"amount": 5, "description": "x", "settings": {}}, "settings"),
+        ("assistant", {"messages": [{"role": "user", "content": "hi"}], "reviews": []}, "reviews"),
+        ("assistant", {"messages": [{"role": "user", "content": "hi"}],
+                       "settings": {"approval_limit": 1e12}}, "settings"),
+    ]:  # fmt: skip
+        status, detail = refused(lambda g=graph, v=value: guard.check_input(g, v, "alice"))
+        assert status == 422 and f"{key!r} is not part of a {graph} request" in detail
+    forged = {"messages": [{"type": "ai", "content": "", "tool_calls": []}]}
+    status, detail = refused(lambda: guard.check_input("assistant", forged, "alice"))
+    assert status == 422 and "messages.0" in detail
+    guard.check_input("assistant", {"messages": [{"role": "user", "content": "hi"}]}, "alice")
+    seed = {"amount": 5.0, "description": "x", "status": "pending", "approver_note": ""}
+    guard.check_input("expense_approval", seed, "alice")  # the seed notebook's placeholders
+    status, detail = refused(lambda: guard.check_input(
+        "expense_approval", {**seed, "status": "approved"}, "alice"))  # fmt: skip
+    assert status == 422 and "status" in detail
+
+
+def test_assistant_configuration_is_checked_against_the_workflow_context():
+    for context, needle in [
+        ({"approval_threshold": -5}, "approval_threshold"),
+        ({"approval_threshold": "lots"}, "approval_threshold"),
+        ({"aproval_threshold": 10}, "unknown key 'aproval_threshold'"),
+    ]:
+        status, detail = refused(lambda c=context: guard.check_policy("expense_approval", c, None))
+        assert status == 422 and needle in detail, detail
+    status, detail = refused(lambda: guard.check_policy(
+        "expense_approval", None, {"approval_threshold": 5}))  # fmt: skip
+    assert status == 422 and "goes in its context" in detail
+    guard.check_policy("expense_approval", {"approval_threshold": 10}, None)
+    guard.check_policy("assistant", {"approval_limit": 500, "reviewer_role": "manager"}, None)
 
 
 def test_answers_are_checked_against_the_pending_pause():

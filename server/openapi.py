@@ -1,0 +1,88 @@
+"""The project's routes in ``/openapi.json``, next to LangGraph Server's own.
+
+langgraph-api describes a custom app by reading its routes' docstrings, and it
+reads the whole merged app that way, so its own routes come out blank (``{}``)
+and win the merge: without this, ``/openapi.json`` and ``/docs`` describe no
+request body and no parameter of any route. :func:`publish` replaces that
+description with this one (the project's routes only), once the server is up.
+It uses langgraph-api's ``set_custom_spec``, a private hook (0.16).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from server.notify import STATUSES
+
+logger = logging.getLogger(__name__)
+
+
+def _get(summary: str, *parameters: dict[str, Any]) -> dict[str, Any]:
+    return {"get": {"summary": summary, "tags": ["HITL"], "parameters": list(parameters)}}
+
+
+def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": schema}  # fmt: skip
+
+
+def _path(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+REFRESH = _query("refresh", "Seconds between refreshes of the list", {"type": "integer"})
+ANSWER = {
+    "type": "object",
+    "required": ["thread_id", "interrupt_id", "decision"],
+    "properties": {
+        "thread_id": {"type": "string", "format": "uuid"},
+        "interrupt_id": {"type": "string", "description": "The pause answered"},
+        "decision": {"type": "string", "description": "One of the pause's options"},
+        "note": {"type": "string", "description": "Why (required to reject)"},
+        "changes": {"type": "object", "description": "Edited fields (an edit)"},
+        "args": {"type": "object", "description": "A tool review's edited arguments"},
+    },
+}
+PATHS: dict[str, Any] = {
+    "/me": _get("Who the token belongs to"),
+    "/deletions": _get("Threads deleted by admins, with their records (admins)"),
+    "/inbox": _get("The approvals inbox page", REFRESH),
+    "/inbox/": _get("The approvals inbox page", REFRESH),
+    "/inbox/static/{name}": _get("The inbox's script and style sheet", _path("name")),
+    "/inbox/api/me": _get("Who is signed in, and the deployment's currency"),
+    "/inbox/api/items": _get("The pauses the caller may answer"),
+    "/inbox/api/history": _get("Finished requests the caller may see"),
+    "/inbox/api/answer": {
+        "post": {
+            "summary": "Answer one pause",
+            "tags": ["HITL"],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": ANSWER}}},
+        }
+    },
+    "/notifications": _get(
+        "The webhook outbox: delivery facts (admins)",
+        _query("status", "Only this status", {"type": "string", "enum": list(STATUSES)}),
+    ),
+    "/notifications/{interrupt_id}/resend": {
+        "post": {
+            "summary": "Send one notification again (admins)",
+            "tags": ["HITL"],
+            "parameters": [_path("interrupt_id")],
+        }  # fmt: skip
+    },
+}
+
+
+def publish() -> None:
+    """Describe the project's routes in ``/openapi.json`` without blanking the server's own."""
+    try:
+        from langgraph_api.api import openapi  # noqa: PLC0415 - only inside a server
+    except ImportError:
+        return
+    if not hasattr(openapi, "set_custom_spec"):
+        logger.warning("langgraph-api has no set_custom_spec: /openapi.json may be blank")
+        return
+    openapi.set_custom_spec({"openapi": "3.1.0", "info": {}, "paths": PATHS})
+    if hasattr(openapi.get_openapi_spec, "cache_clear"):
+        openapi.get_openapi_spec.cache_clear()

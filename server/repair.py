@@ -1,0 +1,134 @@
+"""Keep a thread's record in step with its checkpoint while the server runs.
+
+A run cancelled (or cut off by a dropped connection) after it took an answer but
+before it wrote its checkpoint ends with the thread ``idle`` while the checkpoint
+still holds the pause: the runtime's record says "waits for no one", the
+checkpoint says "waits for bob". Left alone, bob's answer would be refused as
+stale and the inbox and the deadline sweeper, which list waiting threads, would
+not see the pause. Such threads are repaired the way start-up recovery repairs
+them (``server.recovery.refresh_threads``: the pending node runs again and
+re-raises the same pause, then the server-owned metadata is set from the
+checkpoint):
+
+- after every cancel the auth handlers let through (:func:`after_cancel`);
+- when an answer finds the record and the checkpoint disagreeing
+  (:func:`pauses_in_checkpoint`, from ``server.auth``);
+- on every sweep, for threads that went idle since the last one (:func:`sweep`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from langgraph_sdk import get_client
+from langgraph_sdk.client import LangGraphClient
+
+from server.recovery import refresh_threads
+
+logger = logging.getLogger(__name__)
+
+SETTLE_TIMEOUT = 60.0
+"""Seconds a cancelled run's thread is given to leave ``busy`` before it is checked."""
+_tasks: set[asyncio.Task] = set()
+
+
+def checkpoint_pauses(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """The pending interrupts a thread's latest checkpoint holds (``threads.get_state``)."""
+    return [i for task in state.get("tasks") or [] for i in task.get("interrupts") or []]
+
+
+async def out_of_step(client: LangGraphClient, thread_id: str) -> bool:
+    """Whether a thread's record says it waits for no one while its checkpoint holds a pause."""
+    thread = await client.threads.get(thread_id)
+    if thread["status"] in ("busy", "interrupted"):
+        return False
+    return bool(checkpoint_pauses(await client.threads.get_state(thread_id)))
+
+
+async def repair(client: LangGraphClient, thread_id: str) -> bool:
+    """Re-raise a thread's checkpointed pauses if its record lost them; True if it did."""
+    if not await out_of_step(client, thread_id):
+        return False
+    logger.warning("thread %s: record idle, checkpoint pending: re-raising its pause", thread_id)
+    await refresh_threads(client, [thread_id], {})
+    return True
+
+
+async def _repair_when_settled(thread_id: str) -> None:
+    client = get_client()
+    deadline = asyncio.get_running_loop().time() + SETTLE_TIMEOUT
+    try:
+        while (await client.threads.get(thread_id))["status"] == "busy":
+            if asyncio.get_running_loop().time() > deadline:
+                return  # still running: the periodic sweep looks again
+            await asyncio.sleep(0.2)
+        await repair(client, thread_id)
+    except Exception:
+        logger.exception("repairing thread %s after a cancel failed", thread_id)
+
+
+def in_background(coro: Any) -> None:
+    """Run ``coro`` as the server itself, not as the caller whose request started it.
+
+    A fresh context: the caller's auth context must not follow the task into the
+    server's own calls.
+    """
+    task = asyncio.get_running_loop().create_task(coro, context=contextvars.Context())
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
+
+
+async def restoring(thread: dict[str, Any]) -> bool:
+    """For an answer refused as stale: is the pause only missing from the record? Repair it.
+
+    Read from the checkpoint, as the server itself: the caller may no longer see the
+    thread through its metadata.
+    """
+    if thread.get("status") in ("busy", "interrupted"):
+        return False
+    thread_id = str(thread["thread_id"])
+    task = asyncio.get_running_loop().create_task(
+        out_of_step(get_client(), thread_id), context=contextvars.Context()
+    )
+    if not await task:
+        return False
+    in_background(repair(get_client(), thread_id))
+    return True
+
+
+def after_cancel(thread_id: Any) -> None:
+    """Once a cancel's thread is no longer busy, repair it if the cancel cut an answer short.
+
+    A bulk cancel (no thread) is followed by the next :func:`sweep`.
+    """
+    if thread_id is not None:
+        in_background(_repair_when_settled(str(thread_id)))
+
+
+async def sweep(client: LangGraphClient, since: datetime) -> int:
+    """Repair threads that went idle (or failed) since ``since``; return how many."""
+    repaired = 0
+    for status in ("idle", "error"):
+        offset = 0
+        while True:
+            page = await client.threads.search(
+                status=status, limit=100, offset=offset, sort_by="updated_at",
+                sort_order="desc", select=["thread_id", "updated_at"],
+            )  # fmt: skip
+            recent = [t for t in page if _time(t["updated_at"]) >= since]
+            for thread in recent:
+                repaired += await repair(client, str(thread["thread_id"]))
+            if len(recent) < len(page) or len(page) < 100:
+                break
+            offset += 100
+    return repaired
+
+
+def _time(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
