@@ -173,7 +173,8 @@ SHAPES: dict[tuple[str, str], Shape] = {
     ("GET", "/assistants/{assistant_id}/schemas"): Shape(EVERYONE),
     ("POST", "/assistants/{assistant_id}/versions"): Shape(EVERYONE, fields(
         "metadata", "limit", "offset")),
-    ("POST", "/assistants/{assistant_id}/latest"): Shape(ADMINS, query=fields("version"),
+    ("POST", "/assistants/{assistant_id}/latest"): Shape(ADMINS, fields("version"),
+        query=fields("version"),
         why="assistants hold the approval policy: admins configure them"),
     # Threads. Reads are filtered to what the caller may see (server.auth.visible).
     ("POST", "/threads"): Shape(EVERYONE, {

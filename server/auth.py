@@ -323,10 +323,10 @@ async def delete_thread(ctx: Auth.types.AuthContext, value: Any) -> dict[str, An
     """A decided request stays on record: deleting it is an admin's act, after retention.
 
     The owner deletes (or prunes) a thread that holds no decision: a withdrawn
-    request, an empty thread. A thread holding a decision (approvals, rejections,
-    expiries, automatic approvals) is deleted only by an admin once it is older than
-    the retention period (``server.records``), and each such deletion is recorded.
-    Nobody deletes single runs.
+    request, an empty thread. Anything else (a decided request: approvals,
+    rejections, expiries, automatic approvals; someone else's thread) is deleted
+    only by an admin, once untouched for the retention period (``server.records``),
+    and each such deletion is recorded first. Nobody deletes single runs.
     """
     if isinstance(value, dict) and value.get("run_id"):
         raise guard.refuse(403, "a run holds decisions of the audit trail and cannot be "
@@ -338,14 +338,17 @@ async def delete_thread(ctx: Auth.types.AuthContext, value: Any) -> dict[str, An
         if thread is None:
             continue
         decided = bool(trail(thread.get("values")))
-        if decided and not admin:
-            raise guard.refuse(403, f"thread {thread_id} holds decisions and stays on record; "
-                               f"an admin deletes it after {records.retention_days()} "
-                               "days")  # fmt: skip
-        if decided and (error := records.too_recent(thread)):
+        if (thread.get("metadata") or {}).get("owner") == me and not decided:
+            continue  # the owner withdraws a request nobody has decided
+        if not admin:
+            if decided:
+                raise guard.refuse(403, f"thread {thread_id} holds decisions and stays on "
+                                   f"record; an admin deletes it after "
+                                   f"{records.retention_days():g} days")  # fmt: skip
+            continue  # someone else's: the owner filter below answers 404
+        if error := records.too_recent(thread):
             raise guard.refuse(403, f"thread {thread_id}: {error}")
-        if admin and (thread.get("metadata") or {}).get("owner") != me:
-            await records.record_deletion(thread, me)
+        await records.record_deletion(thread, me)
     return None if admin else {"owner": me}
 
 

@@ -1,12 +1,13 @@
 """A decided request stays on record: the retention rule for deleting threads, and the log.
 
 The owner of a request may delete it while it holds no decision (a withdrawn
-request). Once it holds one (an approval, a rejection, an expiry, an automatic
-approval), only an admin deletes it, and only once it has been left alone for the
-retention period (``HITL_RETENTION_DAYS``, default 365). Each admin deletion of
-someone else's thread is written to the ``deletions`` table first (who, when, the
-workflow, the owner, and the request's values with its decision trail), so no
-deletion goes unrecorded; ``GET /deletions`` lists them for admins.
+request). Anything else is an admin's to delete: a request that holds a decision
+(an approval, a rejection, an expiry, an automatic approval) or someone else's
+thread, and only once it has been left alone for the retention period
+(``HITL_RETENTION_DAYS``, default 365). Each such deletion is written to the
+``deletions`` table first (who, when, the workflow, the owner, and the request's
+values with its decision trail), so no deletion goes unrecorded; ``GET /deletions``
+lists them for admins.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def too_recent(thread: dict[str, Any], now: datetime | None = None) -> str | Non
     until = updated + timedelta(days=retention_days())
     if (now or datetime.now(UTC)) >= until:
         return None
-    return (f"holds decisions and is kept until {until:%Y-%m-%d %H:%M} UTC "
+    return (f"kept until {until:%Y-%m-%d %H:%M} UTC "
             f"(HITL_RETENTION_DAYS={retention_days():g})")  # fmt: skip
 
 

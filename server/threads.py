@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -40,6 +42,17 @@ async def read_thread(ctx: Auth.types.BaseAuthContext | None, thread_id: Any) ->
     every API call with, in memory or on Postgres); a loopback HTTP call through the
     in-process client does the same at twice the cost. None: missing or hidden.
     """
+    if ctx is None:
+        # The runtime falls back to the auth context of the request being served: the
+        # server's own read runs in a fresh context, which has none.
+        task = asyncio.get_running_loop().create_task(
+            _read(None, thread_id), context=contextvars.Context()
+        )
+        return await task
+    return await _read(ctx, thread_id)
+
+
+async def _read(ctx: Auth.types.BaseAuthContext | None, thread_id: Any) -> dict | None:
     # Imported here: langgraph_runtime exists only inside a server.
     from langgraph_runtime.database import connect  # noqa: PLC0415
     from langgraph_runtime.ops import Threads  # noqa: PLC0415

@@ -100,6 +100,21 @@ def owner_only(status: Statuses, others: Statuses = 404, why: str = "") -> Expec
     return Expect(401, users, why)
 
 
+def deletable() -> Expect:
+    """Alice's throwaway thread: hers to delete; erin (admin) may not yet (retention)."""
+    users = dict.fromkeys(USERS, 404)
+    users.update(alice=OK, erin=403)
+    return Expect(401, users, RECORD)
+
+
+def cancel_finished() -> Expect:
+    """Cancelling alice's finished run: 404 (nothing to cancel) for her, the admin and those
+    who cannot see it; 403 for bob, who sees the thread but did not start the run."""
+    users = dict.fromkeys(USERS, 404)
+    users["bob"] = 403
+    return Expect(401, users, "only the run's starter or an admin cancels a run")
+
+
 def admin_only(status: Statuses = OK, why: str = "") -> Expect:
     users = dict.fromkeys(USERS, 403)
     users["erin"] = status
@@ -107,6 +122,10 @@ def admin_only(status: Statuses = OK, why: str = "") -> Expect:
 
 
 DENY = "deny by default (auth.on): store, crons, whatever is not opened"
+RECORD = ("the owner deletes a throwaway thread; erin (admin) deletes others' threads only "
+          "after the retention period (HITL_RETENTION_DAYS)")  # fmt: skip
+V2 = ("protocol v2 (commands, event streams) answers refusals inside a 200 envelope: not "
+      "part of this server's API (server.allowlist), for anyone")  # fmt: skip
 STEER = "run carrying command.update on alice's thread: guard refuses (403) if visible, else 404"
 STATELESS = "stateless runs are refused: a run needs a thread with an owner"
 NO_WRITE = "thread state is written by the workflows only"
@@ -120,11 +139,12 @@ TABLE: dict[tuple[str, str], Expect] = {
     ("GET", "/"): public(200, "root health check for load balancers (same handler as /ok)"),
     ("GET", "/docs"): public(200, "public API reference page (no data)"),
     ("GET", "/openapi.json"): public(200, "public API description (no data)"),
-    ("GET", "/info"): everyone(200, "server info: token required (server.app RequestLimits)"),
-    ("GET", "/metrics"): everyone(200, "metrics: token required (server.app RequestLimits)"),
+    ("GET", "/info"): admin_only(200, "server details are for admins (server.allowlist)"),
+    ("GET", "/metrics"): admin_only(200, "metrics are for admins (server.allowlist)"),
     # Custom routes (server/app.py, server/inbox.py)
     ("GET", "/me"): everyone(200),
     ("GET", "/notifications"): admin_only(200, "the webhook outbox: admins only"),
+    ("GET", "/deletions"): admin_only(200, "the log of deleted threads: admins only"),
     ("POST", "/notifications/{interrupt_id}/resend"): admin_only(
         404, "admins only (the probed id is not in the outbox: 404)"),
     ("GET", "/inbox"): public(200, "the inbox page shell holds no data"),
@@ -152,10 +172,10 @@ TABLE: dict[tuple[str, str], Expect] = {
     ("POST", "/threads"): everyone(200, "anyone may open a thread of their own"),
     ("POST", "/threads/search"): everyone(200, "filtered to what the user may see"),
     ("POST", "/threads/count"): everyone(200, "filtered to what the user may see"),
-    ("POST", "/threads/prune"): owner_only(OK),
+    ("POST", "/threads/prune"): deletable(),
     ("GET", "/threads/{thread_id}"): thread_read(),
     ("PATCH", "/threads/{thread_id}"): owner_only(200, why="owner patches metadata"),
-    ("DELETE", "/threads/{thread_id}"): owner_only(OK, why="owner deletes (a throwaway thread)"),
+    ("DELETE", "/threads/{thread_id}"): deletable(),
     ("GET", "/threads/{thread_id}/storage"): everyone(
         501, "checkpoint storage report: not available with the project's checkpointer"),
     ("GET", "/threads/{thread_id}/state"): thread_read(),
@@ -167,12 +187,8 @@ TABLE: dict[tuple[str, str], Expect] = {
     ("POST", "/threads/{thread_id}/copy"): everyone(403, "copies would carry approvals"),
     ("GET", "/threads/{thread_id}/stream"): thread_read(
         200, "stream stays open for who may see it; others get a 404 error event"),
-    ("POST", "/threads/{thread_id}/stream/events"): thread_read(
-        200, "v2 events: open for who may see it; for others the join is refused inside "
-        "the server and the stream closes without an event", hidden=EMPTY_STREAM),
-    ("POST", "/threads/{thread_id}/commands"): everyone(
-        403, "run.start forking from a checkpoint: the guard refuses it (answered as a 200 "
-        "error envelope; the thread is not looked up first, so no 404)"),
+    ("POST", "/threads/{thread_id}/stream/events"): everyone(404, V2, anon=404),
+    ("POST", "/threads/{thread_id}/commands"): everyone(404, V2, anon=404),
     # Thread runs
     ("GET", "/threads/{thread_id}/runs"): thread_read(),
     ("POST", "/threads/{thread_id}/runs"): thread_read(403, STEER),
@@ -184,8 +200,7 @@ TABLE: dict[tuple[str, str], Expect] = {
     ("GET", "/threads/{thread_id}/runs/{run_id}/stream"): thread_read(
         frozenset({200, EMPTY_STREAM}), "a finished run's stream closes at once; others get "
         "a 404 error event"),
-    ("POST", "/threads/{thread_id}/runs/{run_id}/cancel"): everyone(
-        404, "the run has finished: nothing to cancel, for anyone"),
+    ("POST", "/threads/{thread_id}/runs/{run_id}/cancel"): cancel_finished(),
     ("DELETE", "/threads/{thread_id}/runs/{run_id}"): everyone(
         403, "a run holds decisions of the audit trail: never deleted on its own"),
     # Stateless runs and crons
@@ -193,7 +208,7 @@ TABLE: dict[tuple[str, str], Expect] = {
     ("POST", "/runs/wait"): everyone(403, STATELESS),
     ("POST", "/runs/stream"): everyone(403, STATELESS),
     ("POST", "/runs/batch"): everyone(403, STATELESS),
-    ("POST", "/runs/cancel"): everyone(404, "the run has finished: nothing to cancel"),
+    ("POST", "/runs/cancel"): cancel_finished(),
     ("POST", "/runs/crons"): everyone(403, DENY),
     ("POST", "/runs/crons/search"): everyone(403, DENY),
     ("POST", "/runs/crons/count"): everyone(403, DENY),
@@ -206,24 +221,6 @@ TABLE: dict[tuple[str, str], Expect] = {
     ("DELETE", "/store/items"): everyone(403, DENY),
     ("POST", "/store/items/search"): everyone(403, DENY),
     ("POST", "/store/namespaces"): everyone(403, DENY),
-    # Agent protocols (langgraph-api: A2A, MCP)
-    ("POST", "/a2a/{assistant_id}"): everyone(
-        200, "JSON-RPC tasks/get (answers 200 with a JSON-RPC error: no such task)"),
-    ("GET", "/a2a/{assistant_id}"): everyone(200, "the assistant's agent card"),
-    ("DELETE", "/a2a/{assistant_id}"): everyone(405),
-    ("GET", "/a2a/{assistant_id}/.well-known/agent-card.json"): everyone(200),
-    ("GET", "/a2a/{assistant_id}/.well-known/agent.json"): everyone(200),
-    ("GET", "/.well-known/agent-card.json"): everyone(200),
-    ("POST", "/mcp"): everyone(
-        frozenset({403, 500}), "tools/call runs the assistant statelessly (POST /runs/wait "
-        "in process): the guard refuses it, langgraph-api surfaces that as a 500"),
-    ("GET", "/mcp"): everyone(405),
-    ("DELETE", "/mcp"): everyone(404, "no MCP session to end"),
-    ("POST", "/mcp/"): everyone(307, "redirect to /mcp"),
-    ("GET", "/mcp/"): everyone(307, "redirect to /mcp"),
-    ("DELETE", "/mcp/"): everyone(307, "redirect to /mcp"),
-    # Generative UI
-    ("POST", "/ui/{graph_id}"): everyone(404, "no UI is configured for any graph"),
     # langgraph-runtime-inmem's routes (`langgraph dev` only). langgraph-api mounts them
     # next to /ok, outside its auth middleware: with langgraph-runtime-inmem 0.36.7 they
     # answer anyone, token or not (read any thread raw, wipe every thread, start
