@@ -224,10 +224,14 @@ async def configure_assistants(ctx: Auth.types.AuthContext, value: Any) -> None:
         raise guard.refuse(403, f"only an admin configures assistants (the approval policy); "
                            f"you are {ctx.user.identity} ({_role(ctx)})")  # fmt: skip
     guard.check_size({k: value.get(k) for k in ("config", "context", "metadata")}, "assistant")
-    if ctx.action in ("create", "update") and ("context" in value or "config" in value):
-        graph_id = value.get("graph_id") or await graph_of(get_client(), str(value["assistant_id"]))
-        configurable = (value.get("config") or {}).get("configurable")
-        guard.check_policy(str(graph_id), value.get("context"), configurable)
+    changes = {k: value.get(k) for k in ("graph_id", "context", "config") if value.get(k)}
+    if ctx.action == "create" or (ctx.action == "update" and changes):
+        # An update is checked as the assistant will be: its new graph, its new policy.
+        current = {} if ctx.action == "create" else (
+            await get_client().assistants.get(str(value["assistant_id"])))  # fmt: skip
+        will_be = {**current, **changes}
+        configurable = (will_be.get("config") or {}).get("configurable")
+        guard.check_policy(str(will_be.get("graph_id")), will_be.get("context"), configurable)
     _graphs.clear()
 
 

@@ -110,8 +110,7 @@ def check_policy(graph_id: str, context: Any, configurable: Any) -> None:
     if schema is None:
         raise refuse(422, f"unknown graph {graph_id!r}: this server serves "
                      f"{', '.join(sorted(graph_paths()))}")  # fmt: skip
-    policy = [k for k in (configurable or {}) if k not in SERVER_CONFIGURABLE]
-    if policy:
+    if policy := [k for k in configurable or {} if carries_policy(k)]:
         raise refuse(422, f"config.configurable.{policy[0]}: a {graph_id} assistant's "
                      "policy goes in its context")  # fmt: skip
     if not isinstance(context or {}, dict):
@@ -209,6 +208,13 @@ SERVER_CONFIGURABLE = {
 COMMAND_KEYS = {"resume", "update", "goto", "graph"}
 
 
+def carries_policy(configurable_key: str) -> bool:
+    """Whether a ``config.configurable`` (or ``context``) key is one the server does not own."""
+    return configurable_key not in SERVER_CONFIGURABLE and not configurable_key.startswith(
+        ("langgraph_", "__")
+    )
+
+
 def check_shape(value: dict[str, Any]) -> None:
     """Refuse (403) a run request carrying anything :data:`RUN_FIELDS` does not name.
 
@@ -239,7 +245,7 @@ def check_shape(value: dict[str, Any]) -> None:
             if not _empty(item):
                 raise refuse(403, "runs start from the thread's latest checkpoint: replays "
                              "and forks from an earlier checkpoint are not allowed")  # fmt: skip
-        elif key not in SERVER_CONFIGURABLE and not key.startswith(("langgraph_", "__")):
+        elif carries_policy(key):
             raise refuse(403, f"{key!r} in context or config.configurable: approval rules "
                          "belong to the deployment, for everyone: pick an assistant (admins "
                          "configure them)")  # fmt: skip

@@ -239,6 +239,8 @@ def test_assistant_configuration_is_validated_when_created(sdk_as):
     status, detail = refused(lambda: erin.assistants.update(
         made["assistant_id"], context={"approval_threshold": -1}))  # fmt: skip
     assert status == 422 and "approval_threshold" in detail
+    moved = refused(lambda: erin.assistants.update(made["assistant_id"], graph_id=ORDER))
+    assert moved[0] == 422 and "unknown key 'approval_threshold'" in moved[1]  # orders' Context
     assert sdk_as("alice").assistants.get(made["assistant_id"])["context"] == {
         "approval_threshold": 10
     }
