@@ -201,7 +201,8 @@ SHAPES: dict[tuple[str, str], Shape] = {
         "limit", "before", "metadata", "checkpoint")),
     ("POST", "/threads/{thread_id}/copy"): Shape(
         NOBODY, why="a copy would carry the original's approvals and checkpoints"),
-    ("GET", "/threads/{thread_id}/stream"): Shape(EVERYONE, query=fields("stream_modes")),
+    ("GET", "/threads/{thread_id}/stream"): Shape(EVERYONE, query=fields(
+        "stream_modes", "stream_mode")),  # the server reads one, the Python SDK sends the other
     # Runs on a thread: what a run may carry is the guard's (server.guard.check_run).
     ("GET", "/threads/{thread_id}/runs"): Shape(EVERYONE, query=fields(
         "limit", "offset", "status", "select")),

@@ -230,7 +230,8 @@ async def configure_assistants(ctx: Auth.types.AuthContext, value: Any) -> None:
         current = {} if ctx.action == "create" else (
             await get_client().assistants.get(str(value["assistant_id"])))  # fmt: skip
         will_be = {**current, **changes}
-        configurable = (will_be.get("config") or {}).get("configurable")
+        # Only what is sent: the server mirrors a stored context into config.configurable.
+        configurable = (changes.get("config") or {}).get("configurable")
         guard.check_policy(str(will_be.get("graph_id")), will_be.get("context"), configurable)
     _graphs.clear()
 

@@ -110,7 +110,7 @@ def check_policy(graph_id: str, context: Any, configurable: Any) -> None:
     if schema is None:
         raise refuse(422, f"unknown graph {graph_id!r}: this server serves "
                      f"{', '.join(sorted(graph_paths()))}")  # fmt: skip
-    if policy := [k for k in configurable or {} if carries_policy(k)]:
+    if policy := sorted(set(configurable or {}) - CLIENT_CONFIGURABLE):
         raise refuse(422, f"config.configurable.{policy[0]}: a {graph_id} assistant's "
                      "policy goes in its context")  # fmt: skip
     if not isinstance(context or {}, dict):
@@ -173,6 +173,8 @@ def _known(value: Any) -> None:
 
 
 STEER = "workflows pause where their policy says"
+FORK = ("runs start from the thread's latest checkpoint: replays and forks from an earlier "
+        "checkpoint are not allowed")  # fmt: skip
 RUN_FIELDS: dict[str, Callable[[Any], str | None]] = {
     **dict.fromkeys(
         ("thread_id", "assistant_id", "run_id", "status", "metadata", "prevent_insert_if_inflight"),
@@ -196,23 +198,12 @@ RUN_KWARGS: dict[str, Callable[[Any], str | None]] = {
     "durability": _among(None, "async", "sync"),
 }
 CONFIG_KEYS = {"configurable", "metadata", "tags", "run_name", "recursion_limit"}
-SERVER_CONFIGURABLE = {
-    "thread_id",
-    "checkpoint_ns",
-    "run_id",
-    "graph_id",
-    "assistant_id",
-    "user_id",
-}
-"""Configurable keys that carry no policy (the server sets or overrides them)."""
+CLIENT_CONFIGURABLE = {"thread_id", "checkpoint_ns"}
+"""The only ``config.configurable`` (or ``context``) keys a client may send: what
+``RemoteGraph`` sends, and what the server overrides anyway. Anything else is either
+policy (the deployment's) or LangGraph's own machinery (``__pregel_resume_map``
+would hand ``interrupt()`` an answer no check has seen)."""
 COMMAND_KEYS = {"resume", "update", "goto", "graph"}
-
-
-def carries_policy(configurable_key: str) -> bool:
-    """Whether a ``config.configurable`` (or ``context``) key is one the server does not own."""
-    return configurable_key not in SERVER_CONFIGURABLE and not configurable_key.startswith(
-        ("langgraph_", "__")
-    )
 
 
 def check_shape(value: dict[str, Any]) -> None:
@@ -239,16 +230,19 @@ def check_shape(value: dict[str, Any]) -> None:
     limit = config.get("recursion_limit")
     if limit is not None and (not isinstance(limit, int) or limit < 1):
         raise refuse(403, f"config.recursion_limit must be a positive integer, not {limit!r}")
-    configurable = {**(kwargs.get("context") or {}), **(config.get("configurable") or {})}
-    for key, item in configurable.items():
+    # ``context`` is exactly what the client sent (as context, or as config.configurable,
+    # which the server copies into it before adding its own keys): an allowlist of its keys.
+    for key, item in (kwargs.get("context") or {}).items():
         if key in ("checkpoint_id", "checkpoint_map"):
             if not _empty(item):
-                raise refuse(403, "runs start from the thread's latest checkpoint: replays "
-                             "and forks from an earlier checkpoint are not allowed")  # fmt: skip
-        elif carries_policy(key):
-            raise refuse(403, f"{key!r} in context or config.configurable: approval rules "
-                         "belong to the deployment, for everyone: pick an assistant (admins "
-                         "configure them)")  # fmt: skip
+                raise refuse(403, FORK)
+        elif key not in CLIENT_CONFIGURABLE:
+            raise refuse(403, f"{key!r} in context or config.configurable is not accepted: "
+                         "approval rules belong to the deployment, for everyone: pick an "
+                         "assistant (admins configure them)")  # fmt: skip
+    configurable = config.get("configurable") or {}
+    if any(not _empty(configurable.get(k)) for k in ("checkpoint_id", "checkpoint_map")):
+        raise refuse(403, FORK)  # from the body's `checkpoint`
     command = kwargs.get("command") or {}
     if not isinstance(command, dict):
         raise refuse(422, "command must be an object")

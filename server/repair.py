@@ -14,6 +14,9 @@ checkpoint):
 - when an answer finds the record and the checkpoint disagreeing
   (:func:`pauses_in_checkpoint`, from ``server.auth``);
 - on every sweep, for threads that went idle since the last one (:func:`sweep`).
+
+Only ``idle`` threads: a failed one (``error``) is a person's to look at, and
+re-running it would retry what failed.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ def checkpoint_pauses(state: dict[str, Any]) -> list[dict[str, Any]]:
 async def out_of_step(client: LangGraphClient, thread_id: str) -> bool:
     """Whether a thread's record says it waits for no one while its checkpoint holds a pause."""
     thread = await client.threads.get(thread_id)
-    if thread["status"] in ("busy", "interrupted"):
+    if thread["status"] != "idle":
         return False
     return bool(checkpoint_pauses(await client.threads.get_state(thread_id)))
 
@@ -88,7 +91,7 @@ async def restoring(thread: dict[str, Any]) -> bool:
     Read from the checkpoint, as the server itself: the caller may no longer see the
     thread through its metadata.
     """
-    if thread.get("status") in ("busy", "interrupted"):
+    if thread.get("status") != "idle":
         return False
     thread_id = str(thread["thread_id"])
     task = asyncio.get_running_loop().create_task(
@@ -110,22 +113,23 @@ def after_cancel(thread_id: Any) -> None:
 
 
 async def sweep(client: LangGraphClient, since: datetime) -> int:
-    """Repair threads that went idle (or failed) since ``since``; return how many."""
-    repaired = 0
-    for status in ("idle", "error"):
-        offset = 0
-        while True:
-            page = await client.threads.search(
-                status=status, limit=100, offset=offset, sort_by="updated_at",
-                sort_order="desc", select=["thread_id", "updated_at"],
-            )  # fmt: skip
-            recent = [t for t in page if _time(t["updated_at"]) >= since]
-            for thread in recent:
-                repaired += await repair(client, str(thread["thread_id"]))
-            if len(recent) < len(page) or len(page) < 100:
-                break
-            offset += 100
-    return repaired
+    """Repair threads that went idle since ``since``; return how many.
+
+    Failed threads (``error``) are left alone: re-running them would retry whatever
+    failed, which is for a person to decide.
+    """
+    repaired, offset = 0, 0
+    while True:
+        page = await client.threads.search(
+            status="idle", limit=100, offset=offset, sort_by="updated_at",
+            sort_order="desc", select=["thread_id", "updated_at"],
+        )  # fmt: skip
+        recent = [t for t in page if _time(t["updated_at"]) >= since]
+        for thread in recent:
+            repaired += await repair(client, str(thread["thread_id"]))
+        if len(recent) < len(page) or len(page) < 100:
+            return repaired
+        offset += 100
 
 
 def _time(value: Any) -> datetime:

@@ -37,7 +37,7 @@ from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.types import Command, Interrupt, _interrupt_id
 from pydantic import ConfigDict, TypeAdapter, ValidationError, with_config
 
-from graphs.assistant.tools import MONEY_TOOLS, manager_reviews, needs_manager
+from graphs.assistant.tools import MONEY_TOOLS, approved_by_role, manager_reviews, needs_manager
 from graphs.common import events
 from graphs.common.access import current_user, refusal, thread_owner
 from graphs.common.audit import AuditEntry, audit_entry
@@ -100,6 +100,15 @@ class AssistantState(AgentState):
 _decided: contextvars.ContextVar[AuditEntry | None] = contextvars.ContextVar(
     "hitl_tool_review", default=None
 )
+
+
+def announce_and_ask_again(value: dict[str, Any], schema: Any) -> NoReturn:
+    """:func:`_ask_again`, announced like every pause (outside the announcing ``try``)."""
+    try:
+        _ask_again(value, schema)
+    except GraphInterrupt as paused:
+        announce(paused, value)
+        raise
 
 
 def _ask_again(value: dict[str, Any], schema: Any) -> NoReturn:
@@ -201,9 +210,16 @@ class ReviewedToolsMiddleware(HumanInTheLoopMiddleware):
         pause = self._tool_approval_request(request, config)
         if user is not None and (error := refusal(pause, *user, decision in APPROVING)):
             # The server refuses such an answer before storing it (server.guard); reaching
-            # this means a path around it, so fail the run rather than move money.
-            raise PermissionError(f"{call['name']} review refused: {error}")
+            # this means a path around it. Ask again rather than fail: a failed run keeps
+            # the answer next to its error, and a later replay would act on it.
+            value = {**pause, "error": f"answer refused: {error}"}
+            schema = _decision_schema(config["allowed_decisions"], call["name"], request.tool)
+            announce_and_ask_again(value, schema)
         approver = user[0] if user else None
+        # The ledger counts the money as reviewed only on this evidence: a signed-in user
+        # of the reviewing role approved it (not a replay, not the owner's own review).
+        reviewing_role = pause.get("role") if decision in APPROVING else None
+        approved_by_role.set(reviewing_role if user and user[1] == reviewing_role else None)
         events.emit(events.Decided(approver))
         _decided.set(
             audit_entry(

@@ -13,6 +13,7 @@ ledger checks the limit again when the money moves.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import uuid
 from collections.abc import Iterable, Mapping
@@ -28,6 +29,11 @@ from graphs.approval_chain import DEFAULT_POLICY
 from graphs.common.access import thread_owner
 
 MONEY_TOOLS = ("pay", "refund")
+
+approved_by_role: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "hitl_approved_by_role", default=None
+)
+"""The role of the signed-in user who approved the call being run (set by the review)."""
 
 
 def _amount(call: Mapping[str, Any]) -> float | None:
@@ -127,7 +133,9 @@ def _move_money(kind: str, amount: float, recipient: str, runtime: ToolRuntime) 
     spender = payments.Spender(
         requester=thread_owner(runtime.config),
         thread_id=None if thread_id is None else str(thread_id),
-        reviewed=limit is not None and needs_manager(state, call, limit),
+        reviewed=limit is not None
+        and needs_manager(state, call, limit)
+        and approved_by_role.get() == (state.get("settings") or {}).get("reviewer_role"),
         limit=limit,
     )
     try:

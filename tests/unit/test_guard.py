@@ -87,9 +87,9 @@ def test_remote_graph_commands_pass():
 def test_nobody_passes_policy_per_run_not_even_an_admin(where):
     policy = {"approval_threshold": 1e12}
     kwargs = {"input": {"amount": 1, "description": "x"}}
-    kwargs.update(
-        {"context": policy} if where == "context" else {"config": {"configurable": policy}}
-    )
+    if where == "configurable":  # as the server builds it: context is the client's copy
+        kwargs["config"] = {"configurable": {**policy, "langgraph_auth_user_id": "x"}}
+    kwargs["context"] = policy
     for user, role in (("alice", "employee"), ("erin", "admin")):
         status, detail = refused(lambda r=role, u=user: guard.check_run(
             run(kwargs), None, "expense_approval", u, r))  # fmt: skip
@@ -99,6 +99,8 @@ def test_nobody_passes_policy_per_run_not_even_an_admin(where):
 def test_a_run_carries_only_the_fields_the_guard_names():
     base = {"input": {"amount": 1, "description": "x"}}
     for extra, field in [
+        ({"context": {"__pregel_resume_map": {"a" * 32: {"type": "approve"}}}}, "__pregel"),
+        ({"context": {"langgraph_auth_user_id": "bob"}}, "langgraph_auth_user_id"),
         ({"webhook": "http://x"}, "webhook"),
         ({"interrupt_before": ["approve"]}, "interrupt_before"),
         ({"temporary": True}, "temporary"),

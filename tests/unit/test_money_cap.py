@@ -123,7 +123,7 @@ def test_four_payments_in_one_message_the_second_goes_to_a_manager(agent):
     assert [(p.id, addressed(p)) for p in still] == [(p.id, MANAGER) for p in pauses[1:]]
     assert today() == 999 and payments.ledger_count() == 1
 
-    result = run(agent, config, approve(*still))  # the manager approves the rest
+    result = run(agent, as_user(config, "bob", "manager"), approve(*still))  # the manager
     assert "__interrupt__" not in result
     assert all(": success (TXN-" in t for t in tool_texts(result))
     assert payments.ledger_count() == 4 and total_charged() == 3_996
@@ -134,8 +134,9 @@ def test_the_owner_cannot_approve_a_piece_past_the_limit(agent):
     """In process, the middleware applies the same rule the server applies before storing."""
     config = conversation()
     _, second = pauses_in_call_order(run(agent, config, say("pay 999 to a and pay 999 to b")))
-    with pytest.raises(PermissionError, match="waits for manager; you are alice"):
-        run(agent, as_user(config, "alice", "employee"), approve(second))
+    result = run(agent, as_user(config, "alice", "employee"), approve(second))
+    (again,) = [p for p in pauses_in_call_order(result) if p.id == second.id]  # asked again
+    assert "waits for manager; you are alice" in again.value["error"]
     assert payments.ledger_count() == 0
 
     config = conversation()
@@ -180,11 +181,20 @@ def test_a_second_conversation_the_same_day_counts(agent):
     assert addressed(franks) == {"user": "frank"}  # per person
 
 
+def test_an_approval_no_signed_in_manager_gave_is_not_a_review(agent):
+    """A replay with no signed-in user (the server's own) is no evidence of a manager."""
+    config = conversation()
+    (big,) = pauses_in_call_order(run(agent, config, say("pay 5000 to acme")))
+    result = run(agent, config, approve(big))
+    assert any("over your limit" in t for t in tool_texts(result))
+    assert payments.ledger_count() == 0
+
+
 def test_money_a_manager_approved_does_not_count(agent):
     config = conversation()
     (big,) = pauses_in_call_order(run(agent, config, say("pay 5000 to acme")))
     assert addressed(big) == MANAGER
-    run(agent, config, approve(big))
+    run(agent, as_user(config, "bob", "manager"), approve(big))
     assert payments.ledger_count() == 1 and today() == 0
     (small,) = pauses_in_call_order(run(agent, config, say("pay 999 to acme")))
     assert addressed(small) == OWNER
