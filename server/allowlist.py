@@ -60,6 +60,15 @@ def off(why: str) -> Check:
     return one_of(False, None, "false", "0", why=why)
 
 
+def a_config(value: Any, _role: str) -> str | None:
+    """A checkpoint to read before, as the server takes it: ``{"configurable": {...}}``."""
+    if value is None or isinstance(value, str):
+        return None
+    if isinstance(value, dict) and isinstance(value.get("configurable"), dict):
+        return None
+    return 'must be a checkpoint id or {"configurable": {"checkpoint_id": ...}}'
+
+
 def admins_only(why: str) -> Check:
     """Any value, from an admin only."""
 
@@ -182,8 +191,8 @@ SHAPES: dict[tuple[str, str], Shape] = {
         "if_exists": one_of("raise", "do_nothing"),
     }),
     ("POST", "/threads/search"): Shape(EVERYONE, {
-        **fields("ids", "metadata", "values", "status", "extract"), **PAGING}),
-    ("POST", "/threads/count"): Shape(EVERYONE, fields("metadata", "values", "status")),
+        **fields("ids", "metadata", "status", "extract"), **PAGING}),
+    ("POST", "/threads/count"): Shape(EVERYONE, fields("metadata", "status")),
     ("POST", "/threads/prune"): Shape(EVERYONE, {
         "thread_ids": anything, "strategy": one_of("delete", "keep_latest")}),
     ("GET", "/threads/{thread_id}"): Shape(EVERYONE, query=fields("include")),
@@ -197,8 +206,8 @@ SHAPES: dict[tuple[str, str], Shape] = {
     ("POST", "/threads/{thread_id}/state/checkpoint"): Shape(EVERYONE, fields(
         "checkpoint", "subgraphs")),
     ("GET", "/threads/{thread_id}/history"): Shape(EVERYONE, query=fields("limit", "before")),
-    ("POST", "/threads/{thread_id}/history"): Shape(EVERYONE, fields(
-        "limit", "before", "metadata", "checkpoint")),
+    ("POST", "/threads/{thread_id}/history"): Shape(EVERYONE, {
+        **fields("limit", "metadata", "checkpoint"), "before": a_config}),
     ("POST", "/threads/{thread_id}/copy"): Shape(
         NOBODY, why="a copy would carry the original's approvals and checkpoints"),
     ("GET", "/threads/{thread_id}/stream"): Shape(EVERYONE, query=fields(
@@ -311,6 +320,8 @@ REFUSED = {
     "ttl": "a thread holds a request's record: it is not deleted on a timer",
     "supersteps": "thread state is written by the workflows only",
     "langsmith_tracer": "tracing is the deployment's",
+    "values": "filtering threads by their values is not available: the in-memory runtime "
+    "fails on a thread without values (filter by metadata)",
 }
 """Why some fields a client might send are not accepted (any other: simply not named)."""
 

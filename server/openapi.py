@@ -10,6 +10,7 @@ It uses langgraph-api's ``set_custom_spec``, a private hook (0.16).
 
 from __future__ import annotations
 
+import importlib
 import logging
 from typing import Any
 
@@ -77,7 +78,8 @@ PATHS: dict[str, Any] = {
 def publish() -> None:
     """Describe the project's routes in ``/openapi.json`` without blanking the server's own."""
     try:
-        from langgraph_api.api import openapi  # noqa: PLC0415 - only inside a server
+        # The module, not the route function of the same name in langgraph_api.api.
+        openapi = importlib.import_module("langgraph_api.api.openapi")
     except ImportError:
         return
     if not hasattr(openapi, "set_custom_spec"):
