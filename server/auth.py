@@ -6,22 +6,27 @@ Users come from the ``HITL_USERS`` setting (``.env``), never from code:
 ``Authorization: Bearer <token>`` or as ``x-api-key: <token>`` (what the JS SDK's
 ``apiKey`` and Agent Inbox send); both are compared in constant time.
 
-Rules:
+Rules (the door, ``server.allowlist``, has already named what each role may send):
 - No token or an unknown one: 401 everywhere (custom routes included).
 - Anything not opened below is denied (403): the store, crons, and whatever a
   future server version adds.
 - Assistants (the deployment's approval policy) are created, changed and deleted
-  by admins only; everyone may list and read them.
+  by admins only, and their configuration is checked against the workflow's
+  ``Context``; everyone may list and read them.
 - A thread belongs to its creator (``owner`` in its metadata, stamped here, also
   for a thread a run creates). Its creator sees it; an approver also sees the
   threads waiting for their role (``waiting_for``) and those they answered
-  (``answered_by``). A thread another user may not see is a 404.
+  (``answered_by``). A thread another user may not see is a 404, also through
+  ``POST /threads`` with its id.
 - No client writes thread state (``POST /threads/{id}/state``, bulk updates) and
-  no client copies a thread: 403. The owner may patch metadata and cancel runs.
-- Every run request passes ``server.guard`` (policy, steering, answers, sizes).
+  no client copies a thread: 403. The owner may patch metadata. A run is
+  cancelled by whom started it, or an admin; nobody rolls back.
+- A thread holding a decision stays on record: only an admin deletes it, after
+  the retention period, and it is logged (``server.records``).
+- Every run request passes ``server.guard`` (its fields, policy, input, answers).
 - ``owner``, ``waiting_for`` and ``answered_by`` are written by the server alone:
   the workflows announce their pauses to ``server.pauses``, whose writes carry a
-  context flag no HTTP client can set; from clients these keys are dropped
+  context flag no HTTP client can set; a client sending them is refused (403)
   wherever metadata goes (threads, runs, ``config.metadata``).
 """
 
@@ -384,15 +389,16 @@ async def create_run(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> dict
         if thread is None and value.get("if_not_exists") != "create":
             raise guard.refuse(404, f"thread {value['thread_id']} not found")
     graph_id = await graph_of(get_client(), str(value["assistant_id"]))
+    resume = ((value.get("kwargs") or {}).get("command") or {}).get("resume")
     try:
         guard.check_run(value, thread, graph_id, me, role)
     except Auth.exceptions.HTTPException as refused:
-        if refused.status_code == 409 and thread is not None and await repair.restoring(thread):
+        stale = refused.status_code == 409 and resume is not None and thread is not None
+        if stale and await repair.restoring(thread):
             raise guard.refuse(409, f"thread {value['thread_id']}: an earlier answer was cut "
                                "short and its pause is being restored; nothing was applied: "
                                "answer again in a moment") from None  # fmt: skip
         raise
     if thread is None and isinstance(value.get("metadata"), dict):
         value["metadata"]["owner"] = me  # the thread this run creates is the caller's
-    resume = ((value.get("kwargs") or {}).get("command") or {}).get("resume")
     return visible(ctx) if resume is not None else {"owner": me}

@@ -6,13 +6,22 @@ decided it through the pause. Every LangGraph Server route that can start a run
 ends in one ``threads.create_run`` event, checked here against the thread as it
 is now, before anything is stored:
 
+- **A run carries only what is named.** ``check_shape`` is an allowlist of the
+  event's fields (``RUN_FIELDS``, ``RUN_KWARGS``), of ``config`` keys, of
+  ``command`` keys and of the ``context`` / ``config.configurable`` keys a client
+  sent (``thread_id`` and ``checkpoint_ns`` only); anything else is refused, so a
+  field a new server version adds is refused until it is classified here.
 - **Policy is the deployment's.** Thresholds, levels, limits, roles, deadlines and
-  test hooks come from the assistant, which only an admin configures. Anyone
-  else's run may not carry ``context`` or ``config.configurable``.
+  test hooks come from the assistant, which only an admin configures
+  (``check_policy`` validates it against the workflow's ``Context``). No run, from
+  anyone, admins included, carries policy.
 - **Nothing steers a run.** No ``command.update`` / ``goto`` / ``graph``, no start
-  from an earlier checkpoint, no ``interrupt_before`` / ``after``, no webhook.
-- **A request is submitted once.** Input goes only to a new thread (the assistant,
-  a conversation, also takes it while idle); a thread keeps its graph.
+  from an earlier checkpoint, no ``interrupt_before`` / ``after``, no webhook, no
+  multitask strategy that cancels the run in progress.
+- **A request is submitted once, and is only the request.** Input goes only to a
+  new thread (the assistant, a conversation, also takes it while idle); it must be
+  exactly the workflow's ``Request`` model, so no client writes a state channel
+  the workflow owns; a thread keeps its graph.
 - **An answer is a resume, by whom the pause waits for.** It must address pending
   pauses (by id when several wait), be given by the role or user each names, and
   not approve the answerer's own request. The answerer's identity is written into

@@ -132,6 +132,24 @@ def refused(call) -> tuple[int, str]:
     raise AssertionError(f"expected a refusal, got {result!r}")
 
 
+PROVIDER_VARS = [
+    "AZURE_OPENAI_ENDPOINT",
+    "DIAL_API_KEY",
+    "AZURE_OPENAI_API_KEY",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+]
+
+
+@pytest.fixture
+def offline(tmp_path, monkeypatch):
+    """The offline model and a private data directory (ledger) for in-process graphs."""
+    for name in PROVIDER_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HITL_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("HITL_LEDGER_URL", raising=False)
+
+
 def eventually(probe: Callable[[], Any], timeout: float = 20.0, interval: float = 0.2) -> Any:
     """Call ``probe`` until it returns something truthy and return that; fail after ``timeout``."""
     deadline = time.monotonic() + timeout

@@ -12,21 +12,7 @@ from graphs import payments
 from graphs.assistant.graph import build_graph
 from graphs.llm import ModelConfigError, OfflineChatModel, get_chat_model
 
-PROVIDER_VARS = [
-    "AZURE_OPENAI_ENDPOINT",
-    "DIAL_API_KEY",
-    "AZURE_OPENAI_API_KEY",
-    "OPENAI_API_KEY",
-    "OPENAI_BASE_URL",
-]
-
-
-@pytest.fixture(autouse=True)
-def offline(tmp_path, monkeypatch):
-    for name in PROVIDER_VARS:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HITL_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("HITL_LEDGER_URL", raising=False)
+pytestmark = pytest.mark.usefixtures("offline")
 
 
 @pytest.fixture

@@ -19,24 +19,11 @@ from graphs.assistant.graph import build_graph
 from graphs.common import store
 from graphs.common.access import refusal
 
-PROVIDER_VARS = [
-    "AZURE_OPENAI_ENDPOINT",
-    "DIAL_API_KEY",
-    "AZURE_OPENAI_API_KEY",
-    "OPENAI_API_KEY",
-    "OPENAI_BASE_URL",
-]
+pytestmark = pytest.mark.usefixtures("offline")
+
 SPLIT = " and ".join(["pay 999 to mallory"] * 4)
 OWNER = {"user": "alice"}
 MANAGER = {"role": "manager", "requester": "alice"}
-
-
-@pytest.fixture(autouse=True)
-def offline(tmp_path, monkeypatch):
-    for name in PROVIDER_VARS:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HITL_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("HITL_LEDGER_URL", raising=False)
 
 
 @pytest.fixture
