@@ -7,8 +7,7 @@ demo:
 	bash scripts/demo.sh
 
 dev: install
-	LANGSMITH_TRACING=false LANGGRAPH_CLI_NO_ANALYTICS=1 LANGGRAPH_NO_VERSION_CHECK=true \
-	  .venv/bin/langgraph dev --no-browser --host 127.0.0.1 --port $${HITL_PORT:-8123}
+	bash scripts/dev.sh
 
 test:
 	bash scripts/test.sh

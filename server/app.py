@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import os
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import parse_qsl
@@ -25,7 +26,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graphs.common import events
-from server import allowlist, openapi, records, repair, wake
+from server import allowlist, lock, openapi, records, repair, wake
 from server.auth import caller, user_for
 from server.checkpointer import checkpoint_path
 from server.deadlines import sweep_forever, sweep_interval
@@ -54,8 +55,15 @@ async def lifespan(_app: Starlette) -> AsyncIterator[None]:
     listener = PauseListener(get_client(), asyncio.get_running_loop(), notifier)
     events.subscribe(listener)
     if embedded_sqlite_mode():
+        try:  # before recovery touches the data: one server per data directory
+            await asyncio.to_thread(lock.hold, os.environ.get("LANGGRAPH_API_URL"))
+        except lock.DataDirectoryInUse as exc:
+            # Refuse to start, plainly: no traceback, nothing recovered, nothing served.
+            print(f"\nerror: {exc}\n", file=sys.stderr, flush=True)  # noqa: T201
+            sys.stdout.flush()
+            os._exit(1)
         wake.install()
-        await recover(get_client(), checkpoint_path())
+        await recover(get_client(), await asyncio.to_thread(checkpoint_path))
     background = [asyncio.create_task(sweep_forever(get_client(), sweep_interval(), repair.sweep))]
     if notifier is not None:
         background.append(asyncio.create_task(notifier.run()))
@@ -66,6 +74,7 @@ async def lifespan(_app: Starlette) -> AsyncIterator[None]:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
         await listener.drain()
+        lock.release()
 
 
 async def me(request: Request) -> JSONResponse:

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# `make dev`: serve the project on HITL_PORT (default 8123) until Ctrl-C.
+#
+# Fails at once when the port is taken (`langgraph dev` would quietly move to another
+# port, on the same data), and restarts the server only when the project's own Python
+# sources change (graphs/, server/, sdk_client/), never for .venv/ or data/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PORT="${HITL_PORT:-8123}"
+.venv/bin/python - "$PORT" <<'PY'
+import socket
+import sys
+
+port = int(sys.argv[1])
+with socket.socket() as sock:
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError:
+        sys.exit(f"error: port {port} is in use (another server?): stop it, or pick another "
+                 f"port for both the server and hitl with HITL_PORT=<port>")
+PY
+export LANGSMITH_TRACING=false LANGGRAPH_CLI_NO_ANALYTICS=1 LANGGRAPH_NO_VERSION_CHECK=true
+echo "serving on http://127.0.0.1:$PORT (inbox: http://127.0.0.1:$PORT/inbox); restarts when graphs/, server/ or sdk_client/ change"
+exec .venv/bin/watchfiles --filter python --sigint-timeout 20 \
+  ".venv/bin/langgraph dev --no-browser --no-reload --host 127.0.0.1 --port $PORT" \
+  graphs server sdk_client
