@@ -298,7 +298,7 @@ def _admin(request: Request) -> JSONResponse | None:
 
 
 async def list_notifications(request: Request) -> JSONResponse:
-    """``GET /notifications?status=dead``: the outbox, newest first (admins)."""
+    """The outbox, newest first, optionally of one status (admins): GET /notifications."""
     if refused := _admin(request):
         return refused
     status = request.query_params.get("status") or None
@@ -308,7 +308,7 @@ async def list_notifications(request: Request) -> JSONResponse:
 
 
 async def resend_notification(request: Request) -> JSONResponse:
-    """``POST /notifications/{id}/resend``: send one message again (admins)."""
+    """Send one message again (admins): POST /notifications/{id}/resend."""
     if refused := _admin(request):
         return refused
     interrupt_id = request.path_params["interrupt_id"]
