@@ -1,4 +1,4 @@
-.PHONY: install demo dev test unit lint format diagrams
+.PHONY: install demo dev test unit lint format diagrams screenshots
 
 install:
 	bash scripts/setup.sh
@@ -23,3 +23,6 @@ format:
 
 diagrams:
 	.venv/bin/python scripts/diagrams.py --write
+
+screenshots:  # refresh the pictures in docs/ (the suite itself writes them to a temporary directory)
+	HITL_WRITE_DOCS_SCREENSHOTS=1 .venv/bin/python -m pytest -q tests/integration/test_inbox_browser.py tests/integration/test_agent_inbox_browser.py

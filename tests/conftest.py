@@ -45,6 +45,36 @@ def chromium(*args: str) -> Iterator[Any]:
             browser.close()
 
 
+def _tree_status() -> str | None:
+    """``git status --porcelain`` of the checkout (None outside a git checkout)."""
+    try:
+        proc = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True,
+                              text=True, timeout=60)  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[TREE_BEFORE] = _tree_status()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The suite leaves the checkout as it found it: anything it changed fails the run."""
+    before = session.config.stash.get(TREE_BEFORE, None)
+    after = _tree_status()
+    if before is None or after is None or after == before:
+        return
+    changed = sorted(set(after.splitlines()) ^ set(before.splitlines()))
+    session.config.get_terminal_writer().line(
+        "\nthe test run changed the checkout (git status --porcelain), which it must not:\n  "
+        + "\n  ".join(changed), red=True)  # fmt: skip
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+TREE_BEFORE = pytest.StashKey[str | None]()
+
+
 @pytest.fixture(scope="session")
 def server() -> Iterator[SimpleNamespace | DevServer]:
     """A served project. ``LANGGRAPH_TEST_URL`` points the tests at a running server."""
@@ -148,6 +178,16 @@ def offline(tmp_path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HITL_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("HITL_LEDGER_URL", raising=False)
+
+
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    """Where browser tests put their screenshots: a temporary directory, so the suite
+    leaves the tree as it was; ``docs/`` with ``HITL_WRITE_DOCS_SCREENSHOTS=1``
+    (``make screenshots``), which refreshes the pictures the docs show."""
+    if os.environ.get("HITL_WRITE_DOCS_SCREENSHOTS") == "1":
+        return ROOT / "docs"
+    return tmp_path
 
 
 def eventually(probe: Callable[[], Any], timeout: float = 20.0, interval: float = 0.2) -> Any:

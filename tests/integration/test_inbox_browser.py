@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from scripts.devserver import ROOT
 from tests.conftest import chromium, submit_cli
 
 pytestmark = pytest.mark.integration
 
-DOCS = ROOT / "docs"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1100, "height": 900}
 
@@ -43,7 +41,7 @@ def color(locator) -> str:
     return locator.evaluate("e => getComputedStyle(e).color")
 
 
-def test_the_card_reads_as_an_approver_thinks_of_it(context, server, cli):
+def test_the_card_reads_as_an_approver_thinks_of_it(context, server, cli, shots):
     submitted = cli(
         "submit", "--amount", "1240.5", "--description", "Team offsite lunch", json_output=True
     )
@@ -63,8 +61,7 @@ def test_the_card_reads_as_an_approver_thinks_of_it(context, server, cli):
     assert page.get_by_role("tab", name="Waiting for me").get_attribute("aria-selected") == "true"
     assert page.get_by_role("tab", name="History").get_attribute("aria-selected") == "false"
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-    DOCS.mkdir(exist_ok=True)
-    page.screenshot(path=str(DOCS / "inbox-phone.png"))
+    page.screenshot(path=str(shots / "inbox-phone.png"))
 
     card.get_by_role("button", name="Reject").click()  # no note: refused on the card
     error = card.locator(".error")
@@ -92,7 +89,7 @@ def test_the_card_reads_as_an_approver_thinks_of_it(context, server, cli):
     assert ":" in finished.locator("ol.audit time").first.inner_text()  # a time, no micros
 
 
-def test_edit_mode_says_it_approves_and_cancel_sends_nothing(context, server, cli):
+def test_edit_mode_says_it_approves_and_cancel_sends_nothing(context, server, cli, shots):
     cli("submit", "--graph", "order_processing", "--amount", "5000", "--customer", "Globex",
         user="frank")  # fmt: skip
     cli("submit", "--amount", "1240.5", "--description", "Team offsite lunch", user="frank")
@@ -103,7 +100,7 @@ def test_edit_mode_says_it_approves_and_cancel_sends_nothing(context, server, cl
     sign_in(page, server, "dev-bob")
     card = page.locator(f"#item-{pause_id}")
     card.wait_for()
-    page.screenshot(path=str(DOCS / "inbox.png"))
+    page.screenshot(path=str(shots / "inbox.png"))
     card.get_by_role("button", name="Edit…").click()
     form = card.locator("form.edit")
     assert "approves this step" in form.inner_text()
@@ -111,7 +108,7 @@ def test_edit_mode_says_it_approves_and_cancel_sends_nothing(context, server, cl
     card.get_by_label("Amount (USD)").fill("-3")
     card.get_by_role("button", name="Approve with changes").click()
     assert "Amount must be a positive number" in card.locator(".error").inner_text()
-    page.screenshot(path=str(DOCS / "inbox-edit.png"))
+    page.screenshot(path=str(shots / "inbox-edit.png"))
     card.get_by_role("button", name="Cancel").click()
     assert form.is_hidden() and card.locator(".error").is_hidden()  # the old error is gone
     assert card.get_by_role("button", name="Approve", exact=True).is_visible()
@@ -133,7 +130,7 @@ def test_edit_mode_says_it_approves_and_cancel_sends_nothing(context, server, cl
     assert state["values"]["audit"][0]["changes"] == {"amount": 2400}
 
 
-def test_a_stale_item_says_on_its_card_who_answered(context, server, cli):
+def test_a_stale_item_says_on_its_card_who_answered(context, server, cli, shots):
     submitted = submit_cli(server.url, "approval_chain", 2500, "Racks")
     thread_id = submitted.data["thread_id"]
     assert cli("resume", thread_id, "approve", "--note", "ok", user="bob").returncode == 0
@@ -153,7 +150,7 @@ def test_a_stale_item_says_on_its_card_who_answered(context, server, cli):
     assert "Already answered: approved by carol" in text and "not applied" in text, text
     assert "stale" in card.get_attribute("class")
     assert page.locator("#notice").is_hidden()  # said on the card, not at the top
-    page.screenshot(path=str(DOCS / "inbox-stale.png"))
+    page.screenshot(path=str(shots / "inbox-stale.png"))
     assert len(cli("history", thread_id, json_output=True).data) == 2  # applied once
 
 
