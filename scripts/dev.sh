@@ -6,7 +6,9 @@
 # sources change (graphs/, server/, sdk_client/), never for .venv/ or data/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PORT="${HITL_PORT:-8123}"
+# One setting for the server and hitl: HITL_PORT from the environment, else from .env.
+ENV_PORT="$(sed -n 's/^HITL_PORT=//p' .env 2>/dev/null | tail -n 1)"
+PORT="${HITL_PORT:-${ENV_PORT:-8123}}"
 .venv/bin/python - "$PORT" <<'PY'
 import socket
 import sys

@@ -77,6 +77,11 @@ async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         lock.release()
 
 
+async def root(request: Request) -> JSONResponse:
+    """The health check for load balancers, which also points people to the inbox and docs."""
+    return JSONResponse({"ok": True, "inbox": "/inbox", "docs": "/docs"})
+
+
 async def me(request: Request) -> JSONResponse:
     """Who the bearer token belongs to (custom routes sit behind the same auth)."""
     identity, role = caller(request)
@@ -176,6 +181,12 @@ def too_large() -> JSONResponse:
 
 app = Starlette(
     lifespan=lifespan,
-    routes=[Route("/me", me), Route("/deletions", deletions), *inbox_routes, *notification_routes],
+    routes=[
+        Route("/", root),
+        Route("/me", me),
+        Route("/deletions", deletions),
+        *inbox_routes,
+        *notification_routes,
+    ],
     middleware=[Middleware(Boundary)],
 )

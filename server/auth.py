@@ -96,6 +96,16 @@ def parse_users(spec: str) -> list[User]:
     return users
 
 
+def example_users_active() -> list[User]:
+    """The users signing in with ``.env.example``'s tokens, when this is ``langgraph dev``.
+
+    Outside development those tokens are a warning (see :func:`load_users`), never a hint.
+    """
+    if os.environ.get("LANGSMITH_LANGGRAPH_API_VARIANT") != "local_dev":
+        return []
+    return [user for user in USERS if user.token in example_tokens()]
+
+
 def load_users() -> list[User]:
     """Read the users from ``HITL_USERS``; warn loudly about example tokens when deployed."""
     users = parse_users(os.environ.get("HITL_USERS", ""))

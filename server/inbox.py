@@ -10,6 +10,7 @@ loopback HTTP. Answers are built by the domain's own ``build_answer``.
 
 from __future__ import annotations
 
+import html
 import logging
 import os
 import re
@@ -25,14 +26,14 @@ from langgraph_sdk.client import LangGraphClient
 from langgraph_sdk.errors import APIStatusError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from graphs.common.access import refusal
 from graphs.common.audit import trail
 from graphs.common.decisions import build_answer, refusals
 from graphs.common.pauses import headline, request_fields, request_of, title_of
-from server.auth import caller
+from server.auth import caller, example_users_active
 from server.guard import last_decision
 from server.threads import pending_pauses
 
@@ -59,9 +60,19 @@ async def as_caller(request: Request) -> AsyncIterator[LangGraphClient]:
         yield get_client()
 
 
+PAGE = (STATIC / "inbox.html").read_text()
+
+
 async def page(request: Request) -> Response:
-    """The inbox page."""
-    return FileResponse(STATIC / "inbox.html")
+    """The inbox page (under ``langgraph dev`` with the example users, it names their tokens)."""
+    hint = ""
+    if users := example_users_active():
+        who = ", ".join(f"{u.identity} ({u.role}): <code>{html.escape(u.token)}</code>"
+                        for u in users)  # fmt: skip
+        hint = (f'<p class="hint" id="dev-users">This development server signs in the example '
+                f"users of <code>.env.example</code>: {who}. Replace their tokens in "
+                "<code>.env</code> before anyone else can reach it.</p>")  # fmt: skip
+    return HTMLResponse(PAGE.replace("<!--DEV-USERS-->", hint))
 
 
 async def static(request: Request) -> Response:

@@ -46,6 +46,7 @@ ANSWER = {
     },
 }
 PATHS: dict[str, Any] = {
+    "/": _get("Health check; points to the inbox and the API docs"),
     "/me": _get("Who the token belongs to"),
     "/deletions": _get("Threads deleted by admins, with their records (admins)"),
     "/inbox": _get("The approvals inbox page", REFRESH),
