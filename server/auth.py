@@ -103,7 +103,7 @@ def example_users_active() -> list[User]:
     """
     if os.environ.get("LANGSMITH_LANGGRAPH_API_VARIANT") != "local_dev":
         return []
-    return [user for user in USERS if user.token in example_tokens()]
+    return [user for user in USERS if user.token in EXAMPLE_TOKENS]
 
 
 def load_users() -> list[User]:
@@ -123,6 +123,8 @@ def load_users() -> list[User]:
 
 
 USERS = load_users()
+EXAMPLE_TOKENS = frozenset(example_tokens())
+"""Read once, at start-up (a file read has no place on the event loop)."""
 
 
 def find_user(token: str) -> User | None:
@@ -136,7 +138,7 @@ def find_user(token: str) -> User | None:
 
 auth = Auth()
 
-PUBLIC_PATHS = ("/ok", "/inbox", "/inbox/")
+PUBLIC_PATHS = ("/", "/ok", "/inbox", "/inbox/")
 PUBLIC_PREFIXES = ("/inbox/static/",)
 """What answers without a token: the health check and the inbox page's shell (no data)."""
 
