@@ -1,5 +1,21 @@
-"""A thin client for the project's workflows, built on ``langgraph_sdk``."""
+"""A thin client for the project's workflows, built on ``langgraph_sdk``.
 
-from sdk_client.transport import AnswerRefused, ClientError, HitlClient, Outcome
+The client's names are imported on first use: ``langgraph_sdk`` takes most of a
+second to import, and ``hitl --help`` (``sdk_client.cli``) should not wait for it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sdk_client.transport import AnswerRefused, ClientError, HitlClient, Outcome
 
 __all__ = ["AnswerRefused", "ClientError", "HitlClient", "Outcome"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        return getattr(importlib.import_module("sdk_client.transport"), name)
+    raise AttributeError(f"module 'sdk_client' has no attribute {name!r}")

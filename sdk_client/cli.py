@@ -2,37 +2,34 @@
 
 Run as ``python -m sdk_client ...`` or ``hitl ...``. ``--json`` prints
 machine-readable output. Every failure is one line on stderr and exit status 1.
+
+The client's own modules (``langgraph_sdk``, ``httpx``, the graphs' models) take
+about a second to import, so they are imported where they are used: ``hitl --help``
+and a mistyped command answer at once.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import importlib.metadata
 import json
 import os
 import sys
 import time
 from collections.abc import Awaitable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
-import httpx
-from dotenv import load_dotenv
-
-from graphs.common.audit import trail
-from graphs.common.decisions import build_answer
-from graphs.common.pauses import headline, request_fields
-from sdk_client.transport import (
-    WAITING,
-    AnswerRefused,
-    ClientError,
-    HitlClient,
-    Outcome,
-    pick_interrupt,
-)
+if TYPE_CHECKING:
+    from sdk_client.transport import HitlClient, Outcome
 
 T = TypeVar("T")
-DEFAULT_URL = "http://127.0.0.1:8123"
+DEFAULT_PORT = "8123"
+"""The port `make dev` serves on unless ``HITL_PORT`` says otherwise."""
+URL_HELP = (
+    "the server (default: LANGGRAPH_URL, else http://127.0.0.1:${HITL_PORT:-8123}, where "
+    "`make dev` serves; currently %s); host:port means http://host:port"
+)
+THREAD_HELP = "the thread: its id, or a start of it no other thread shares (8+ characters)"
 PAUSE_ONLY = ("action_request", "config", "editable", "type", "description", "request")
 """Pause keys for Agent Inbox and programs; a person reads the request's own fields."""
 DEFAULT_GRAPH = "expense_approval"
@@ -51,7 +48,9 @@ SEED_SCENARIOS = [
 
 EPILOG = """\
 environment (a .env file in the working directory is read too):
-  LANGGRAPH_URL     the server (--url); default http://127.0.0.1:8123
+  LANGGRAPH_URL     the server (--url)
+  HITL_PORT         the port `make dev` serves on (8123 if unset); without
+                    LANGGRAPH_URL, hitl looks for the server on it
   LANGGRAPH_TOKEN   your token (--token), sent as a bearer token
   HITL_DEMO_APPROVER_TOKEN  the manager who answers in `hitl demo`
 
@@ -64,18 +63,46 @@ examples:
   hitl submit --graph approval_chain --amount 5000 --description Racks
   hitl resume <thread> edit --amount 4000 --note "no UPS" --token dev-carol
   hitl history <thread>
+
+a <thread> is its id (submit and pending print it) or a start of the id that no
+other thread you can see shares, 8 characters or more: 01a230c0-bb95-… will do.
 """
+
+
+def default_url() -> str:
+    """The server when --url is not given: ``LANGGRAPH_URL``, else ``make dev``'s port."""
+    port = os.environ.get("HITL_PORT") or DEFAULT_PORT
+    return os.environ.get("LANGGRAPH_URL") or f"http://127.0.0.1:{port}"
+
+
+def server_url(text: str) -> str:
+    """A server's base URL; ``host:port`` (no scheme) means ``http://host:port``."""
+    url = text.strip()
+    if "://" not in url:
+        url = f"http://{url}"
+    try:
+        parts = urlsplit(url)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        ok = False
+    if not ok:
+        raise argparse.ArgumentTypeError(
+            f"not a server URL: {text!r} (--url or LANGGRAPH_URL; e.g. http://127.0.0.1:8123)"
+        )
+    return url.rstrip("/")
 
 
 def _global_flags(parser: argparse.ArgumentParser, defaults: bool) -> None:
     """--url, --token, --json: before the command (with defaults) or after it (without)."""
     keep = argparse.SUPPRESS
+    url = default_url()
     parser.add_argument(
         "--url",
-        default=os.environ.get("LANGGRAPH_URL", DEFAULT_URL) if defaults else keep,
-        help="the LangGraph server (env LANGGRAPH_URL; default %(default)s)" if defaults
-        else "the LangGraph server (env LANGGRAPH_URL)",
-    )  # fmt: skip
+        type=server_url,
+        default=url if defaults else keep,
+        help=URL_HELP % url.replace("%", "%%"),
+    )
     parser.add_argument(
         "--token",
         default=os.environ.get("LANGGRAPH_TOKEN") if defaults else keep,
@@ -105,7 +132,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _global_flags(parser, defaults=True)
-    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    parser.add_argument("--version", action=_Version, help="show the version and exit")
     flags = argparse.ArgumentParser(add_help=False)
     _global_flags(flags, defaults=False)
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
@@ -149,7 +176,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--limit", type=_positive, default=50, help="at most this many (default 50)")
 
     p = command("resume", "answer a pending pause")
-    p.add_argument("thread_id", help="the thread (from submit or pending)")
+    p.add_argument("thread_id", help=THREAD_HELP)
     p.add_argument("decision", nargs="?", choices=["approve", "reject", "edit", "retry", "cancel"])
     p.add_argument("--note", help="why (a tool review: the message the model sees)")
     p.add_argument("--message", dest="note", help="reject a tool call with this message")
@@ -165,15 +192,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--thread", help="continue this conversation (default: a new one)")
 
     p = command("status", "show where a thread stands")
-    p.add_argument("thread_id", help="the thread")
+    p.add_argument("thread_id", help=THREAD_HELP)
 
     p = command("watch", "poll a thread until it needs a human or ends")
-    p.add_argument("thread_id", help="the thread")
+    p.add_argument("thread_id", help=THREAD_HELP)
     p.add_argument("--timeout", type=float, default=300.0,
                    help="give up after this many seconds (default 300)")  # fmt: skip
 
     p = command("history", "print a thread's audit trail (or the assistant's reviews)")
-    p.add_argument("thread_id", help="the thread")
+    p.add_argument("thread_id", help=THREAD_HELP)
 
     p = command("demo", "replay the seed notebook's three expenses")
     p.add_argument(
@@ -186,10 +213,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def version() -> str:
     """The installed client's version."""
+    import importlib.metadata  # looking a version up takes 0.15 s: only for --version
+
     try:
         return importlib.metadata.version("hitl-workflows")
     except importlib.metadata.PackageNotFoundError:
         return "unknown"
+
+
+class _Version(argparse.Action):
+    """``--version``, looked up only when asked for."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        kwargs.update(nargs=0, default=argparse.SUPPRESS)
+        super().__init__(option_strings, argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        print(f"{parser.prog} {version()}")
+        parser.exit()
 
 
 def _json_object(text: str) -> dict[str, Any]:
@@ -201,7 +242,14 @@ def _json_object(text: str) -> dict[str, Any]:
 
 async def run(args: argparse.Namespace) -> int:
     """Carry out one command; return the exit status."""
+    from graphs.common.audit import trail
+    from graphs.common.decisions import build_answer
+    from sdk_client.transport import WAITING, AnswerRefused, ClientError, HitlClient, pick_interrupt
+
     client = HitlClient(args.url, token=args.token)
+    for name in ("thread_id", "thread"):  # a short id as tables print it: 01a230c0-bb95-…
+        if getattr(args, name, None):
+            setattr(args, name, await client.resolve_thread(getattr(args, name)))
     if args.command == "submit":
         if args.requester is not None or "requester" in args.input:
             raise ClientError("the requester is always the signed-in user: drop --requester")
@@ -240,10 +288,18 @@ async def run(args: argparse.Namespace) -> int:
             }
             target = pick_interrupt(before, args.interrupt_id)
             args.interrupt_id = target["id"]
+            payload = target.get("value") if isinstance(target.get("value"), dict) else None
+            options = (payload or {}).get("options")
+            if options and args.decision not in options:
+                raise ClientError(
+                    f"invalid answer, not sent: this step offers {_either(options)}, "
+                    f"not {args.decision}",
+                    kind="invalid",
+                )
             try:
                 answer = build_answer(
                     args.decision,
-                    payload=target.get("value") if isinstance(target.get("value"), dict) else None,
+                    payload=payload,
                     note=args.note,
                     approver=args.approver,
                     changes=changes,
@@ -283,6 +339,8 @@ async def run(args: argparse.Namespace) -> int:
 
 async def assistant(client: HitlClient, args: argparse.Namespace) -> int:
     """List assistants, or create one (admins)."""
+    from sdk_client.transport import ClientError
+
     if args.action == "create":
         if not args.graph or not args.name:
             raise ClientError("assistant create needs --graph and --name (and --context JSON)")
@@ -301,6 +359,8 @@ async def assistant(client: HitlClient, args: argparse.Namespace) -> int:
 
 async def notifications(client: HitlClient, args: argparse.Namespace) -> int:
     """List the webhook outbox, or send one notification again (admins)."""
+    from sdk_client.transport import ClientError
+
     if args.action == "resend":
         if not args.id:
             raise ClientError("notifications resend needs the notification id")
@@ -322,17 +382,20 @@ async def notifications(client: HitlClient, args: argparse.Namespace) -> int:
 
 async def demo(client: HitlClient, approver: HitlClient, args: argparse.Namespace) -> int:
     """Replay the seed notebook's scenarios: submitted by ``client``, answered by ``approver``."""
+    from sdk_client.transport import WAITING
+
     results = []
-    for values, answer in SEED_SCENARIOS:
+    for number, (values, answer) in enumerate(SEED_SCENARIOS, 1):
         outcome = await client.submit(DEFAULT_GRAPH, values)
         if not args.json:
-            print(f"submitted {values['amount']:.2f} {values['description']!r}")
-            print(render(outcome))
+            print(*([""] if number > 1 else []), f"submitted to {DEFAULT_GRAPH}:",
+                  *_fields(values, "  "), render(outcome), sep="\n")  # fmt: skip
         if answer is not None and outcome.state == WAITING:
+            pause = outcome.interrupts[0]["id"]
             outcome = await approver.resume(outcome.thread_id, answer)
             if not args.json:
-                print(f"answered {answer}")
-                print(render(outcome))
+                print(f"the approver answered pause {pause}:", *_fields(answer, "  "),
+                      render(outcome), sep="\n")  # fmt: skip
         results.append(outcome.as_dict())
     if args.json:
         print(json.dumps(results, indent=2, default=str))
@@ -347,6 +410,8 @@ def emit(args: argparse.Namespace, outcome: Outcome) -> int:
 
 def render(outcome: Outcome) -> str:
     """Describe a thread for a person."""
+    from graphs.common.pauses import request_fields
+
     head = f"thread {outcome.thread_id} [{outcome.graph_id}] {outcome.state}"
     lines = []
     if outcome.values.get("messages"):
@@ -365,13 +430,12 @@ def render(outcome: Outcome) -> str:
             fields = {**request_fields(value), **{k: v for k, v in value.items()
                                                   if k not in PAUSE_ONLY}}  # fmt: skip
             lines.append(f"  waiting for {_who(value, 'a human')}, pause {interrupt['id']}:")
-            lines += [f"    {k}: {_short(v)}" for k, v in fields.items() if v is not None]
+            lines += _fields(fields, "    ")
     elif outcome.state == "failed":
         lines.append(f"  error: {outcome.error}")
     else:
         hidden = ("audit", "review_error", "settings", "messages", "reviews")
-        shown = {k: v for k, v in outcome.values.items() if k not in hidden}
-        lines += [f"  {k}: {_short(v)}" for k, v in shown.items()]
+        lines += _fields({k: v for k, v in outcome.values.items() if k not in hidden}, "  ")
     return "\n".join([head, *lines])
 
 
@@ -389,6 +453,8 @@ def next_step(outcome: Outcome) -> str:
 
 def render_pending(outcomes: list[Outcome]) -> str:
     """Pending pauses as a table, one row each, with a count."""
+    from graphs.common.pauses import headline, request_fields
+
     rows = []
     for outcome in outcomes:
         for interrupt in outcome.interrupts:
@@ -400,7 +466,7 @@ def render_pending(outcomes: list[Outcome]) -> str:
                 outcome.graph_id or "?",
                 f"waiting for {_who(value, value.get('user') or '?')}",
                 f"{amount:,.2f}" if amount is not None else "",
-                said["summary"][:40],
+                _cut(said["summary"], 40),
                 str(value.get("due_at") or "")[:16].replace("T", " "),
             ))  # fmt: skip
     if not rows:
@@ -446,9 +512,24 @@ def render_entry(entry: dict[str, Any]) -> str:
     return text
 
 
+def _fields(fields: dict[str, Any], indent: str) -> list[str]:
+    """A pause's, a request's or an answer's fields, one ``name: value`` line each."""
+    return [f"{indent}{k}: {_short(v)}" for k, v in fields.items() if v is not None]
+
+
+def _either(options: list[str]) -> str:
+    """``approve or reject``; ``approve, edit or reject``."""
+    return " or ".join([", ".join(options[:-1]), options[-1]] if options[1:] else options)
+
+
 def _short(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str)
-    return text if len(text) <= 200 else text[:197] + "..."
+    return _cut(text, 200)
+
+
+def _cut(text: str, width: int) -> str:
+    """``text``, or its start and "…" when it is longer than ``width``."""
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
 
 async def progress(work: Awaitable[T], what: str, after: float = 1.0) -> T:
@@ -458,6 +539,8 @@ async def progress(work: Awaitable[T], what: str, after: float = 1.0) -> T:
     would look like a hang. On a terminal one line is rewritten; otherwise (a pipe,
     a log) a line every few seconds. stdout stays clean for ``--json``.
     """
+    import asyncio
+
     task = asyncio.ensure_future(work)
     started, tty = time.monotonic(), sys.stderr.isatty()
     timeout, said = after, False
@@ -477,21 +560,32 @@ def reachable(url: str) -> None:
     Raises:
         ClientError: The server does not answer.
     """
+    import httpx
+
+    from sdk_client.transport import ClientError
+
     try:
         httpx.get(f"{url.rstrip('/')}/ok", timeout=3)
     except httpx.HTTPError as exc:
         raise ClientError(
             f"cannot reach the server at {url} ({type(exc).__name__}): is it running? "
-            "Start one with `make dev`, or point --url / LANGGRAPH_URL at yours",
+            "Start one with `make dev` (it serves on HITL_PORT, default 8123), or point "
+            "--url / LANGGRAPH_URL at yours",
             kind="unreachable",
         ) from None
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``hitl`` and ``python -m sdk_client``."""
+    from dotenv import load_dotenv
+
     load_dotenv(os.environ.get("HITL_ENV_FILE", ".env"), override=False)
+    args = parse_args(argv)  # --help, --version and usage errors exit here, at once
+    import asyncio
+
+    from sdk_client.transport import ClientError
+
     try:
-        args = parse_args(argv)
         reachable(args.url)
         return asyncio.run(run(args))
     except BrokenPipeError:  # `hitl pending | head`: the reader left; nothing to report

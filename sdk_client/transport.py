@@ -8,7 +8,9 @@ message a person can act on.
 from __future__ import annotations
 
 import asyncio
+import string
 import time
+import uuid
 from collections.abc import Awaitable
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
@@ -23,6 +25,10 @@ from graphs.common.decisions import refusals, schema_error
 T = TypeVar("T")
 
 WAITING, FINISHED, FAILED, RUNNING = "waiting", "finished", "failed", "running"
+SHORT_ID = 8
+"""The fewest characters of an id the client looks up (the README and tables shorten ids)."""
+PAGE = 500
+"""Threads per page when the client lists every thread a caller can see."""
 
 
 class ClientError(Exception):
@@ -182,6 +188,55 @@ class HitlClient:
             "create an assistant",
         )
 
+    async def resolve_thread(self, text: str) -> str:
+        """The id of the thread ``text`` names: a whole id, or the start of one the caller sees.
+
+        A shortened id as the README and the tables print it (``01a230c0-bb95-…``) is
+        looked up among the threads the caller can see; it must start exactly one.
+
+        Raises:
+            ClientError: ``text`` is not (the start of) an id, or no thread or several
+                threads start with it (the message lists them).
+        """
+        digits = id_prefix(text)
+        if len(digits) == 32:
+            return str(uuid.UUID(digits))
+        found = [t for t in await self.thread_ids() if _digits(t).startswith(digits)]
+        if len(found) == 1:
+            return found[0]
+        shown = _unelided(text)
+        if not found:
+            raise ClientError(
+                f"no thread you can see starts with {shown}: `hitl pending` lists the threads "
+                "waiting, with their ids, and `hitl submit` prints each new thread's id",
+                kind="not_found",
+            )
+        listed = ", ".join(found[:10]) + (f" and {len(found) - 10} more" if found[10:] else "")
+        raise ClientError(
+            f"{len(found)} threads start with {shown}: {listed}; give more of the id",
+            kind="invalid",
+        )
+
+    async def thread_ids(self) -> list[str]:
+        """Every thread id the caller can see, newest first (read page by page)."""
+        ids: dict[str, None] = {}  # a thread created while paging shifts the pages: dedupe
+        offset = 0
+        while True:
+            page = await self._call(
+                self.sdk.threads.search(
+                    limit=PAGE,
+                    offset=offset,
+                    sort_by="created_at",
+                    sort_order="desc",
+                    select=["thread_id"],
+                ),
+                "list threads",
+            )
+            ids.update(dict.fromkeys(str(t["thread_id"]) for t in page))
+            if len(page) < PAGE:
+                return list(ids)
+            offset += PAGE
+
     async def status(self, thread_id: str) -> Outcome:
         """Return where a thread stands."""
         thread = await self._call(self.sdk.threads.get(thread_id), f"thread {thread_id}")
@@ -328,12 +383,58 @@ class HitlClient:
             await asyncio.sleep(interval)
 
 
+def id_prefix(text: str) -> str:
+    """The hex digits an id, whole or shortened, starts with: ``01a230c0-…`` -> ``01a230c0``.
+
+    Hyphens and case do not count, and a trailing ellipsis (``…`` or ``...``) is
+    dropped, so an id copied as the README or a table prints it works.
+
+    Raises:
+        ClientError: ``text`` is not the start of an id, or has fewer than 8 digits.
+    """
+    digits = _digits(text)
+    if not digits:
+        raise ClientError(
+            f"not an id: {text!r} (ids are hexadecimal, like 01a230c0-bb95-7618-a1fd-…)",
+            kind="invalid",
+        )
+    if len(digits) < SHORT_ID:
+        raise ClientError(
+            f"{text!r} is too short to look up: give at least {SHORT_ID} characters of the id",
+            kind="invalid",
+        )
+    return digits
+
+
+def _digits(text: str) -> str:
+    """The hex digits of a (shortened) id, lower case; empty if it is not one."""
+    digits = _unelided(text).replace("-", "").lower()
+    ok = 0 < len(digits) <= 32 and all(c in string.hexdigits for c in digits)
+    return digits if ok else ""
+
+
+def _unelided(text: str) -> str:
+    text = text.strip()
+    for mark in ("…", "..."):
+        text = text.removesuffix(mark)
+    return text
+
+
 def pick_interrupt(outcome: Outcome, interrupt_id: str | None) -> dict[str, Any]:
-    """Return the pause to answer: the one named, or the only one pending."""
+    """Return the pause to answer: the one named (its id or its start), or the only one pending."""
     if interrupt_id:
-        for interrupt in outcome.interrupts:
-            if interrupt["id"] == interrupt_id:
-                return interrupt
+        named = [i for i in outcome.interrupts if i["id"] == interrupt_id]
+        digits = _digits(interrupt_id)
+        if not named and digits and len(digits) >= SHORT_ID:
+            named = [i for i in outcome.interrupts if _digits(str(i["id"])).startswith(digits)]
+        if len(named) == 1:
+            return named[0]
+        if named:
+            raise ClientError(
+                f"{len(named)} pending pauses start with {_unelided(interrupt_id)}: "
+                f"{', '.join(i['id'] for i in named)}; give more of the id",
+                kind="invalid",
+            )
         raise ClientError(
             f"pause {interrupt_id} is not pending on thread {outcome.thread_id} "
             "(already answered, or never existed): nothing was sent",

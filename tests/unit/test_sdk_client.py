@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import re
+import subprocess
+import sys
 
 import httpx
 import pytest
 
+from scripts.devserver import free_port
 from sdk_client import AnswerRefused, ClientError, HitlClient
 
 URL = "http://langgraph.test"
@@ -140,3 +145,206 @@ def test_missing_tokens_and_unreachable_servers_are_one_line():
     with pytest.raises(ClientError) as refused:
         run(down.client().status(THREAD))
     assert refused.value.kind == "unreachable" and URL in str(refused.value)
+
+
+# Thread ids as people copy them: a unique start of one they can see (issue 25).
+
+IDS = [
+    "01a230c0-bb95-7618-a1fd-48b2692e8a27",
+    "01a230c0-bbe0-7545-817a-bf017f6a13da",
+    "01a230c0-caab-7407-ab24-f72a427320aa",
+]
+
+
+def threads_page(*ids: str) -> httpx.Response:
+    return ok([{"thread_id": i} for i in ids])
+
+
+def test_a_short_thread_id_as_printed_resolves_to_the_one_thread_it_starts():
+    for given in ("01a230c0-caab-…", "01a230c0-caab...", "01A230C0CAAB", " 01a230c0-caab-7407 "):
+        server = Server(threads_page(*IDS))
+        assert run(server.client().resolve_thread(given)) == IDS[2]
+        searched = server.sent(0)
+        assert server.requests[0].url.path == "/threads/search"
+        assert searched["select"] == ["thread_id"]  # ids only: the search stays cheap
+
+
+def test_a_whole_thread_id_is_taken_as_it_is_without_a_search():
+    server = Server()
+    assert run(server.client().resolve_thread(IDS[0].upper())) == IDS[0]
+    assert server.requests == []
+
+
+def test_the_lookup_reads_every_page_of_the_callers_threads(monkeypatch):
+    monkeypatch.setattr("sdk_client.transport.PAGE", 2)
+    server = Server(threads_page(*IDS[:2]), threads_page(IDS[2]))
+    assert run(server.client().resolve_thread("01a230c0-caab-…")) == IDS[2]
+    assert [server.sent(i)["offset"] for i in (0, 1)] == [0, 2]
+
+
+def test_an_ambiguous_start_lists_the_candidates():
+    server = Server(threads_page(*IDS))
+    with pytest.raises(ClientError) as refused:
+        run(server.client().resolve_thread("01a230c0-…"))
+    message = str(refused.value)
+    assert refused.value.kind == "invalid" and "3 threads start with 01a230c0-" in message
+    assert all(i in message for i in IDS) and "give more of the id" in message
+
+
+def test_no_match_says_so_and_how_to_find_ids():
+    server = Server(threads_page(*IDS))
+    with pytest.raises(ClientError) as refused:
+        run(server.client().resolve_thread("ffffffff-…"))
+    assert refused.value.kind == "not_found"
+    assert "no thread you can see starts with ffffffff-" in str(refused.value)
+    assert "`hitl pending`" in str(refused.value)
+
+
+def test_too_short_or_not_an_id_is_refused_before_asking_the_server():
+    for given, said in [("01a2…", "too short"), ("1234567", "at least 8"), ("nope", "not an id")]:
+        server = Server()
+        with pytest.raises(ClientError) as refused:
+            run(server.client().resolve_thread(given))
+        assert said in str(refused.value) and refused.value.kind == "invalid"
+        assert server.requests == []
+
+
+def test_a_pause_id_may_be_shortened_too():
+    from sdk_client.transport import pick_interrupt
+
+    two = [{"id": PAUSE, "value": {}}, {"id": "c" * 32, "value": {}}]
+    server = Server(ok(thread(pauses=two)))
+    outcome = run(server.client().status(THREAD))
+    assert pick_interrupt(outcome, "aaaaaaaa…")["id"] == PAUSE
+    with pytest.raises(ClientError, match="not pending"):
+        pick_interrupt(outcome, "bbbbbbbb…")
+
+
+# The CLI without a server: its URL, its help, its refusals before sending.
+
+
+def test_a_url_without_a_scheme_means_http():
+    from sdk_client.cli import parse_args, server_url
+
+    assert server_url("127.0.0.1:8700") == "http://127.0.0.1:8700"
+    assert server_url("localhost:8700/") == "http://localhost:8700"
+    assert server_url("https://hitl.example.com") == "https://hitl.example.com"
+    assert parse_args(["--url", "127.0.0.1:8700", "pending"]).url == "http://127.0.0.1:8700"
+    assert parse_args(["pending", "--url", "127.0.0.1:8700"]).url == "http://127.0.0.1:8700"
+    for bad in ("ftp://host", "http://host:port", "http://"):
+        with pytest.raises(SystemExit):
+            parse_args(["--url", bad, "pending"])
+
+
+def test_the_default_url_follows_hitl_port_unless_langgraph_url_says(monkeypatch):
+    from sdk_client.cli import parse_args
+
+    monkeypatch.delenv("LANGGRAPH_URL", raising=False)
+    monkeypatch.delenv("HITL_PORT", raising=False)
+    assert parse_args(["pending"]).url == "http://127.0.0.1:8123"
+    monkeypatch.setenv("HITL_PORT", "8700")
+    assert parse_args(["pending"]).url == "http://127.0.0.1:8700"
+    monkeypatch.setenv("LANGGRAPH_URL", "127.0.0.1:9000")
+    assert parse_args(["pending"]).url == "http://127.0.0.1:9000"
+    assert parse_args(["pending", "--url", "http://h:1"]).url == "http://h:1"
+
+
+def hitl(*args: str, env_file: str, **env: str) -> subprocess.CompletedProcess:
+    """``python -m sdk_client`` with only ``env`` and ``env_file`` (.env) as its settings."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("LANGGRAPH_", "HITL_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "sdk_client", *args],
+        env={**base, "HITL_ENV_FILE": env_file, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_help_states_one_default_url_the_same_everywhere_and_reads_hitl_port_from_env_file(
+    tmp_path,
+):
+    port = free_port()
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"HITL_PORT={port}\n")
+    top = hitl("--help", env_file=str(env_file)).stdout
+    sub = hitl("resume", "--help", env_file=str(env_file)).stdout
+    url = f"http://127.0.0.1:{port}"
+    rule = "http://127.0.0.1:${HITL_PORT:-8123}"
+    for text in (top, sub):
+        flat = " ".join(text.split())
+        assert f"currently {url}" in flat and rule in flat and "LANGGRAPH_URL" in flat
+        assert set(re.findall(r"https?://[^\s);,]+", flat)) == {url, rule, "http://host:port"}
+    assert "HITL_PORT" in top  # the environment section says what it does
+    down = hitl("pending", env_file=str(env_file))  # and the client really goes there
+    assert down.returncode == 1 and f"cannot reach the server at {url}" in down.stderr
+    assert "make dev" in down.stderr
+
+
+def test_help_answers_without_importing_the_sdk():
+    """``hitl --help`` must be quick: no langgraph_sdk, httpx or graph models (issue 24)."""
+    probe = (
+        "import sys; from sdk_client.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = {'langgraph_sdk', 'httpx', 'langgraph', 'graphs'}\n"
+        "print('HEAVY', sorted(heavy & set(sys.modules)))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={**os.environ, "HITL_ENV_FILE": os.devnull},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "HEAVY []" in proc.stdout, proc.stdout + proc.stderr
+
+
+def cli_against(server: Server, monkeypatch, *argv: str) -> int:
+    """Run one CLI command (after parsing) against the mocked server."""
+    from sdk_client import cli, transport
+
+    class Mocked(HitlClient):  # the real one, however often the module is patched
+        def __init__(self, url, token=None, timeout=60.0):
+            super().__init__(url, token, timeout, transport=httpx.MockTransport(server))
+
+    monkeypatch.setattr(transport, "HitlClient", Mocked)
+    return run(cli.run(cli.parse_args(["--url", URL, "--token", "dev-bob", *argv])))
+
+
+def test_a_decision_the_step_does_not_offer_is_refused_in_its_words_and_not_sent(monkeypatch):
+    offered = [{"id": PAUSE, "value": {"role": "manager", "options": ["approve", "reject"]},
+                "response_schema": SCHEMA}]  # fmt: skip
+    server = Server(ok(thread(pauses=offered)))
+    with pytest.raises(ClientError) as refused:
+        cli_against(server, monkeypatch, "resume", THREAD, "edit", "--amount", "40")
+    said = "invalid answer, not sent: this step offers approve or reject, not edit"
+    assert str(refused.value) == said and refused.value.kind == "invalid"
+    assert "Additional properties" not in str(refused.value)
+    assert [r.method for r in server.requests] == ["GET"]  # the read, nothing sent
+    chain = [{"id": PAUSE, "value": {"options": ["retry", "cancel"]}}]
+    server = Server(ok(thread(pauses=chain)))
+    with pytest.raises(ClientError, match="this step offers retry or cancel, not approve"):
+        cli_against(server, monkeypatch, "resume", THREAD, "approve")
+
+
+def test_pending_cuts_long_descriptions_with_an_ellipsis():
+    from sdk_client import Outcome
+    from sdk_client.cli import render_pending
+
+    long = "A very long description of something that goes on and on for the table"
+    pause = {"id": PAUSE, "value": {"role": "manager", "amount": 500.0, "description": long}}
+    table = render_pending([Outcome(THREAD, "expense_approval", "waiting", interrupts=[pause])])
+    row = table.splitlines()[-1]
+    cell = row.split("500.00")[1].strip()
+    assert cell.endswith("…") and len(cell) <= 40 and long.startswith(cell[:-1])
+    short = {"id": PAUSE, "value": {"role": "manager", "amount": 5.0, "description": "Pens"}}
+    table = render_pending([Outcome(THREAD, "expense_approval", "waiting", interrupts=[short])])
+    assert table.splitlines()[-1].endswith("Pens")
+
+
+def test_version_is_looked_up_only_when_asked_and_printed_on_stdout(capsys):
+    from sdk_client.cli import parse_args
+
+    with pytest.raises(SystemExit) as done:
+        parse_args(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.startswith("hitl ")
