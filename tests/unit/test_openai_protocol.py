@@ -12,21 +12,10 @@ from graphs import payments
 from graphs.assistant.graph import build_graph
 from tests.openai_stub import OpenAIStub
 
-PROVIDER_VARS = [
-    "AZURE_OPENAI_ENDPOINT",
-    "DIAL_API_KEY",
-    "AZURE_OPENAI_API_KEY",
-    "OPENAI_API_KEY",
-    "OPENAI_BASE_URL",
-    "AZURE_OPENAI_DEPLOYMENT_NAME",
-]
-
 
 @pytest.fixture
-def stub(tmp_path, monkeypatch):
-    for name in PROVIDER_VARS:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HITL_DATA_DIR", str(tmp_path))
+def stub(offline, monkeypatch):
+    monkeypatch.delenv("AZURE_OPENAI_DEPLOYMENT_NAME", raising=False)
     monkeypatch.setenv("HITL_LLM_MAX_RETRIES", "0")
     with OpenAIStub() as server:
         yield server
