@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the tests need: a Postgres server (throwaway clusters), Chromium
 # (the inbox's browser tests; Playwright cannot download a browser here) and node/npm
-# (the JS SDK's tests).
+# (the JS SDK's tests and scripts/agent_inbox.py, which builds Agent Inbox for its tests).
 set -euo pipefail
 missing=()
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
