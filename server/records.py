@@ -22,6 +22,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from graphs.common import store
+from server.threads import updated_at
 
 
 def retention_days() -> float:
@@ -31,12 +32,7 @@ def retention_days() -> float:
 
 def too_recent(thread: dict[str, Any], now: datetime | None = None) -> str | None:
     """Why a decided thread may not be deleted yet (None: past the retention period)."""
-    updated = thread.get("updated_at")
-    if isinstance(updated, str):
-        updated = datetime.fromisoformat(updated.replace("Z", "+00:00"))
-    if not isinstance(updated, datetime):
-        return None
-    until = updated + timedelta(days=retention_days())
+    until = updated_at(thread) + timedelta(days=retention_days())
     if (now or datetime.now(UTC)) >= until:
         return None
     return (f"kept until {until:%Y-%m-%d %H:%M} UTC "

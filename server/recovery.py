@@ -48,7 +48,7 @@ from langgraph_sdk.client import LangGraphClient
 from graphs.common.access import addressee, first_addressee
 from graphs.common.audit import SYSTEM, trail
 from server.internal import INTERNAL_WRITE
-from server.threads import all_threads, pending_pauses
+from server.threads import all_threads, pending_pauses, updated_at
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ async def runtime_thread_ids(client: LangGraphClient, status: str | None = None)
 async def runtime_threads(client: LangGraphClient) -> dict[str, datetime]:
     """Every thread the runtime knows, with when its record was last written."""
     return {
-        str(t["thread_id"]): datetime.fromisoformat(str(t["updated_at"]).replace("Z", "+00:00"))
+        str(t["thread_id"]): updated_at(t)
         async for t in all_threads(client, select=["thread_id", "updated_at"])
     }
 

@@ -12,7 +12,7 @@ checkpoint):
 
 - after every cancel the auth handlers let through (:func:`after_cancel`);
 - when an answer finds the record and the checkpoint disagreeing
-  (:func:`pauses_in_checkpoint`, from ``server.auth``);
+  (:func:`restoring`, from ``server.auth``);
 - on every sweep, for threads that went idle since the last one (:func:`sweep`).
 
 Only ``idle`` threads: a failed one (``error``) is a person's to look at, and
@@ -22,15 +22,15 @@ re-running it would retry what failed.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
 from server.recovery import refresh_threads
+from server.threads import as_server, updated_at
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def in_background(coro: Any) -> None:
     A fresh context: the caller's auth context must not follow the task into the
     server's own calls.
     """
-    task = asyncio.get_running_loop().create_task(coro, context=contextvars.Context())
+    task = as_server(coro)
     _tasks.add(task)
     task.add_done_callback(_tasks.discard)
 
@@ -94,10 +94,7 @@ async def restoring(thread: dict[str, Any]) -> bool:
     if thread.get("status") != "idle":
         return False
     thread_id = str(thread["thread_id"])
-    task = asyncio.get_running_loop().create_task(
-        out_of_step(get_client(), thread_id), context=contextvars.Context()
-    )
-    if not await task:
+    if not await as_server(out_of_step(get_client(), thread_id)):
         return False
     in_background(repair(get_client(), thread_id))
     return True
@@ -124,15 +121,9 @@ async def sweep(client: LangGraphClient, since: datetime) -> int:
             status="idle", limit=100, offset=offset, sort_by="updated_at",
             sort_order="desc", select=["thread_id", "updated_at"],
         )  # fmt: skip
-        recent = [t for t in page if _time(t["updated_at"]) >= since]
+        recent = [t for t in page if updated_at(t) >= since]
         for thread in recent:
             repaired += await repair(client, str(thread["thread_id"]))
         if len(recent) < len(page) or len(page) < 100:
             return repaired
         offset += 100
-
-
-def _time(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Coroutine
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from langgraph_sdk import Auth
 from langgraph_sdk.client import LangGraphClient
 from starlette.exceptions import HTTPException
 
 PAGE = 500
+T = TypeVar("T")
 
 
 async def all_threads(
@@ -30,6 +32,23 @@ async def all_threads(
         offset += PAGE
 
 
+def as_server(coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+    """Run ``coro`` as the server itself, in a fresh context.
+
+    The fresh context carries no caller's auth context: the runtime and the in-process
+    client would otherwise act as the user whose request is being served.
+    """
+    return asyncio.get_running_loop().create_task(coro, context=contextvars.Context())
+
+
+def updated_at(thread: dict[str, Any]) -> datetime:
+    """When a thread's record was last written (the API gives a string, the runtime a datetime)."""
+    value = thread["updated_at"]
+    if not isinstance(value, datetime):
+        value = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 def pending_pauses(thread: dict[str, Any]) -> list[dict[str, Any]]:
     """The pending interrupts of a thread record (grouped by task on the server)."""
     return [i for group in (thread.get("interrupts") or {}).values() for i in group]
@@ -43,12 +62,8 @@ async def read_thread(ctx: Auth.types.BaseAuthContext | None, thread_id: Any) ->
     in-process client does the same at twice the cost. None: missing or hidden.
     """
     if ctx is None:
-        # The runtime falls back to the auth context of the request being served: the
-        # server's own read runs in a fresh context, which has none.
-        task = asyncio.get_running_loop().create_task(
-            _read(None, thread_id), context=contextvars.Context()
-        )
-        return await task
+        # The runtime falls back to the auth context of the request being served.
+        return await as_server(_read(None, thread_id))
     return await _read(ctx, thread_id)
 
 
