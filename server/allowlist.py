@@ -48,6 +48,16 @@ def one_of(*allowed: Any, why: str = "") -> Check:
     return check
 
 
+def empty(value: Any) -> bool:
+    """Whether a value carries nothing (absent, null, false, an empty string or container)."""
+    return value in (None, [], {}, "", False)
+
+
+def unset(why: str) -> Check:
+    """A field that may only carry nothing: ``why`` says what a value would do."""
+    return lambda value, _role: None if empty(value) else why
+
+
 def flag(value: Any, _role: str) -> str | None:
     """A boolean (as JSON, or as a query string's true / false)."""
     if isinstance(value, bool) or str(value).lower() in ("true", "false", "0", "1"):

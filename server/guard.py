@@ -43,7 +43,6 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -56,6 +55,7 @@ from graphs.common.audit import trail
 from graphs.common.decisions import APPROVING, decision_word, native_answer, schema_error
 from graphs.common.fields import describe_error
 from graphs.common.pauses import is_overdue
+from server.allowlist import Check, anything, empty, one_of, unset
 from server.threads import pending_pauses
 
 MAX_TEXT = 4_000
@@ -165,46 +165,30 @@ def check_size(value: Any, where: str, depth: int = 0) -> None:
                        depth + 1)  # fmt: skip
 
 
-def _empty(value: Any) -> bool:
-    return value in (None, [], {}, "", False)
-
-
-def _unset(why: str) -> Callable[[Any], str | None]:
-    return lambda value: None if _empty(value) else why
-
-
-def _among(*allowed: Any) -> Callable[[Any], str | None]:
-    return lambda value: None if value in allowed else f"must be one of {list(allowed)}"
-
-
-def _known(value: Any) -> None:
-    return None
-
-
 STEER = "workflows pause where their policy says"
 FORK = ("runs start from the thread's latest checkpoint: replays and forks from an earlier "
         "checkpoint are not allowed")  # fmt: skip
-RUN_FIELDS: dict[str, Callable[[Any], str | None]] = {
+RUN_FIELDS: dict[str, Check] = {
     **dict.fromkeys(
         ("thread_id", "assistant_id", "run_id", "status", "metadata", "prevent_insert_if_inflight"),
-        _known,
+        anything,
     ),
-    "multitask_strategy": _among("reject", "enqueue"),
-    "if_not_exists": _among("reject", "create"),
-    "after_seconds": _unset("runs start when they are sent"),
-    "kwargs": _known,  # RUN_KWARGS
+    "multitask_strategy": one_of("reject", "enqueue"),
+    "if_not_exists": one_of("reject", "create"),
+    "after_seconds": unset("runs start when they are sent"),
+    "kwargs": anything,  # RUN_KWARGS
 }
 """What a ``threads.create_run`` event may carry, whatever route or client sent it."""
-RUN_KWARGS: dict[str, Callable[[Any], str | None]] = {
-    **dict.fromkeys(("input", "command", "config", "stream_mode"), _known),  # judged below
-    **dict.fromkeys(("subgraphs", "resumable", "checkpoint_during"), _known),
-    "context": _known,  # a copy of config.configurable when not sent: judged with it
-    "interrupt_before": _unset(STEER),
-    "interrupt_after": _unset(STEER),
-    "webhook": _unset("run webhooks are not available (notifications: HITL_WEBHOOK_URL)"),
-    "feedback_keys": _unset("feedback is not collected here"),
-    "temporary": _unset("a run's thread is kept: it holds the request's record"),
-    "durability": _among(None, "async", "sync"),
+RUN_KWARGS: dict[str, Check] = {
+    **dict.fromkeys(("input", "command", "config", "stream_mode"), anything),  # judged below
+    **dict.fromkeys(("subgraphs", "resumable", "checkpoint_during"), anything),
+    "context": anything,  # a copy of config.configurable when not sent: judged with it
+    "interrupt_before": unset(STEER),
+    "interrupt_after": unset(STEER),
+    "webhook": unset("run webhooks are not available (notifications: HITL_WEBHOOK_URL)"),
+    "feedback_keys": unset("feedback is not collected here"),
+    "temporary": unset("a run's thread is kept: it holds the request's record"),
+    "durability": one_of(None, "async", "sync"),
 }
 CONFIG_KEYS = {"configurable", "metadata", "tags", "run_name", "recursion_limit"}
 CLIENT_CONFIGURABLE = {"thread_id", "checkpoint_ns"}
@@ -226,14 +210,14 @@ def check_shape(value: dict[str, Any]) -> None:
         for key, item in given.items():
             rule = allowed.get(key)
             if rule is None:
-                if _empty(item):
+                if empty(item):
                     continue  # a field the server fills with nothing carries nothing
                 raise refuse(403, f"{key} is not accepted on a run")
-            if error := rule(item):
+            if error := rule(item, ""):
                 raise refuse(403, f"{key}: {error}")
     config = kwargs.get("config") or {}
     for key in sorted(set(config) - CONFIG_KEYS):
-        if not _empty(config[key]):
+        if not empty(config[key]):
             raise refuse(403, f"config.{key} is not accepted on a run "
                          f"(accepted: {', '.join(sorted(CONFIG_KEYS))})")  # fmt: skip
     limit = config.get("recursion_limit")
@@ -243,20 +227,20 @@ def check_shape(value: dict[str, Any]) -> None:
     # which the server copies into it before adding its own keys): an allowlist of its keys.
     for key, item in (kwargs.get("context") or {}).items():
         if key in ("checkpoint_id", "checkpoint_map"):
-            if not _empty(item):
+            if not empty(item):
                 raise refuse(403, FORK)
         elif key not in CLIENT_CONFIGURABLE:
             raise refuse(403, f"{key!r} in context or config.configurable is not accepted: "
                          "approval rules belong to the deployment, for everyone: pick an "
                          "assistant (admins configure them)")  # fmt: skip
     configurable = config.get("configurable") or {}
-    if any(not _empty(configurable.get(k)) for k in ("checkpoint_id", "checkpoint_map")):
+    if any(not empty(configurable.get(k)) for k in ("checkpoint_id", "checkpoint_map")):
         raise refuse(403, FORK)  # from the body's `checkpoint`
     command = kwargs.get("command") or {}
     if not isinstance(command, dict):
         raise refuse(422, "command must be an object")
     for key, item in command.items():
-        if key not in COMMAND_KEYS or (key != "resume" and not _empty(item)):
+        if key not in COMMAND_KEYS or (key != "resume" and not empty(item)):
             raise refuse(403, f"command.{key} is not allowed: an answer carries "
                          "command.resume only")  # fmt: skip
 
