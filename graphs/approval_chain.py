@@ -11,7 +11,7 @@ chain at once. The requester can never approve their own request.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, NotRequired
+from typing import Literal, NotRequired
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
@@ -19,9 +19,8 @@ from langgraph.runtime import Runtime
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, model_validator, with_config
 from typing_extensions import TypedDict
 
-from graphs.common import events
-from graphs.common.access import check_approver
-from graphs.common.audit import SYSTEM, AuditEntry, audit_entry
+from graphs.common.audit import AuditEntry
+from graphs.common.contract import Pause
 from graphs.common.decisions import NotedModel
 from graphs.common.fields import (
     Amount,
@@ -33,18 +32,10 @@ from graphs.common.fields import (
     describe_error,
     validate_input,
 )
-from graphs.common.pauses import (
-    EXPIRED,
-    WorkflowState,
-    ask_human,
-    due_at,
-    human_interrupt,
-    markdown,
-)
+from graphs.common.pauses import Answered, Expired, Refused, WorkflowState, decide, due_at
 from graphs.common.policy import pin_context
 
 OPTIONS = ["approve", "edit", "reject"]
-REQUEST_FIELDS = ("amount", "description", "requester", "category")
 DEFAULT_POLICY = [
     {"above": 100, "role": "manager"},
     {"above": 1_000, "role": "finance"},
@@ -200,56 +191,35 @@ def review(state: State, config: RunnableConfig) -> dict:
     if role is None:
         raise ValueError("review reached with no level left to ask")
     levels = required_roles(state["amount"], policy)
-    step, request = levels.index(role) + 1, {k: state.get(k) for k in REQUEST_FIELDS}
-    history = state.get("audit") or []
-    asks = f"**{state['requester']}** asks for **{state['amount']:,.2f}**: {state['description']}"
-    why = f"step {step} of {len(levels)} ({' → '.join(levels)}): {role} decides"
-    payload = {
-        **human_interrupt(
-            f"Approve request: step {step} of {len(levels)} ({role})",
-            request,
-            markdown(asks, why, state["due_at"], history),
-            OPTIONS,
-            editable=list(Changes.model_fields),
-        ),  # fmt: skip
-        "type": "approval_chain",
-        "step": step,
-        "role": role,
-        "levels": levels,
-        "request": request,
-        "options": OPTIONS,
-        "history": history,
-        "due_at": state["due_at"],
-    }
-    answer, error = ask_human(payload, ChainDecision, state.get("review_error"))
-    hours = state["settings"]["deadline_hours"]
-    if answer == EXPIRED:
-        last = levels.index(role) == len(levels) - 1
-        escalate = state["settings"]["on_expiry"] == "escalate" and not last
-        note = f"No decision by {state['due_at']}: " + (
-            "passed to the next level" if escalate else "rejected as expired"
-        )
-        entry = audit_entry(step, role, EXPIRED, SYSTEM, note)
-        update = {"review_error": None, "audit": [entry], "due_at": due_at(hours)}
-        return update if escalate else {**update, "status": "rejected"}
-    if answer is None:
-        return {"review_error": error}
-    requester = state["requester"] if answer.decision != "reject" else None
-    approver, error = check_approver(answer.approver, config, role, requester)
-    if error:
-        return {"review_error": error}
-    events.emit(events.Decided(approver))
-    changes = answer.changes.model_dump(exclude_none=True) if answer.changes else None
-    entry = audit_entry(step, role, answer.decision, approver, answer.note, changes)
-    update: dict[str, Any] = {
-        "review_error": None,
-        "audit": [entry],
-        "due_at": due_at(hours),  # the next level's clock
-        **(changes or {}),
-    }
-    if answer.decision == "reject":
-        update["status"] = "rejected"
-    return update
+    step, hours = levels.index(role) + 1, state["settings"]["deadline_hours"]
+    pause = Pause.about(
+        Request,
+        state,
+        type="approval_chain",
+        action=f"Approve request: step {step} of {len(levels)} ({role})",
+        options=OPTIONS,
+        editable=Changes,
+        why=f"step {step} of {len(levels)} ({' → '.join(levels)}): {role} decides",
+        role=role,
+        step=step,
+        levels=levels,
+        history=state.get("audit") or [],
+        due_at=state["due_at"],
+    )
+    match decide(pause, ChainDecision, state, config):
+        case Expired() as expired:
+            escalate = state["settings"]["on_expiry"] == "escalate" and step < len(levels)
+            note = f"No decision by {state['due_at']}: " + (
+                "passed to the next level" if escalate else "rejected as expired"
+            )
+            update = {**expired.update(note), "due_at": due_at(hours)}
+            return update if escalate else {**update, "status": "rejected"}
+        case Refused() as refused:
+            return refused.update
+        case Answered(answer=answer, entry=entry) as decided:
+            # The next level's clock starts now; an edit changes the request itself.
+            update = {**decided.update, "due_at": due_at(hours), **(entry["changes"] or {})}
+            return {**update, "status": "rejected"} if answer.decision == "reject" else update
 
 
 def finalize(state: State) -> dict:

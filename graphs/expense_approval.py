@@ -14,22 +14,14 @@ from typing import Literal, NotRequired
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
-from pydantic import ConfigDict, with_config
+from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
-from graphs.common import events
-from graphs.common.access import check_approver
 from graphs.common.audit import SYSTEM, AuditEntry, audit_entry
+from graphs.common.contract import Pause
 from graphs.common.decisions import Decision
 from graphs.common.fields import Amount, Limit, StrictModel, Text, validate_input
-from graphs.common.pauses import (
-    EXPIRED,
-    WorkflowState,
-    ask_human,
-    due_at,
-    human_interrupt,
-    markdown,
-)
+from graphs.common.pauses import Answered, Expired, Refused, WorkflowState, decide, due_at
 from graphs.common.policy import pin_context, pinned
 
 AUTO_APPROVED_NOTE = "Auto-approved (under limit)"
@@ -90,9 +82,9 @@ class Request(StrictModel):
     amount: Amount
     description: Text
     requester: str | None = None
-    status: Literal["pending"] | None = None
+    status: Literal["pending"] | None = Field(default=None, exclude=True)
     """The seed notebook sends ``status: "pending"``: accepted as that, and ignored."""
-    approver_note: Literal[""] | None = None
+    approver_note: Literal[""] | None = Field(default=None, exclude=True)
     """The seed notebook sends an empty ``approver_note``: accepted as that, and ignored."""
 
 
@@ -119,43 +111,27 @@ def approve(state: State, config: RunnableConfig) -> dict:
             "approver_note": AUTO_APPROVED_NOTE,
             "audit": [audit_entry(1, ctx.approver_role, "approved", SYSTEM, AUTO_APPROVED_NOTE)],
         }
-    request = {k: state.get(k) for k in ("amount", "description", "requester")}
-    asks = f"**{request['requester']}** asks for **{state['amount']:,.2f}**: {state['description']}"
-    why = f"over the {ctx.approval_threshold:,.2f} threshold; a {ctx.approver_role} decides"
-    inbox = human_interrupt("Approve expense", request, markdown(asks, why, state["due_at"], []),
-                            OPTIONS)  # fmt: skip
-    payload = {
-        **inbox,
-        "type": "expense_approval",
-        **request,  # its own description wins over the HumanInterrupt one (seed contract)
-        "options": OPTIONS,
-        "role": ctx.approver_role,
-        "threshold": ctx.approval_threshold,
-        "due_at": state["due_at"],
-    }
-    answer, error = ask_human(payload, Decision, state.get("review_error"))
-    if answer == EXPIRED:
-        note = f"Expired: no decision by {state['due_at']}"
-        return {
-            "status": "rejected",
-            "approver_note": note,
-            "review_error": None,
-            "audit": [audit_entry(1, ctx.approver_role, EXPIRED, SYSTEM, note)],
-        }
-    if answer is None:
-        return {"review_error": error}
-    requester = state.get("requester") if answer.approved else None
-    approver, error = check_approver(answer.approver, config, ctx.approver_role, requester)
-    if error:
-        return {"review_error": error}
-    events.emit(events.Decided(approver))
-    status = "approved" if answer.approved else "rejected"
-    return {
-        "status": status,
-        "approver_note": answer.note,
-        "review_error": None,
-        "audit": [audit_entry(1, ctx.approver_role, status, approver, answer.note)],
-    }
+    pause = Pause.about(
+        Request,
+        state,
+        type="expense_approval",
+        action="Approve expense",
+        options=OPTIONS,
+        why=f"over the {ctx.approval_threshold:,.2f} threshold; a {ctx.approver_role} decides",
+        role=ctx.approver_role,
+        due_at=state["due_at"],
+    )
+    # The seed notebook reads the request's own keys at the payload's top level.
+    seed = {"threshold": ctx.approval_threshold, **pause.request}
+    match decide(pause, Decision, state, config, **seed):
+        case Expired() as expired:
+            note = f"Expired: no decision by {state['due_at']}"
+            return {**expired.update(note), "status": "rejected", "approver_note": note}
+        case Refused() as refused:
+            return refused.update
+        case Answered(answer=answer) as decided:
+            status = "approved" if answer.approved else "rejected"
+            return {**decided.update, "status": status, "approver_note": answer.note}
 
 
 def finalize(state: State) -> dict:

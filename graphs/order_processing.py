@@ -27,10 +27,9 @@ from pydantic import ConfigDict, Field, ValidationError, with_config
 from typing_extensions import TypedDict
 
 from graphs import payments
-from graphs.common import events
-from graphs.common.access import check_approver
-from graphs.common.audit import SYSTEM, AuditEntry, audit_entry
-from graphs.common.decisions import APPROVING, Decision
+from graphs.common.audit import SYSTEM, AuditEntry
+from graphs.common.contract import Pause
+from graphs.common.decisions import Decision, approves
 from graphs.common.fields import (
     Amount,
     Approver,
@@ -40,14 +39,7 @@ from graphs.common.fields import (
     describe_error,
     validate_input,
 )
-from graphs.common.pauses import (
-    EXPIRED,
-    WorkflowState,
-    ask_human,
-    due_at,
-    human_interrupt,
-    markdown,
-)
+from graphs.common.pauses import Answered, Expired, Refused, WorkflowState, decide, due_at
 from graphs.common.policy import pin_context, pinned
 
 PAYMENT_RETRY = RetryPolicy(
@@ -128,10 +120,31 @@ class Request(StrictModel):
     requester: str | None = Field(default=None, max_length=200)
     customer: str | None = Field(default=None, max_length=200)
     items: list[Any] | None = Field(default=None, max_length=1000)
-    order_id: Literal[""] | None = None
+    order_id: Literal[""] | None = Field(default=None, exclude=True)
     """The seed notebook sends an empty ``order_id``: accepted as that, and ignored."""
-    payment_result: Annotated[dict[str, Any], Field(max_length=0)] | None = None
+    payment_result: Annotated[dict[str, Any], Field(max_length=0)] | None = Field(
+        default=None, exclude=True
+    )
     """The seed notebook sends an empty ``payment_result``: accepted as that, and ignored."""
+
+
+class Order(StrictModel):
+    """An order as its approver sees it."""
+
+    order_id: str = Field(title="Order")
+    amount: Amount
+    customer: str | None = None
+    items: list[Any] | None = None
+    requester: str | None = None
+
+
+class FailedCharge(StrictModel):
+    """A charge whose retries ran out, as the approver sees it."""
+
+    order_id: str = Field(title="Order")
+    amount: Amount
+    payment_error: str | None = Field(default=None, title="Error")
+    requester: str | None = None
 
 
 class RetryDecision(StrictModel):
@@ -190,26 +203,23 @@ def approve_order(state: State, config: RunnableConfig) -> dict:
     before = state.get("unreviewed_today") or 0.0
     if round(before + state["amount"], 2) <= ctx.approval_limit:
         return {"status": "approved"}
-    order = {k: state.get(k) for k in ("order_id", "amount", "customer", "items", "requester")}
-    asks = (f"**{order['requester']}** orders **{state['amount']:,.2f}** "
-            f"({state['order_id']}) for {order['customer'] or 'no customer named'}")  # fmt: skip
+    who = state.get("requester") or "the requester"
     why = f"over the {ctx.approval_limit:,.2f} order limit; nothing is charged before approval"
     if state["amount"] <= ctx.approval_limit:
-        why = (f"with the {before:,.2f} {order['requester'] or 'the requester'} already moved "
-               f"without a manager today, it is {why}")  # fmt: skip
-    options = ["approve", "reject"]
-    payload = {
-        **human_interrupt(
-            "Approve order", order, markdown(asks, why, state["due_at"], []), options
-        ),  # fmt: skip
-        "type": "order_approval",
-        **order,
-        "options": options,
-        "role": ctx.approver_role,
-        "limit": ctx.approval_limit,
-        "due_at": state["due_at"],
-    }
-    return _decide(state, config, payload, Decision)
+        why = f"with the {before:,.2f} {who} already moved without a manager today, it is {why}"
+    pause = Pause.about(
+        Order,
+        state,
+        type="order_approval",
+        action="Approve order",
+        headline=f"{who} orders {state['amount']:,.2f} ({state['order_id']}) for "
+        + (state.get("customer") or "no customer named"),
+        options=["approve", "reject"],
+        why=why,
+        role=ctx.approver_role,
+        due_at=state["due_at"],
+    )
+    return _decide(pause, state, config, Decision, limit=ctx.approval_limit)
 
 
 def charge(state: State, config: RunnableConfig) -> dict:
@@ -253,62 +263,48 @@ def charge(state: State, config: RunnableConfig) -> dict:
 def handle_failure(state: State, config: RunnableConfig) -> dict:
     """Ask a human whether to retry a payment that kept failing, or cancel the order."""
     ctx = pinned(state, Context)
-    failed = {k: state.get(k) for k in ("order_id", "amount", "payment_error", "requester")}
-    asks = (f"The charge of **{state['amount']:,.2f}** for {state['order_id']} kept failing: "
-            f"{state.get('payment_error')}")  # fmt: skip
-    why = ("the gateway's retries ran out. Accept retries the charge (still charged once at "
-           "most); a response cancels the order, with your text as the note")  # fmt: skip
-    options = ["retry", "cancel"]
-    payload = {
-        **human_interrupt(
-            "Payment failed: retry the charge?",
-            failed,
-            markdown(asks, why, state["due_at"], state.get("audit") or []),
-            options,
-        ),  # fmt: skip
-        "type": "payment_failed",
-        **failed,
-        "options": options,
-        "role": ctx.approver_role,
-        "due_at": state["due_at"],
-    }
-    return _decide(state, config, payload, RetryDecision)
+    pause = Pause.about(
+        FailedCharge,
+        state,
+        type="payment_failed",
+        action="Payment failed: retry the charge?",
+        headline=f"Payment failed: the charge of {state['amount']:,.2f} for {state['order_id']} "
+        f"kept failing: {state.get('payment_error')}",
+        options=["retry", "cancel"],
+        why="the gateway's retries ran out. Retry charges it again (still charged once at "
+        "most); cancel ends the order",
+        role=ctx.approver_role,
+        step=2,
+        history=state.get("audit") or [],
+        due_at=state["due_at"],
+    )
+    return _decide(pause, state, config, RetryDecision)
 
 
 def _decide(
+    pause: Pause,
     state: State,
     config: RunnableConfig,
-    payload: dict[str, Any],
     model: type[Decision] | type[RetryDecision],
+    **extra: Any,
 ) -> dict:
-    """Pause with ``payload``; set ``status`` to ``approved`` or ``cancelled`` from the answer."""
-    answer, error = ask_human(payload, model, state.get("review_error"))
-    step = {"order_approval": 1, "payment_failed": 2}[payload["type"]]
-    if answer == EXPIRED:
-        note = f"expired: no decision by {state['due_at']}"
-        return {
-            "status": "cancelled",
-            "review_error": None,
-            "decided_by": SYSTEM,
-            "payment_error": note,
-            "audit": [audit_entry(step, payload["role"], EXPIRED, SYSTEM, note)],
-        }
-    approver = None
-    if answer is not None:
-        requester = state.get("requester") if answer.decision in APPROVING else None
-        approver, error = check_approver(answer.approver, config, payload["role"], requester)
-    if error:
-        return {"review_error": error}
-    events.emit(events.Decided(approver))
-    go = answer.decision in ("approve", "approved", "retry")
-    entry = audit_entry(step, payload["role"], answer.decision, approver, answer.note)
-    return {
-        "status": "approved" if go else "cancelled",
-        "review_error": None,
-        "decided_by": approver,
-        "payment_error": None if go else state.get("payment_error"),
-        "audit": [entry],
-    }
+    """Ask ``pause``; set ``status`` to ``approved`` or ``cancelled`` from the answer."""
+    # The seed notebook reads the order's own keys at the payload's top level.
+    match decide(pause, model, state, config, **pause.request, **extra):
+        case Expired() as expired:
+            note = f"expired: no decision by {state['due_at']}"
+            return {**expired.update(note), "status": "cancelled", "decided_by": SYSTEM,
+                    "payment_error": note}  # fmt: skip
+        case Refused() as refused:
+            return refused.update
+        case Answered(answer=answer, approver=approver) as decided:
+            go = approves(answer.decision)
+            return {
+                **decided.update,
+                "status": "approved" if go else "cancelled",
+                "decided_by": approver,
+                "payment_error": None if go else state.get("payment_error"),
+            }
 
 
 def _approved_by_a_person(state: State) -> bool:
@@ -316,7 +312,7 @@ def _approved_by_a_person(state: State) -> bool:
 
     A retry after failed payments (step 2) decides about the gateway, not the amount.
     """
-    return any(e["step"] == 1 and e["decision"] in APPROVING for e in state.get("audit") or [])
+    return any(e["step"] == 1 and approves(e["decision"]) for e in state.get("audit") or [])
 
 
 def _faults(settings: dict[str, Any]) -> payments.GatewayFaults:

@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import NoReturn
 from urllib.parse import parse_qsl
 
 from langgraph_sdk import get_client
@@ -25,7 +26,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from graphs.common import events
+from graphs.common import events, fence
 from server import allowlist, lock, openapi, records, repair, wake
 from server.auth import caller, user_for
 from server.checkpointer import checkpoint_path
@@ -47,9 +48,24 @@ def embedded_sqlite_mode() -> bool:
     )
 
 
+def refuse_to_start(reason: str) -> NoReturn:
+    """Stop the server, plainly: no traceback, nothing recovered, nothing served."""
+    print(f"\nerror: {reason}\n", file=sys.stderr, flush=True)  # noqa: T201
+    sys.stdout.flush()
+    os._exit(1)
+
+
 @asynccontextmanager
 async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-    """Watch workflow pauses, repair what a crash left behind, then serve."""
+    """Check the fence, watch workflow pauses, repair what a crash left behind, then serve."""
+    # First: the private APIs below (and on every request) are the versions they were
+    # written for, or the server says what is degraded, or refuses to start.
+    findings = await asyncio.to_thread(fence.check, embedded=embedded_sqlite_mode())
+    for found in findings:
+        if found.status == "degraded":
+            logger.warning(found.line())
+    if reason := fence.refusal(findings):
+        refuse_to_start(reason)
     openapi.publish()
     notifier = Notifier.from_env(get_client())
     listener = PauseListener(get_client(), asyncio.get_running_loop(), notifier)
@@ -58,10 +74,7 @@ async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         try:  # before recovery touches the data: one server per data directory
             await asyncio.to_thread(lock.hold, os.environ.get("LANGGRAPH_API_URL"))
         except lock.DataDirectoryInUse as exc:
-            # Refuse to start, plainly: no traceback, nothing recovered, nothing served.
-            print(f"\nerror: {exc}\n", file=sys.stderr, flush=True)  # noqa: T201
-            sys.stdout.flush()
-            os._exit(1)
+            refuse_to_start(str(exc))
         wake.install()
         await recover(get_client(), await asyncio.to_thread(checkpoint_path))
     background = [asyncio.create_task(sweep_forever(get_client(), sweep_interval(), repair.sweep))]

@@ -54,7 +54,7 @@ async def as_caller(request: Request) -> AsyncIterator[LangGraphClient]:
     context; ``with_user`` (langgraph-api's) sets it for the calls made here, so
     the resource handlers filter and check exactly as for an HTTP client.
     """
-    from langgraph_api.utils import with_user  # noqa: PLC0415 - only inside a server
+    from graphs.common.fence import with_user  # noqa: PLC0415 - langgraph-api's, fenced
 
     async with with_user(request.user, request.scope.get("auth")):
         yield get_client()

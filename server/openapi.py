@@ -5,15 +5,16 @@ reads the whole merged app that way, so its own routes come out blank (``{}``)
 and win the merge: without this, ``/openapi.json`` and ``/docs`` describe no
 request body and no parameter of any route. :func:`publish` replaces that
 description with this one (the project's routes only), once the server is up.
-It uses langgraph-api's ``set_custom_spec``, a private hook (0.16).
+It uses langgraph-api's ``set_custom_spec``, a private hook: the fence's
+``openapi-custom-spec`` entry (``graphs/common/fence.py``), optional.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from typing import Any
 
+from graphs.common import fence
 from server.notify import STATUSES
 
 logger = logging.getLogger(__name__)
@@ -79,8 +80,7 @@ PATHS: dict[str, Any] = {
 def publish() -> None:
     """Describe the project's routes in ``/openapi.json`` without blanking the server's own."""
     try:
-        # The module, not the route function of the same name in langgraph_api.api.
-        openapi = importlib.import_module("langgraph_api.api.openapi")
+        openapi = fence.openapi_module()
     except ImportError:
         return
     if not hasattr(openapi, "set_custom_spec"):

@@ -23,16 +23,16 @@ set from the checkpoint: ``waiting_for`` from its pending pauses, ``answered_by`
 from its audit trail, ``owner`` from the checkpoint's metadata.
 
 This relies on the runtime's internals (its write cycle, its record of a thread)
-and on the SQLite checkpointer's tables, so it is fenced like ``server/wake.py``:
-:func:`versions` must be :data:`SUPPORTED`, or recovery logs an error and runs
-anyway (a crash it cannot vouch for is still better repaired than not), and a
-unit test fails when a version moves.
+and on the SQLite checkpointer's tables: the fence's ``recovery-runtime-records``
+and ``sqlite-checkpoint-tables`` entries (``graphs/common/fence.py``), both
+required. On any other version the server refuses to start before recovery is
+reached, and :func:`recover` itself refuses (:class:`fence.Unsupported`) rather
+than repair data it was not written for.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib.metadata
 import json
 import logging
 from collections import defaultdict
@@ -45,6 +45,7 @@ from uuid import UUID
 import aiosqlite
 from langgraph_sdk.client import LangGraphClient
 
+from graphs.common import fence
 from graphs.common.access import addressee, first_addressee
 from graphs.common.audit import SYSTEM, trail
 from server.internal import INTERNAL_WRITE
@@ -60,19 +61,8 @@ INTERNAL_KEYS = {
 
 JOIN_TIMEOUT = 120.0
 
-SUPPORTED = {"langgraph-runtime-inmem": "0.36.7", "langgraph-checkpoint-sqlite": "3.1.2"}
-"""The versions whose thread records and checkpoint tables this module was written for."""
-
-
-def versions() -> dict[str, str | None]:
-    """The installed versions of what recovery relies on."""
-    found = {}
-    for name in SUPPORTED:
-        try:
-            found[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            found[name] = None
-    return found
+FENCED = ("recovery-runtime-records", "sqlite-checkpoint-tables")
+"""The fence's entries recovery relies on (both required)."""
 
 
 def checkpoint_time(checkpoint_id: str) -> datetime:
@@ -198,10 +188,14 @@ async def refresh_threads(
 
 
 async def recover(client: LangGraphClient, db: Path) -> RecoveryReport:
-    """Cancel stale re-queued runs, restore lost threads, reconcile outdated ones."""
-    if (found := versions()) != SUPPORTED:
-        logger.error("recovery was written for %s, this server runs %s: reconciling anyway; "
-                     "check the README's recovery guarantees", SUPPORTED, found)  # fmt: skip
+    """Cancel stale re-queued runs, restore lost threads, reconcile outdated ones.
+
+    Raises:
+        fence.Unsupported: the runtime or the checkpointer is not the version
+            recovery was written for (nothing is touched).
+    """
+    for name in FENCED:
+        await asyncio.to_thread(fence.require, name)
     report = RecoveryReport()
     records = await read_checkpoints(db)
     logger.info("recovery: reconciling %d threads with their checkpoints", len(records))

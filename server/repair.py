@@ -115,6 +115,9 @@ async def sweep(client: LangGraphClient, since: datetime) -> int:
     Failed threads (``error``) are left alone: re-running them would retry whatever
     failed, which is for a person to decide.
     """
+    from server.pauses import reconcile  # noqa: PLC0415 - it imports server.auth, which imports us
+
+    await reconcile(client)  # metadata writes that were lost
     repaired, offset = 0, 0
     while True:
         page = await client.threads.search(

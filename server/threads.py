@@ -12,6 +12,8 @@ from langgraph_sdk import Auth
 from langgraph_sdk.client import LangGraphClient
 from starlette.exceptions import HTTPException
 
+from graphs.common import fence
+
 PAGE = 500
 T = TypeVar("T")
 
@@ -58,7 +60,8 @@ async def read_thread(ctx: Auth.types.BaseAuthContext | None, thread_id: Any) ->
     """A thread's record as ``ctx``'s user may see it (``ctx`` None: the server's own read).
 
     Read through the runtime's own ``Threads.get`` (the interface langgraph-api serves
-    every API call with, in memory or on Postgres); a loopback HTTP call through the
+    every API call with, in memory or on Postgres; private, so reached through
+    ``graphs.common.fence``); a loopback HTTP call through the
     in-process client does the same at twice the cost. None: missing or hidden.
     """
     if ctx is None:
@@ -68,10 +71,7 @@ async def read_thread(ctx: Auth.types.BaseAuthContext | None, thread_id: Any) ->
 
 
 async def _read(ctx: Auth.types.BaseAuthContext | None, thread_id: Any) -> dict | None:
-    # Imported here: langgraph_runtime exists only inside a server.
-    from langgraph_runtime.database import connect  # noqa: PLC0415
-    from langgraph_runtime.ops import Threads  # noqa: PLC0415
-
+    connect, Threads = fence.runtime_threads()  # noqa: N806 - the runtime's class
     try:
         async with connect() as conn:
             found = [t async for t in await Threads.get(conn, thread_id, ctx=ctx)]

@@ -17,9 +17,11 @@ approval cycle (two runs) costs about 2 s where the graph itself needs 4 ms.
   The stock selection code (``Runs.next(wait=False)``) does the rest, unchanged.
 
 Nothing polls: an idle server wakes twice a second, as before. The patch is
-written against one runtime version (:data:`SUPPORTED_VERSION`); any other
-version, or any runtime other than the in-memory one (a deployed LangGraph
-Server), logs a warning and keeps the stock behaviour. The README (*The run-queue wake*)
+the fence's ``run-queue-wake`` entry (``graphs/common/fence.py``), written
+against the runtime version in the fence's table: on any other version the
+fence reports it degraded and the stock queue stays; any runtime other than
+the in-memory one (a deployed LangGraph Server) logs a warning and keeps the
+stock behaviour too. The README (*The run-queue wake*)
 holds the same change as a patch to offer upstream.
 """
 
@@ -28,17 +30,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import importlib.metadata
 import logging
 import os
 import sys
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-logger = logging.getLogger(__name__)
+from graphs.common import fence
 
-SUPPORTED_VERSION = "0.36.7"
-"""The ``langgraph-runtime-inmem`` version whose ``Runs.next`` this patch was written for."""
+logger = logging.getLogger(__name__)
 
 IDLE_TIMEOUT = 0.5
 """The stock idle sleep, kept as the longest wait (delayed runs, and a safety net)."""
@@ -151,20 +151,12 @@ def uninstall() -> None:
         setattr(cls, name, original)
 
 
-def runtime_version() -> str | None:
-    """Return the installed ``langgraph-runtime-inmem`` version, or None."""
-    try:
-        return importlib.metadata.version("langgraph-runtime-inmem")
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
 def install() -> bool:
     """Patch the in-memory runtime's queue to wake on enqueue; return whether it is active.
 
     Does nothing, with a warning, unless the server runs the in-memory runtime
-    (``LANGGRAPH_RUNTIME_EDITION=inmem``, as ``langgraph dev`` sets) at
-    :data:`SUPPORTED_VERSION`; does nothing when ``HITL_FAST_QUEUE=0`` (to measure
+    (``LANGGRAPH_RUNTIME_EDITION=inmem``, as ``langgraph dev`` sets) and the fence
+    finds its ``run-queue-wake`` entry ok; does nothing when ``HITL_FAST_QUEUE=0`` (to measure
     or debug the stock queue). Safe to call more than once.
     """
     if active():
@@ -176,17 +168,12 @@ def install() -> bool:
     if edition != "inmem":
         logger.warning("run-queue wake not installed: runtime edition is %r, not inmem", edition)
         return False
-    version = runtime_version()
-    if version != SUPPORTED_VERSION:
-        logger.warning(
-            "run-queue wake not installed: langgraph-runtime-inmem is %s, the patch was "
-            "written for %s; keeping the stock queue (runs wait 0.5-1.0 s before starting)",
-            version,
-            SUPPORTED_VERSION,
-        )
+    found = fence.finding("run-queue-wake")
+    if found.status != "ok":
+        # The start-up check has logged it as degraded already.
+        logger.info("run-queue wake not installed (%s): keeping the stock queue", found.reason)
         return False
-    from langgraph_runtime_inmem import ops  # noqa: PLC0415 - only on the embedded server
-
+    ops = fence.inmem_ops()
     served = sys.modules.get("langgraph_runtime.ops")
     if served is not None and served is not ops:
         logger.warning("run-queue wake not installed: the server runs %s", served.__name__)
@@ -197,7 +184,7 @@ def install() -> bool:
     logger.info(
         "run-queue wake installed (langgraph-runtime-inmem %s): runs start when enqueued; "
         "HITL_FAST_QUEUE=0 keeps the stock 0.5 s poll",
-        version,
+        fence.SUPPORTED["langgraph-runtime-inmem"],
     )
     return True
 

@@ -1,10 +1,10 @@
 """Tool-call reviews: langchain's ``HumanInTheLoopMiddleware`` in ``per_call`` mode, extended.
 
-The one module of the project that leans on private APIs, fenced like
-``server/wake.py``: it overrides the middleware's ``_tool_approval_request`` and
-``_resolve_per_call``, uses langchain's ``_decision_schema`` and langgraph's
-``_interrupt_id`` / ``CONFIG_KEY_CHECKPOINT_NS``, all as of :data:`SUPPORTED`.
-``tests/unit/test_assistant.py`` fails when an installed version moves.
+It leans on private APIs, all reached through ``graphs/common/fence.py`` (entries
+``tool-review-hooks`` and ``interrupt-id``, checked at start-up): it overrides the
+middleware's ``_tool_approval_request`` and ``_resolve_per_call``, and uses
+langchain's ``_decision_schema`` and langgraph's ``_interrupt_id`` /
+``CONFIG_KEY_CHECKPOINT_NS`` through the fence's accessors.
 
 What it adds: each pause says whom it waits for (the owner, or a manager for
 money past the owner's limit, decided once per model message in ``after_model``
@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import dataclasses
-import importlib.metadata
 import json
 import operator
 from collections.abc import Awaitable, Callable
@@ -27,14 +26,13 @@ from typing import Annotated, Any, NoReturn, NotRequired
 
 from langchain.agents import AgentState
 from langchain.agents.middleware import HumanInTheLoopMiddleware, ModelRequest, wrap_model_call
-from langchain.agents.middleware.human_in_the_loop import InterruptOnConfig, _decision_schema
+from langchain.agents.middleware.human_in_the_loop import InterruptOnConfig
 from langchain.agents.middleware.types import OmitFromInput
 from langchain_core.messages import ToolMessage
-from langgraph._internal._constants import CONFIG_KEY_CHECKPOINT_NS
 from langgraph.config import get_config
 from langgraph.errors import GraphInterrupt
 from langgraph.prebuilt.tool_node import ToolCallRequest
-from langgraph.types import Command, Interrupt, _interrupt_id
+from langgraph.types import Command, Interrupt
 from pydantic import ConfigDict, TypeAdapter, ValidationError, with_config
 
 from graphs.assistant.tools import MONEY_TOOLS, approved_by_role, manager_reviews, needs_manager
@@ -42,17 +40,12 @@ from graphs.common import events
 from graphs.common.access import current_user, refusal, thread_owner
 from graphs.common.audit import AuditEntry, audit_entry
 from graphs.common.decisions import APPROVING
+from graphs.common.fence import CONFIG_KEY_CHECKPOINT_NS
+from graphs.common.fence import decision_schema as _decision_schema
+from graphs.common.fence import interrupt_id as _interrupt_id
 from graphs.common.fields import Limit, describe_error
 from graphs.common.pauses import announce, human_interrupt, markdown
 from graphs.llm import get_chat_model
-
-SUPPORTED = {"langchain": "1.5.2", "langgraph": "1.2.24"}
-"""The versions whose private APIs this module was written against."""
-
-
-def versions() -> dict[str, str]:
-    """The installed versions of what this module leans on."""
-    return {name: importlib.metadata.version(name) for name in SUPPORTED}
 
 
 @with_config(ConfigDict(use_attribute_docstrings=True))

@@ -18,9 +18,6 @@ from pydantic import ConfigDict, Field, model_validator
 
 from graphs.common.fields import Approver, Note, StrictModel
 
-DECISIONS = ("approve", "edit", "reject", "expire", "retry", "cancel")
-"""What an audit entry's ``decision`` says."""
-
 SPELLINGS = {"approved": "approve", "rejected": "reject", "expired": "expire"}
 
 
@@ -70,6 +67,12 @@ class Decision(NotedModel):
 
 
 APPROVING = frozenset({"approve", "approved", "edit", "retry", "accept"})
+"""Answers that let the request go ahead (Agent Inbox's ``accept`` included)."""
+
+
+def approves(decision: str | None) -> bool:
+    """Whether an answer lets the request go ahead: the one rule for "not your own request"."""
+    return decision in APPROVING
 
 
 def decision_word(answer: Any) -> str | None:

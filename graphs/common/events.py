@@ -3,6 +3,10 @@
 Workflows emit typed events; the server subscribes (``server.pauses``) and keeps
 thread metadata and notifications in step. With no subscriber (in-process runs)
 nothing happens, so nothing in ``graphs/`` depends on the server.
+
+Subscribers are called inside the emitting node (often while its pause is being
+raised), so they must return at once and never raise: a subscriber schedules its
+work elsewhere, and a node never waits on the server.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from langchain_core.runnables import RunnableConfig
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from graphs.common.access import current_user
+from graphs.common.contract import MONEY
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -18,7 +19,8 @@ def _not_blank(value: str) -> str:
     return value
 
 
-Amount = Annotated[float, Field(gt=0, allow_inf_nan=False, description="A positive amount")]
+Amount = Annotated[float, Field(gt=0, allow_inf_nan=False, description="A positive amount"), MONEY]
+"""An amount of money: displays format it as money (:data:`~graphs.common.contract.MONEY`)."""
 
 Limit = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 

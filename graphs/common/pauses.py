@@ -1,9 +1,12 @@
-"""Asking a human: the pause, its deadline, its Agent Inbox form, and the answer's check.
+"""Asking a human: the deadline, the answer's check, and :func:`decide`, one sequence for all.
 
 A human answer arrives as an arbitrary JSON value through ``Command(resume=...)``.
 Nothing here trusts it: every answer is validated with a pydantic model before a
 workflow acts on it, and a refused answer becomes a fresh pause that says what was
 wrong, so a bad answer never approves anything and never loses the pause.
+
+Each workflow node builds a :class:`~graphs.common.contract.Pause` and matches on
+what :func:`decide` returns: :class:`Answered`, :class:`Expired` or :class:`Refused`.
 """
 
 from __future__ import annotations
@@ -11,18 +14,21 @@ from __future__ import annotations
 import functools
 import json
 import operator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal, NotRequired
+from typing import Annotated, Any, Generic, Literal, NotRequired
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.errors import GraphInterrupt
 from langgraph.types import interrupt
 from pydantic import BaseModel, ValidationError
 from typing_extensions import TypedDict
 
 from graphs.common import events
-from graphs.common.access import addressee
-from graphs.common.audit import AuditEntry
-from graphs.common.decisions import native_answer
+from graphs.common.access import addressee, check_approver
+from graphs.common.audit import SYSTEM, AuditEntry, audit_entry
+from graphs.common.contract import Pause
+from graphs.common.decisions import approves, native_answer
 from graphs.common.fields import ModelT, describe_error
 
 EXPIRED = "expired"
@@ -196,3 +202,88 @@ def ask_human(
         return None, f"invalid answer: {describe_error(exc)}"
     except ValueError as exc:  # an Agent Inbox answer this pause does not offer
         return None, f"invalid answer: {exc}"
+
+
+@dataclass(frozen=True)
+class Answered(Generic[ModelT]):
+    """A valid answer from someone the pause waits for: recorded, and announced as decided."""
+
+    answer: ModelT
+    approver: str | None
+    entry: AuditEntry
+
+    @property
+    def update(self) -> dict[str, Any]:
+        """The state update every decided step makes: the audit entry, no error."""
+        return {"review_error": None, "audit": [self.entry]}
+
+
+@dataclass(frozen=True)
+class Expired:
+    """The pause's deadline passed: the workflow applies its expiry rule."""
+
+    pause: Pause
+
+    def update(self, note: str) -> dict[str, Any]:
+        """The state update of an expiry: the workflow's (``system``) audit entry."""
+        entry = audit_entry(self.pause.step, self.pause.role or "owner", EXPIRED, SYSTEM, note)
+        return {"review_error": None, "audit": [entry]}
+
+
+@dataclass(frozen=True)
+class Refused:
+    """An answer that was not applied, and why; the pause is asked again showing ``error``."""
+
+    error: str
+
+    @property
+    def update(self) -> dict[str, Any]:
+        """The state update that asks again."""
+        return {"review_error": self.error}
+
+
+Outcome = Answered[ModelT] | Expired | Refused
+
+
+def decide(
+    pause: Pause,
+    model: type[ModelT],
+    state: dict[str, Any] | Any,
+    config: RunnableConfig | None,
+    **extra: Any,
+) -> Answered[ModelT] | Expired | Refused:
+    """Ask ``pause`` and settle the answer, the same way for every workflow.
+
+    Expiry, validation against ``model``, the approver rule (the one whom the pause
+    waits for decides, never the requester approving their own request), the
+    :class:`~graphs.common.events.Decided` event and the audit entry.
+
+    Args:
+        pause: The question.
+        model: The answer's model (a ``decision``, a ``note``, an ``approver``,
+            optionally ``changes``).
+        state: The workflow's state: its ``review_error`` is shown on the pause.
+        config: The run's config (who is signed in).
+        **extra: Workflow-specific payload keys (see :meth:`Pause.payload`).
+    """
+    error = state.get("review_error")
+    shown = pause.model_copy(update={"error": error}) if error else pause
+    answer, error = ask_human(shown.payload(**extra), model)
+    if answer == EXPIRED:
+        return Expired(pause)
+    if answer is None:
+        return Refused(error or "invalid answer")
+    decision = str(getattr(answer, "decision"))  # noqa: B009 (every answer model has one)
+    requester = pause.requester if approves(decision) else None
+    approver, error = check_approver(
+        getattr(answer, "approver", None), config, pause.waiting_for, requester
+    )
+    if error:
+        return Refused(error)
+    events.emit(events.Decided(approver))
+    changes = getattr(answer, "changes", None)
+    if isinstance(changes, BaseModel):
+        changes = changes.model_dump(exclude_none=True)
+    entry = audit_entry(pause.step, pause.role or "owner", decision, approver,
+                        getattr(answer, "note", ""), changes or None)  # fmt: skip
+    return Answered(answer, approver, entry)

@@ -12,6 +12,7 @@ import copy
 import json
 import re
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ from langgraph_cli.config import validate_config_file
 from langgraph_cli.docker import DEFAULT_POSTGRES_URI, DockerCapabilities, Version, compose_as_dict
 from sqlalchemy import make_url
 
-from graphs.common import store
+from graphs.common import fence, store
 from scripts.devserver import LANGGRAPH, ROOT
 
 DEV_CONFIG = ROOT / "langgraph.json"
@@ -35,6 +36,8 @@ IMAGE = "hitl-workflows"
 BUILD = f"langgraph build -t {IMAGE} -c langgraph.deploy.json"
 DOCKER = DockerCapabilities(Version(27, 3, 1), Version(2, 29, 7), healthcheck_start_interval=True)
 SERVICES = {"langgraph-postgres", "langgraph-redis", "langgraph-api"}
+PINNED_IMAGE = f"langchain/langgraph-api:{fence.SUPPORTED['langgraph-api']}-py3.11"
+"""The server image: the langgraph-api version graphs/common/fence.py supports."""
 
 
 # -- the persistence switch ---------------------------------------------------------
@@ -44,7 +47,10 @@ def test_deploy_config_is_the_dev_config_without_the_checkpointer():
     dev = json.loads(DEV_CONFIG.read_text())
     deploy = json.loads(DEPLOY_CONFIG.read_text())
     assert dev["checkpointer"] == {"path": "./server/checkpointer.py:sqlite_checkpointer"}
-    assert {k: v for k, v in dev.items() if k != "checkpointer"} == deploy
+    pins = {"api_version"}  # the image pin (`langgraph dev` ignores it)
+    assert {k: v for k, v in dev.items() if k != "checkpointer"} == {
+        k: v for k, v in deploy.items() if k not in pins
+    }
     assert "checkpointer" not in deploy and "store" not in deploy
     validate_config_file(DEPLOY_CONFIG)
     validate_config_file(DEV_CONFIG)
@@ -84,7 +90,7 @@ def test_only_the_dev_config_bakes_the_sqlite_checkpointer_into_an_image(tmp_pat
 def test_deploy_dockerfile_serves_every_graph_auth_and_app_from_the_project(tmp_path):
     text = dockerfile(DEPLOY_CONFIG, tmp_path)
     deps = f"/deps/{ROOT.name}"  # the CLI names the package after the project folder
-    assert text.startswith("FROM langchain/langgraph-api:3.11\n")
+    assert text.startswith(f"FROM {PINNED_IMAGE}\n")
     assert f"ADD . {deps}" in text
     assert "uv pip install --system --no-cache-dir -c /api/constraints.txt -e ." in text
     assert text.rstrip().endswith(f"WORKDIR {deps}")
@@ -100,6 +106,25 @@ def test_deploy_dockerfile_serves_every_graph_auth_and_app_from_the_project(tmp_
         source = ROOT / path.removeprefix(f"{deps}/")
         assert re.search(rf"^{attr}\b.*=", source.read_text(), re.M), target
     assert env["LANGGRAPH_HTTP"]["enable_custom_route_auth"] is True
+
+
+def test_the_server_image_is_pinned_to_the_langgraph_api_the_fence_supports(tmp_path):
+    deploy = json.loads(DEPLOY_CONFIG.read_text())
+    assert deploy["api_version"] == fence.SUPPORTED["langgraph-api"]
+    assert ":" not in deploy.get("base_image", "")  # the CLI appends the tag itself
+    text = dockerfile(DEPLOY_CONFIG, tmp_path)
+    assert text.splitlines()[0] == f"FROM {PINNED_IMAGE}"
+    assert ":3.11\n" not in text  # not the floating tag
+    # The project installs with the fence's pins, into the image too (`-e .`).
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for package, version in fence.SUPPORTED.items():
+        assert f"{package}=={version}" in project["dependencies"], package
+
+
+def test_deploy_docs_name_the_pin():
+    text = (ROOT / "docs" / "deploy.md").read_text()
+    assert '"api_version"' in text and "graphs/common/fence.py" in text
+    assert fence.SUPPORTED["langgraph-api"] in text
 
 
 @pytest.mark.parametrize(

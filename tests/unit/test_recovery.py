@@ -1,22 +1,35 @@
-"""Start-up recovery's pure parts, and its fence on the runtime it was written for."""
+"""Start-up recovery's pure parts, and its refusal on versions it was not written for."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime
 
+import pytest
 from langgraph.checkpoint.base.id import uuid6
 
+from graphs.common import fence
 from server import recovery
 
 
-def test_recovery_is_fenced_to_the_runtime_it_was_written_for():
-    assert recovery.versions() == recovery.SUPPORTED, (
-        "server/recovery.py reads the embedded runtime's thread records and the SQLite "
-        f"checkpointer's tables; it was written for {recovery.SUPPORTED}, this is "
-        f"{recovery.versions()}. Re-run tests/integration/test_reconcile.py and "
-        "test_crash_recovery.py, check the README's recovery guarantees, then update SUPPORTED."
-    )
+@pytest.mark.parametrize(
+    ("package", "entry"),
+    [
+        ("langgraph-runtime-inmem", "recovery-runtime-records"),
+        ("langgraph-checkpoint-sqlite", "sqlite-checkpoint-tables"),
+    ],
+)
+def test_recovery_refuses_to_run_on_versions_it_was_not_written_for(
+    package, entry, monkeypatch, tmp_path
+):
+    # The supported versions themselves: tests/unit/test_fence.py.
+    assert entry in recovery.FENCED
+    real = fence.installed
+    monkeypatch.setattr(fence, "installed", lambda p: "0.0.1" if p == package else real(p))
+    # No client: recovery must refuse before it touches anything.
+    with pytest.raises(fence.Unsupported, match=f"{package} is 0.0.1"):
+        asyncio.run(recovery.recover(None, tmp_path / "checkpoints.sqlite"))
 
 
 def test_checkpoint_ids_tell_when_they_were_written():

@@ -1,4 +1,4 @@
-"""The run-queue wake (server/wake.py): guarded install, and the queue it makes.
+"""The run-queue wake (server/wake.py): install behind the fence, and the queue it makes.
 
 The queue behaviour is checked on test doubles that copy the stock ``Runs.next``
 contract (a fixed sleep when waiting, then only runs created before the call
@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from graphs.common import fence
 from server import wake
 
 
@@ -35,14 +36,8 @@ def inmem_ops(tmp_path, monkeypatch):
     return ops
 
 
-def test_installs_on_the_runtime_version_it_was_written_for(inmem_ops):
-    version = wake.runtime_version()
-    assert version == wake.SUPPORTED_VERSION, (
-        f"langgraph-runtime-inmem is {version}; server/wake.py was written for "
-        f"{wake.SUPPORTED_VERSION}. Compare the new Runs.next / Runs.put with the patch in "
-        "the README (The run-queue wake), then update SUPPORTED_VERSION (or drop the patch if the "
-        "runtime now wakes on enqueue)."
-    )
+def test_installs_on_the_runtime_version_the_fence_supports(inmem_ops):
+    # The version itself is checked by tests/unit/test_fence.py (run-queue-wake).
     stock_next = inmem_ops.Runs.__dict__["next"]
     assert wake.install() is True
     assert wake.active()
@@ -53,12 +48,15 @@ def test_installs_on_the_runtime_version_it_was_written_for(inmem_ops):
     assert inmem_ops.Runs.__dict__["next"] is stock_next
 
 
-def test_an_unexpected_runtime_version_falls_back_with_a_warning(inmem_ops, monkeypatch, caplog):
-    monkeypatch.setattr(wake, "runtime_version", lambda: "0.99.0")
+def test_an_unsupported_runtime_version_keeps_the_stock_queue(inmem_ops, monkeypatch, caplog):
+    real = fence.installed
+    monkeypatch.setattr(
+        fence, "installed", lambda p: "0.99.0" if p == "langgraph-runtime-inmem" else real(p)
+    )
     stock_next = inmem_ops.Runs.__dict__["next"]
-    with caplog.at_level(logging.WARNING, logger="server.wake"):
+    with caplog.at_level(logging.INFO, logger="server.wake"):
         assert wake.install() is False
-    assert "0.99.0" in caplog.text and wake.SUPPORTED_VERSION in caplog.text
+    assert "langgraph-runtime-inmem is 0.99.0, supported: 0.36.7" in caplog.text
     assert "stock queue" in caplog.text
     assert not wake.active()
     assert inmem_ops.Runs.__dict__["next"] is stock_next

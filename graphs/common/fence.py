@@ -1,0 +1,381 @@
+"""The fence: every use of a non-public API, and the versions each was written against.
+
+The project leans on a few internals of langgraph-api, the in-memory runtime, the
+SQLite checkpointer, langgraph and langchain. They all live here, so that an
+upgrade is checked in one place:
+
+- :data:`SUPPORTED` is the one table of the exact versions they were written
+  against; ``pyproject.toml`` pins the same versions and ``langgraph.deploy.json``
+  pins the server image to the same langgraph-api (``tests/unit/test_deploy.py``);
+- :data:`ENTRIES` names each private thing, who uses it, the packages it depends
+  on, what is lost without it, and whether correctness depends on it
+  (``required``) or it is a convenience that can be switched off;
+- the accessors below (:func:`runtime_threads`, :func:`with_user`,
+  :func:`inmem_ops`, :func:`openapi_module`, :func:`decision_schema`,
+  :func:`interrupt_id`, ``CONFIG_KEY_CHECKPOINT_NS``) are the only way the project
+  reaches them. They import lazily: importing this module loads nothing but the
+  standard library, and ``graphs/`` never loads langgraph-api through it;
+- :func:`check` reports each entry as ``ok``, ``degraded`` (an optional entry on an
+  unsupported version, or missing: the server goes on without it), ``refused`` (a
+  required one: the server must not start) or ``unused`` (not on this server: the
+  embedded-only entries on a deployed server). ``server/app.py`` runs it first
+  thing at start-up, logs one line per degraded entry and refuses to start on a
+  refused one, naming the package, the installed and the supported version.
+
+There is no switch to make the fence accept another version: a new version is
+supported by checking each entry that depends on it and then changing
+:data:`SUPPORTED` (``docs/operations.md``, *The fence*). Tests fake a version
+without a product backdoor: unit tests pass ``versions=`` to :func:`check`; the
+served test (``tests/integration/test_fence_served.py``) starts the server with a
+``sitecustomize.py`` of its own on ``PYTHONPATH`` that wraps :func:`check` the same
+way, which exists only in that test's temporary directory.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+SUPPORTED: dict[str, str] = {
+    "langgraph-api": "0.16.7",
+    "langgraph-runtime-inmem": "0.36.7",
+    "langgraph-checkpoint-sqlite": "3.1.2",
+    "langgraph": "1.2.24",
+    "langchain": "1.5.2",
+}
+"""The exact version of each package whose internals the project was written against."""
+
+Status = Literal["ok", "degraded", "refused", "unused"]
+
+
+# -- accessors: the only way in ------------------------------------------------------
+
+
+def runtime_threads() -> tuple[Callable[..., Any], Any]:
+    """The serving runtime's ``connect`` and ``Threads`` (``langgraph_runtime``).
+
+    The interface langgraph-api serves every API call with, in memory or on Postgres;
+    it exists only inside a server.
+    """
+    from langgraph_runtime.database import connect  # noqa: PLC0415
+    from langgraph_runtime.ops import Threads  # noqa: PLC0415
+
+    return connect, Threads
+
+
+def with_user(user: Any, auth: Any) -> Any:
+    """Run the calls inside as ``user``: langgraph-api's ``with_user`` (a context manager)."""
+    from langgraph_api.utils import with_user as _with_user  # noqa: PLC0415
+
+    return _with_user(user, auth)
+
+
+def inmem_ops() -> Any:
+    """The in-memory runtime's ``ops`` module (``Runs``, ``Threads``), for the run-queue wake."""
+    from langgraph_runtime_inmem import ops  # noqa: PLC0415
+
+    return ops
+
+
+def openapi_module() -> Any:
+    """langgraph-api's ``langgraph_api.api.openapi`` module (``set_custom_spec``)."""
+    # The module, not the route function of the same name in langgraph_api.api.
+    return importlib.import_module("langgraph_api.api.openapi")
+
+
+def decision_schema(allowed: Any, name: str, tool: Any) -> Any:
+    """The answer type of a per-call tool review (langchain's ``_decision_schema``)."""
+    from langchain.agents.middleware.human_in_the_loop import _decision_schema  # noqa: PLC0415
+
+    return _decision_schema(allowed, name, tool)
+
+
+def interrupt_id(namespace: str, index: int) -> str:
+    """The id of the ``index``-th pause of a task (langgraph's ``_interrupt_id``)."""
+    from langgraph.types import _interrupt_id  # noqa: PLC0415
+
+    return _interrupt_id(namespace, index)
+
+
+def __getattr__(name: str) -> Any:
+    """``CONFIG_KEY_CHECKPOINT_NS`` (langgraph's private constant), loaded when asked for."""
+    if name == "CONFIG_KEY_CHECKPOINT_NS":
+        from langgraph._internal._constants import CONFIG_KEY_CHECKPOINT_NS  # noqa: PLC0415
+
+        return CONFIG_KEY_CHECKPOINT_NS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# -- probes: is the private thing still there? ----------------------------------------
+
+
+def _has(owner: Any, *names: str) -> None:
+    for name in names:
+        if not hasattr(owner, name):
+            raise AttributeError(f"{getattr(owner, '__name__', owner)} has no {name}")
+
+
+def _probe_thread_read() -> None:
+    connect, threads = runtime_threads()
+    _has(threads, "get")
+
+
+def _probe_with_user() -> None:
+    from langgraph_api.utils import with_user as _with_user  # noqa: PLC0415, F401
+
+
+def _probe_openapi() -> None:
+    _has(openapi_module(), "set_custom_spec", "get_openapi_spec")
+
+
+def _probe_wake() -> None:
+    ops = inmem_ops()
+    _has(ops.Runs, "next", "put", "set_status")
+    _has(ops.Threads, "set_joint_status")
+
+
+def _probe_checkpoint_tables() -> None:
+    import sqlite3  # noqa: PLC0415
+
+    from langgraph.checkpoint.sqlite import SqliteSaver  # noqa: PLC0415
+
+    conn = sqlite3.connect(":memory:", check_same_thread=False)
+    try:
+        SqliteSaver(conn).setup()
+        for table, columns in (
+            ("checkpoints", {"thread_id", "checkpoint_ns", "checkpoint_id", "metadata"}),
+            ("writes", {"thread_id", "checkpoint_ns", "checkpoint_id"}),
+        ):
+            found = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+            if missing := columns - found:
+                raise AttributeError(f"table {table} has no {', '.join(sorted(missing))}")
+    finally:
+        conn.close()
+
+
+def _probe_review_hooks() -> None:
+    from langchain.agents.middleware import human_in_the_loop  # noqa: PLC0415
+
+    _has(human_in_the_loop, "_decision_schema")
+    _has(human_in_the_loop.HumanInTheLoopMiddleware, "_tool_approval_request", "_resolve_per_call")
+
+
+def _probe_interrupt_id() -> None:
+    from langgraph import types  # noqa: PLC0415
+    from langgraph._internal import _constants  # noqa: PLC0415
+
+    _has(types, "_interrupt_id")
+    _has(_constants, "CONFIG_KEY_CHECKPOINT_NS")
+
+
+# -- the table --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One private thing the project uses."""
+
+    name: str
+    uses: str
+    """The private thing."""
+    used_by: str
+    packages: tuple[str, ...]
+    """The packages (keys of :data:`SUPPORTED`) whose version it was written for."""
+    degrades: str
+    """What is lost when it cannot be used."""
+    required: bool
+    """Correctness depends on it: the server refuses to start without it."""
+    embedded_only: bool = False
+    """Used only by ``langgraph dev`` on the SQLite checkpointer (not a deployed server)."""
+    probe: Callable[[], None] | None = None
+    """Raises when the private thing is gone (None: the version is all there is to check)."""
+
+
+ENTRIES: tuple[Entry, ...] = (
+    Entry(
+        name="runtime-thread-read",
+        uses="langgraph_runtime.ops.Threads.get and langgraph_runtime.database.connect",
+        used_by="server/threads.py (read_thread: auth handlers, pause events)",
+        packages=("langgraph-api",),
+        degrades="authorization of runs and answers cannot read thread records",
+        required=True,
+        probe=_probe_thread_read,
+    ),
+    Entry(
+        name="with-user",
+        uses="langgraph_api.utils.with_user",
+        used_by="server/inbox.py (the inbox's calls run as the signed-in user)",
+        packages=("langgraph-api",),
+        degrades="the inbox cannot act as the signed-in user",
+        required=True,
+        probe=_probe_with_user,
+    ),
+    Entry(
+        name="openapi-custom-spec",
+        uses="langgraph_api.api.openapi.set_custom_spec",
+        used_by="server/openapi.py",
+        packages=("langgraph-api",),
+        degrades="/openapi.json and /docs describe the project's routes blank",
+        required=False,
+        probe=_probe_openapi,
+    ),
+    Entry(
+        name="run-queue-wake",
+        uses="patches langgraph_runtime_inmem.ops Runs.next/put/set_status, "
+        "Threads.set_joint_status",
+        used_by="server/wake.py",
+        packages=("langgraph-runtime-inmem",),
+        degrades="runs start after the runtime's stock 0.5 s queue poll "
+        "(0.5-1.0 s per run) instead of when enqueued",
+        required=False,
+        embedded_only=True,
+        probe=_probe_wake,
+    ),
+    Entry(
+        name="recovery-runtime-records",
+        uses="the in-memory runtime's 10 s write cycle and re-queued runs after a crash",
+        used_by="server/recovery.py (start-up recovery)",
+        packages=("langgraph-runtime-inmem",),
+        degrades="start-up recovery cannot vouch for threads and runs after a crash",
+        required=True,
+        embedded_only=True,
+    ),
+    Entry(
+        name="sqlite-checkpoint-tables",
+        uses="raw SQL on langgraph-checkpoint-sqlite's checkpoints and writes tables",
+        used_by="server/recovery.py (read_checkpoints), server/checkpointer.py (pruning)",
+        packages=("langgraph-checkpoint-sqlite",),
+        degrades="start-up recovery and pruning misread the checkpoints",
+        required=True,
+        embedded_only=True,
+        probe=_probe_checkpoint_tables,
+    ),
+    Entry(
+        name="tool-review-hooks",
+        uses="HumanInTheLoopMiddleware._tool_approval_request/_resolve_per_call overrides, "
+        "langchain's _decision_schema",
+        used_by="graphs/assistant/middleware.py",
+        packages=("langchain",),
+        degrades="the assistant's tool reviews lose their reviewer and their checks",
+        required=True,
+        probe=_probe_review_hooks,
+    ),
+    Entry(
+        name="interrupt-id",
+        uses="langgraph.types._interrupt_id, langgraph._internal._constants."
+        "CONFIG_KEY_CHECKPOINT_NS",
+        used_by="graphs/assistant/middleware.py (re-asking a refused review under its id)",
+        packages=("langgraph",),
+        degrades="a refused tool review cannot be asked again under the same pause id",
+        required=True,
+        probe=_probe_interrupt_id,
+    ),
+)
+"""Every private thing the project uses, one entry each."""
+
+
+# -- the check ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What :func:`check` says about one entry."""
+
+    entry: Entry
+    status: Status
+    reason: str = ""
+
+    def line(self) -> str:
+        """One log line: the entry, its status, why, and what it costs."""
+        if self.status == "ok":
+            return f"fence: {self.entry.name} ok"
+        if self.status == "unused":
+            return f"fence: {self.entry.name} unused ({self.reason})"
+        return f"fence: {self.entry.name} {self.status}: {self.reason}; {self.entry.degrades}"
+
+
+class Unsupported(RuntimeError):
+    """A required entry's versions are not the ones it was written for."""
+
+
+def installed(package: str) -> str | None:
+    """The installed version of ``package`` (None: not installed)."""
+    import importlib.metadata  # noqa: PLC0415 - keeps importing the fence cheap
+
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _examine(entry: Entry, embedded: bool, versions: Mapping[str, str | None]) -> Finding:
+    if entry.embedded_only and not embedded:
+        return Finding(entry, "unused", "embedded server only")
+    bad = "refused" if entry.required else "degraded"
+    for package in entry.packages:
+        found = versions[package] if package in versions else installed(package)
+        if found != SUPPORTED[package]:
+            shown = found or "not installed"
+            why = f"{package} is {shown}, supported: {SUPPORTED[package]}"
+            return Finding(entry, bad, why)
+    if entry.probe is not None:
+        try:
+            entry.probe()
+        except Exception as exc:  # noqa: BLE001 - whatever the reason, it cannot be used
+            return Finding(entry, bad, f"{entry.uses}: {type(exc).__name__}: {exc}")
+    return Finding(entry, "ok")
+
+
+def check(
+    *,
+    embedded: bool = True,
+    versions: Mapping[str, str | None] | None = None,
+    names: Iterable[str] | None = None,
+) -> list[Finding]:
+    """Examine each entry (or those named): its packages' versions, then whether it exists.
+
+    Blocking (package metadata, imports): call it in a thread from async code.
+
+    Args:
+        embedded: whether this is ``langgraph dev`` on the SQLite checkpointer; if
+            not, the embedded-only entries are ``unused``.
+        versions: package versions to assume instead of the installed ones (tests).
+        names: only these entries, in this order.
+    """
+    by_name = {entry.name: entry for entry in ENTRIES}
+    chosen = [by_name[name] for name in names] if names is not None else list(ENTRIES)
+    return [_examine(entry, embedded, versions or {}) for entry in chosen]
+
+
+def finding(name: str, **kwargs: Any) -> Finding:
+    """What :func:`check` says about the entry ``name``."""
+    return check(names=[name], **kwargs)[0]
+
+
+def require(name: str) -> None:
+    """Raise :class:`Unsupported` unless the entry ``name`` is ``ok`` (or ``unused``)."""
+    found = finding(name)
+    if found.status in ("refused", "degraded"):
+        raise Unsupported(refusal([found]))
+
+
+def refusal(findings: Iterable[Finding]) -> str:
+    """Why the server refuses to start (empty: it does not)."""
+    refused = [f for f in findings if f.status == "refused"]
+    if not refused:
+        return ""
+    lines = [
+        f"  - {f.entry.name} ({f.entry.used_by}): {f.reason}; {f.entry.degrades}" for f in refused
+    ]
+    return "\n".join(
+        [
+            "refusing to start: private APIs that correctness depends on are not the "
+            "versions they were written for",
+            *lines,
+            "Install the supported versions (pip install -e . pins them; the deploy image is "
+            "pinned in langgraph.deploy.json), or check each entry against the new version "
+            "and update SUPPORTED in graphs/common/fence.py (docs/operations.md, The fence).",
+        ]
+    )
