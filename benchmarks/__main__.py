@@ -240,8 +240,11 @@ def run_scale(sizes: Sizes) -> dict[str, Any]:
     base = levels[0]["cycle"]["median_ms"]
     for entry in levels:
         entry["cycle_vs_first"] = round(entry["cycle"]["median_ms"] / base, 2)
-    return {"graph": workload.graph_id, "rss_empty_mb": round(rss_empty / 2**20, 1),
-            "levels": levels}  # fmt: skip
+    return {
+        "graph": workload.graph_id,
+        "rss_empty_mb": round(rss_empty / 2**20, 1),
+        "levels": levels,
+    }
 
 
 # --- targets and report -------------------------------------------------------------------
@@ -252,41 +255,71 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     found = []
 
     def add(name: str, target: str, measured: str, met: bool, note: str = "") -> None:
-        found.append({"name": name, "target": target, "measured": measured, "met": met,
-                      "note": note})  # fmt: skip
+        found.append(
+            {"name": name, "target": target, "measured": measured, "met": met, "note": note}
+        )
 
     if "overhead" in results:
         for graph_id, by_cp in results["overhead"]["graphs"].items():
             worst = max(by_cp.values(), key=lambda e: e["ratio"])["ratio"]
             detail = ", ".join(f"{k} {v['ratio']:.2f}x" for k, v in by_cp.items())
-            add(f"overhead {graph_id}", "<= 1.5x seed-style", detail,
-                worst <= TARGETS["overhead_ratio"])  # fmt: skip
+            add(
+                f"overhead {graph_id}",
+                "<= 1.5x seed-style",
+                detail,
+                worst <= TARGETS["overhead_ratio"],
+            )
     if "latency" in results:
         for graph_id, entry in results["latency"]["graphs"].items():
-            add(f"served cycle {graph_id}", "median <= 10x in-process",
+            add(
+                f"served cycle {graph_id}",
+                "median <= 10x in-process",
                 f"{entry['served']['median_ms']:.1f} ms = {entry['ratio']:.1f}x "
                 f"(stock {entry['ratio_stock']:.0f}x)",
-                entry["ratio"] <= TARGETS["served_ratio"])  # fmt: skip
+                entry["ratio"] <= TARGETS["served_ratio"],
+            )
     if "throughput" in results:
         runs = {r["clients"]: r for r in results["throughput"]["variants"]["wake"]}
         if 100 in runs:
-            add("throughput, 100 clients", ">= 100 cycles/s",
+            add(
+                "throughput, 100 clients",
+                ">= 100 cycles/s",
                 f"{runs[100]['cycles_per_s']:.1f} cycles/s",
-                runs[100]["cycles_per_s"] >= TARGETS["throughput_100"])  # fmt: skip
+                runs[100]["cycles_per_s"] >= TARGETS["throughput_100"],
+            )
     if "scale" in results:
         levels = results["scale"]["levels"]
         top = levels[-1]
         note = "" if top["pending"] >= 10_000 else "target is at 10,000: run with --full"
         n = f"at {top['pending']:,} waiting"
-        add("list first page", "<= 200 ms at 10,000", f"{top['list']['median_ms']:.0f} ms {n}",
-            top["list"]["median_ms"] <= TARGETS["list_ms"], note)  # fmt: skip
-        add("cycle latency growth", "<= 1.2x that at 10 waiting",
+        add(
+            "list first page",
+            "<= 200 ms at 10,000",
+            f"{top['list']['median_ms']:.0f} ms {n}",
+            top["list"]["median_ms"] <= TARGETS["list_ms"],
+            note,
+        )
+        add(
+            "cycle latency growth",
+            "<= 1.2x that at 10 waiting",
             f"{top['cycle_vs_first']:.2f}x {n}",
-            top["cycle_vs_first"] <= TARGETS["cycle_growth"], note)  # fmt: skip
-        add("restart", "<= 10 s at 10,000", f"{top['restart']['start_s']:.1f} s {n}",
-            top["restart"]["start_s"] <= TARGETS["restart_s"], note)  # fmt: skip
-        add("memory", "<= 20 KB per waiting approval", f"{top['kb_per_pending']:.1f} KB {n}",
-            top["kb_per_pending"] <= TARGETS["kb_per_pending"], note)  # fmt: skip
+            top["cycle_vs_first"] <= TARGETS["cycle_growth"],
+            note,
+        )
+        add(
+            "restart",
+            "<= 10 s at 10,000",
+            f"{top['restart']['start_s']:.1f} s {n}",
+            top["restart"]["start_s"] <= TARGETS["restart_s"],
+            note,
+        )
+        add(
+            "memory",
+            "<= 20 KB per waiting approval",
+            f"{top['kb_per_pending']:.1f} KB {n}",
+            top["kb_per_pending"] <= TARGETS["kb_per_pending"],
+            note,
+        )
     return found
 
 
@@ -294,8 +327,10 @@ def report(results: dict[str, Any]) -> None:
     """Print the headline numbers and the targets."""
     if "latency" in results:
         say("\nCycle latency (ms, median / p95)")
-        say(f"{'graph':18} {'in-process':>16} {'served':>16} {'ratio':>7} "
-            f"{'served stock':>18} {'ratio':>7}")  # fmt: skip
+        say(
+            f"{'graph':18} {'in-process':>16} {'served':>16} {'ratio':>7} "
+            f"{'served stock':>18} {'ratio':>7}"
+        )
         for graph_id, e in results["latency"]["graphs"].items():
             say(
                 f"{graph_id:18} {_ms(e['inprocess']):>16} {_ms(e['served']):>16} "
@@ -338,8 +373,13 @@ def _ms(stats: dict[str, float]) -> str:
 def meta(sizes: Sizes, mode: str) -> dict[str, Any]:
     """Describe the machine, the versions and the sizes of this run."""
     versions = {}
-    for package in ("langgraph", "langgraph-api", "langgraph-runtime-inmem", "langgraph-sdk",
-                    "langgraph-checkpoint-sqlite"):  # fmt: skip
+    for package in (
+        "langgraph",
+        "langgraph-api",
+        "langgraph-runtime-inmem",
+        "langgraph-sdk",
+        "langgraph-checkpoint-sqlite",
+    ):
         try:
             versions[package] = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:
@@ -395,8 +435,12 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {}
     if path.exists() and set(args.only) != set(SECTIONS):
         results = json.loads(path.read_text())
-    runners = {"overhead": run_overhead, "latency": run_latency,
-               "throughput": run_throughput, "scale": run_scale}  # fmt: skip
+    runners = {
+        "overhead": run_overhead,
+        "latency": run_latency,
+        "throughput": run_throughput,
+        "scale": run_scale,
+    }
     started = time.perf_counter()
     sections = tqdm(args.only, desc="sections", unit="section", dynamic_ncols=True)
     for name in sections:
@@ -411,8 +455,10 @@ def main(argv: list[str] | None = None) -> int:
     path.write_text(json.dumps(results, indent=2) + "\n")
     drawn = plots.draw_all(results, args.out)
     report(results)
-    say(f"\nwrote {path} and {', '.join(p.name for p in drawn)} "
-        f"in {time.perf_counter() - started:.0f} s")  # fmt: skip
+    say(
+        f"\nwrote {path} and {', '.join(p.name for p in drawn)} "
+        f"in {time.perf_counter() - started:.0f} s"
+    )
     return 0
 
 

@@ -13,11 +13,19 @@ import matplotlib.pyplot as plt  # noqa: E402 - after choosing the file-only bac
 DPI = 110
 SIZE = (9.0, 5.0)
 """Readable on a laptop screen and in the README without zooming."""
-CHECKPOINTERS = {"memory": "InMemorySaver", "sqlite": "SqliteSaver",
-                 "async_sqlite": "AsyncSqliteSaver"}  # fmt: skip
+CHECKPOINTERS = {
+    "memory": "InMemorySaver",
+    "sqlite": "SqliteSaver",
+    "async_sqlite": "AsyncSqliteSaver",
+}
 """Plain names for the benchmark's internal keys."""
-COLORS = {"inprocess": "#4c72b0", "served": "#55a868", "stock": "#c44e52", "seed": "#8c8c8c",
-          "warn": "#dd8452"}  # fmt: skip
+COLORS = {
+    "inprocess": "#4c72b0",
+    "served": "#55a868",
+    "stock": "#c44e52",
+    "seed": "#8c8c8c",
+    "warn": "#dd8452",
+}
 
 
 def _save(fig: Any, out: Path, name: str) -> Path:
@@ -57,13 +65,20 @@ def latency(results: dict[str, Any], out: Path) -> Path:
     for g, graph_id in enumerate(groups):
         ratio = data[graph_id]["ratio"]
         served = data[graph_id]["served"]
-        ax.annotate(f"{ratio:.1f}×", (g, max(served["median_ms"], served.get("p95_ms", 0))),
-                    textcoords="offset points", xytext=(0, 8), ha="center", fontsize=10,
-                    fontweight="bold")  # fmt: skip
+        ax.annotate(
+            f"{ratio:.1f}×",
+            (g, max(served["median_ms"], served.get("p95_ms", 0))),
+            textcoords="offset points",
+            xytext=(0, 8),
+            ha="center",
+            fontsize=10,
+            fontweight="bold",
+        )
     ax.set_yscale("log")
     ax.set_ylabel("cycle latency, ms (bar: median, tick: p95)")
-    ax.set_title("One approval cycle, served and in-process (label: served / in-process, "
-                 "target ≤ 10×)")  # fmt: skip
+    ax.set_title(
+        "One approval cycle, served and in-process (label: served / in-process, target ≤ 10×)"
+    )
     ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3, frameon=False)
     return _save(fig, out, "latency")
 
@@ -71,9 +86,11 @@ def latency(results: dict[str, Any], out: Path) -> Path:
 def throughput(results: dict[str, Any], out: Path) -> Path:
     """Cycles per second against concurrent clients, per server variant."""
     fig, ax = plt.subplots(figsize=SIZE)
-    styles = {"wake": ("served, wake on enqueue", COLORS["served"]),
-              "wake_log_warning": ("served, wake on enqueue, quieter logs", COLORS["inprocess"]),
-              "stock": ("served, stock queue", COLORS["stock"])}  # fmt: skip
+    styles = {
+        "wake": ("served, wake on enqueue", COLORS["served"]),
+        "wake_log_warning": ("served, wake on enqueue, quieter logs", COLORS["inprocess"]),
+        "stock": ("served, stock queue", COLORS["stock"]),
+    }
     for key, runs in results["throughput"]["variants"].items():
         label, color = styles.get(key, (key, None))
         xs = [r["clients"] for r in runs]
@@ -84,8 +101,9 @@ def throughput(results: dict[str, Any], out: Path) -> Path:
             target, ls="--", color="black", lw=1, label=f"target: {target} cycles/s at 100 clients"
         )
     ax.set_xscale("log")
-    clients = sorted({r["clients"] for runs in results["throughput"]["variants"].values()
-                      for r in runs})  # fmt: skip
+    clients = sorted(
+        {r["clients"] for runs in results["throughput"]["variants"].values() for r in runs}
+    )
     ax.set_xticks(clients, [str(c) for c in clients])
     ax.minorticks_off()
     ax.set_xlabel("concurrent clients")
@@ -102,17 +120,39 @@ def scale(results: dict[str, Any], out: Path) -> Path:
     fig, axes = plt.subplots(2, 2, figsize=(10.0, 7.0))
     base = levels[0]["cycle"]["median_ms"]
     panels = [
-        (axes[0][0], "list a role's first page, ms", [lv["list"]["median_ms"] for lv in levels],
-         [lv["list"]["p95_ms"] for lv in levels], 200, "target: ≤ 200 ms"),
-        (axes[0][1], "approval cycle, ms", [lv["cycle"]["median_ms"] for lv in levels],
-         [lv["cycle"]["p95_ms"] for lv in levels], 1.2 * base,
-         f"target: ≤ 1.2× the cycle at {ns[0]:,} waiting"),
-        (axes[1][0], "server memory (RSS), MB", [lv["rss_mb"] for lv in levels], None,
-         [results["scale"]["rss_empty_mb"] + 20 * n / 1024 for n in ns],
-         "target: empty server + 20 KB per waiting approval"),
-        (axes[1][1], "restart (start until /ok), s", [lv["restart"]["start_s"] for lv in levels],
-         None, 10, "target: ≤ 10 s"),
-    ]  # fmt: skip
+        (
+            axes[0][0],
+            "list a role's first page, ms",
+            [lv["list"]["median_ms"] for lv in levels],
+            [lv["list"]["p95_ms"] for lv in levels],
+            200,
+            "target: ≤ 200 ms",
+        ),
+        (
+            axes[0][1],
+            "approval cycle, ms",
+            [lv["cycle"]["median_ms"] for lv in levels],
+            [lv["cycle"]["p95_ms"] for lv in levels],
+            1.2 * base,
+            f"target: ≤ 1.2× the cycle at {ns[0]:,} waiting",
+        ),
+        (
+            axes[1][0],
+            "server memory (RSS), MB",
+            [lv["rss_mb"] for lv in levels],
+            None,
+            [results["scale"]["rss_empty_mb"] + 20 * n / 1024 for n in ns],
+            "target: empty server + 20 KB per waiting approval",
+        ),
+        (
+            axes[1][1],
+            "restart (start until /ok), s",
+            [lv["restart"]["start_s"] for lv in levels],
+            None,
+            10,
+            "target: ≤ 10 s",
+        ),
+    ]
     for ax, title, medians, p95s, target, target_label in panels:
         label = "median" if p95s else "measured"
         ax.plot(ns, medians, marker="o", color=COLORS["served"], label=label)
@@ -144,11 +184,18 @@ def overhead(results: dict[str, Any], out: Path) -> Path:
     for i, name in enumerate(checkpointers):
         xs = [g + (i - (len(checkpointers) - 1) / 2) * width for g in range(len(groups))]
         ratios = [data[g][name]["ratio"] for g in groups]
-        ax.bar(xs, ratios, width, label=CHECKPOINTERS.get(name, name),
-               color=palette[i % len(palette)])  # fmt: skip
+        ax.bar(
+            xs, ratios, width, label=CHECKPOINTERS.get(name, name), color=palette[i % len(palette)]
+        )
         for x, r in zip(xs, ratios, strict=True):
-            ax.annotate(f"{r:.2f}×", (x, r), textcoords="offset points", xytext=(0, 2),
-                        ha="center", fontsize=9)  # fmt: skip
+            ax.annotate(
+                f"{r:.2f}×",
+                (x, r),
+                textcoords="offset points",
+                xytext=(0, 2),
+                ha="center",
+                fontsize=9,
+            )
     ax.axhline(1.5, ls="--", color="black", lw=1, label="target: ≤ 1.5× the seed-style graph")
     ax.set_xticks(range(len(groups)), groups)
     ax.set_ylabel("project / seed-style (median cycle)")
@@ -161,6 +208,5 @@ def overhead(results: dict[str, Any], out: Path) -> Path:
 
 def draw_all(results: dict[str, Any], out: Path) -> list[Path]:
     """Draw every plot whose section is in ``results``."""
-    drawers = {"latency": latency, "throughput": throughput, "scale": scale,
-               "overhead": overhead}  # fmt: skip
+    drawers = {"latency": latency, "throughput": throughput, "scale": scale, "overhead": overhead}
     return [draw(results, out) for name, draw in drawers.items() if name in results]

@@ -43,8 +43,10 @@ def request_approval(state: ExpenseState) -> dict:
             }
         )
         approved = decision.get("decision") in ("approve", "approved")
-        return {"status": "approved" if approved else "rejected",
-                "approver_note": decision.get("note", "")}  # fmt: skip
+        return {
+            "status": "approved" if approved else "rejected",
+            "approver_note": decision.get("note", ""),
+        }
     return {"status": "approved", "approver_note": "Auto-approved (under limit)"}
 
 
@@ -148,8 +150,9 @@ def create_order(state: OrderState) -> dict:
 def approve_order(state: OrderState) -> dict:
     """Pause for a manager over $1,000."""
     if state["amount"] > 1_000:
-        decision = interrupt({"type": "order_approval", "order_id": state["order_id"],
-                              "amount": state["amount"]})  # fmt: skip
+        decision = interrupt(
+            {"type": "order_approval", "order_id": state["order_id"], "amount": state["amount"]}
+        )
         if decision.get("decision") != "approve":
             return {"status": "declined"}
     return {"status": "approved"}

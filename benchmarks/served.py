@@ -120,8 +120,12 @@ async def throughput(
     start = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(clients)))
     elapsed = time.perf_counter() - start
-    return {"clients": clients, "cycles": done, "seconds": round(elapsed, 3),
-            "cycles_per_s": round(done / elapsed, 2)}  # fmt: skip
+    return {
+        "clients": clients,
+        "cycles": done,
+        "seconds": round(elapsed, 3),
+        "cycles_per_s": round(done / elapsed, 2),
+    }
 
 
 async def seed_pending(

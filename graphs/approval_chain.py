@@ -32,7 +32,7 @@ from graphs.common.fields import (
     describe_error,
     validate_input,
 )
-from graphs.common.pauses import Answered, Expired, Refused, WorkflowState, decide, due_at
+from graphs.common.pauses import Answered, AskAgain, Expired, WorkflowState, decide, due_at
 from graphs.common.policy import pin_context
 
 OPTIONS = ["approve", "edit", "reject"]
@@ -214,8 +214,8 @@ def review(state: State, config: RunnableConfig) -> dict:
             )
             update = {**expired.update(note), "due_at": due_at(hours)}
             return update if escalate else {**update, "status": "rejected"}
-        case Refused() as refused:
-            return refused.update
+        case AskAgain() as again:
+            return again.update
         case Answered(answer=answer, entry=entry) as decided:
             # The next level's clock starts now; an edit changes the request itself.
             update = {**decided.update, "due_at": due_at(hours), **(entry["changes"] or {})}

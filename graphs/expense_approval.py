@@ -21,7 +21,7 @@ from graphs.common.audit import SYSTEM, AuditEntry, audit_entry
 from graphs.common.contract import Pause
 from graphs.common.decisions import Decision
 from graphs.common.fields import Amount, Limit, StrictModel, Text, validate_input
-from graphs.common.pauses import Answered, Expired, Refused, WorkflowState, decide, due_at
+from graphs.common.pauses import Answered, AskAgain, Expired, WorkflowState, decide, due_at
 from graphs.common.policy import pin_context, pinned
 
 AUTO_APPROVED_NOTE = "Auto-approved (under limit)"
@@ -127,8 +127,8 @@ def approve(state: State, config: RunnableConfig) -> dict:
         case Expired() as expired:
             note = f"Expired: no decision by {state['due_at']}"
             return {**expired.update(note), "status": "rejected", "approver_note": note}
-        case Refused() as refused:
-            return refused.update
+        case AskAgain() as again:
+            return again.update
         case Answered(answer=answer) as decided:
             status = "approved" if answer.approved else "rejected"
             return {**decided.update, "status": status, "approver_note": answer.note}

@@ -23,6 +23,7 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import SecretStr
 
 
 class ModelConfigError(ValueError):
@@ -61,7 +62,7 @@ def get_chat_model(name: str = "auto") -> BaseChatModel:
             )
         return AzureChatOpenAI(
             azure_endpoint=endpoint,
-            api_key=key,
+            api_key=SecretStr(key),
             api_version=os.environ.get("AZURE_OPENAI_API_VERSION", "2024-02-01"),
             azure_deployment=model or os.environ.get("AZURE_OPENAI_DEPLOYMENT_NAME", "gpt-4"),
             temperature=0,
@@ -76,7 +77,7 @@ def get_chat_model(name: str = "auto") -> BaseChatModel:
 
         return ChatOpenAI(
             model=model or os.environ.get("OPENAI_MODEL", "gpt-4o-mini"),
-            api_key=key,
+            api_key=SecretStr(key),
             base_url=os.environ.get("OPENAI_BASE_URL") or None,
             temperature=0,
             timeout=timeout,

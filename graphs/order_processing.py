@@ -39,7 +39,7 @@ from graphs.common.fields import (
     describe_error,
     validate_input,
 )
-from graphs.common.pauses import Answered, Expired, Refused, WorkflowState, decide, due_at
+from graphs.common.pauses import Answered, AskAgain, Expired, WorkflowState, decide, due_at
 from graphs.common.policy import pin_context, pinned
 
 PAYMENT_RETRY = RetryPolicy(
@@ -293,10 +293,14 @@ def _decide(
     match decide(pause, model, state, config, **pause.request, **extra):
         case Expired() as expired:
             note = f"expired: no decision by {state['due_at']}"
-            return {**expired.update(note), "status": "cancelled", "decided_by": SYSTEM,
-                    "payment_error": note}  # fmt: skip
-        case Refused() as refused:
-            return refused.update
+            return {
+                **expired.update(note),
+                "status": "cancelled",
+                "decided_by": SYSTEM,
+                "payment_error": note,
+            }
+        case AskAgain() as again:
+            return again.update
         case Answered(answer=answer, approver=approver) as decided:
             go = approves(answer.decision)
             return {

@@ -10,9 +10,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sdk_client.transport import AnswerRefused, ClientError, HitlClient, Outcome
+    from sdk_client.transport import AnswerNotApplied, ClientError, HitlClient, Outcome
 
-__all__ = ["AnswerRefused", "ClientError", "HitlClient", "Outcome"]
+__all__ = ["AnswerNotApplied", "ClientError", "HitlClient", "Outcome"]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,7 +1,12 @@
 """Command-line client: submit workflows, list pending pauses, answer them.
 
 Run as ``python -m sdk_client ...`` or ``hitl ...``. ``--json`` prints
-machine-readable output. Every failure is one line on stderr and exit status 1.
+machine-readable output. Every failure is one line on stderr and exit status 1;
+a command line hitl cannot read exits 2, as argparse's usage errors do.
+
+A workflow's fields are flags: ``submit``'s are read against the graph's input
+schema (the server's), an edit's against the pending pause (its ``editable``
+fields, typed by its answer's schema), so a new workflow needs no change here.
 
 The client's own modules (``langgraph_sdk``, ``httpx``, the graphs' models) take
 about a second to import, so they are imported where they are used: ``hitl --help``
@@ -12,14 +17,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
+    from graphs.common.contract import Pause
     from sdk_client.transport import HitlClient, Outcome
 
 T = TypeVar("T")
@@ -30,8 +37,6 @@ URL_HELP = (
     "`make dev` serves; currently %s); host:port means http://host:port"
 )
 THREAD_HELP = "the thread: its id, or a start of it no other thread shares (8+ characters)"
-PAUSE_ONLY = ("action_request", "config", "editable", "type", "description", "request")
-"""Pause keys for Agent Inbox and programs; a person reads the request's own fields."""
 DEFAULT_GRAPH = "expense_approval"
 SEED_SCENARIOS = [
     ({"amount": 50.0, "description": "Office supplies"}, None),
@@ -46,6 +51,17 @@ SEED_SCENARIOS = [
 ]
 
 
+SUBMIT_EPILOG = """\
+the workflow's fields are flags, typed by its input schema (from the server):
+  hitl submit --graph approval_chain --amount 5000 --description Racks
+  hitl submit --graph approval_chain --help      # lists its fields
+numbers as numbers, true/false, lists and objects as JSON.
+"""
+RESUME_EPILOG = (
+    "edit takes the fields the pause lets you change as flags (`hitl status <thread>` shows "
+    "them), typed as the pause's answer schema says: resume <thread> edit --amount 4000"
+)
+
 EPILOG = """\
 environment (a .env file in the working directory is read too):
   LANGGRAPH_URL     the server (--url)
@@ -54,7 +70,10 @@ environment (a .env file in the working directory is read too):
   LANGGRAPH_TOKEN   your token (--token), sent as a bearer token
   HITL_DEMO_APPROVER_TOKEN  the manager who answers in `hitl demo`
 
-graphs: expense_approval, approval_chain, order_processing, assistant
+graphs: expense_approval, approval_chain, order_processing, travel_request, assistant
+
+a workflow's fields are flags (`hitl submit --graph <graph> --help` lists them):
+submit takes its input's, edit the fields the pending pause lets you change.
 
 examples:
   hitl submit --amount 500 --description "Conference ticket"
@@ -137,23 +156,34 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     _global_flags(flags, defaults=False)
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
 
-    def command(name: str, help: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=help, description=help, parents=[flags])
+    def command(name: str, help: str, **more: Any) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=help, parents=[flags], **more)
 
-    p = command("submit", "start a workflow on a new thread and run it to its first pause")
-    p.add_argument("--graph", default=DEFAULT_GRAPH,
-                   help="the workflow (default %(default)s; see the list below)")  # fmt: skip
-    p.add_argument("--amount", type=float, help="the amount asked for (a positive number)")
-    p.add_argument("--description", help="what it is for")
-    p.add_argument("--requester", help="not needed: the requester is always the signed-in user")
-    p.add_argument("--category", help="approval_chain: an optional category")
-    p.add_argument("--customer", help="order_processing: the customer")
-    p.add_argument("--input", type=_json_object, default={}, help="extra input as JSON")
-    p.add_argument(
+    # A field flag must never be taken for an abbreviation of the command's own flags.
+    submit = command(
+        "submit",
+        "start a workflow on a new thread and run it to its first pause",
+        add_help=False,
+        allow_abbrev=False,
+        epilog=SUBMIT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    submit.add_argument(
+        "-h",
+        "--help",
+        action="store_true",
+        help="show this help (--graph: its fields too) and exit",
+    )
+    submit.add_argument("--graph", help=f"the workflow (default {DEFAULT_GRAPH}; see hitl --help)")
+    submit.add_argument("--requester", help="not needed: the requester is the signed-in user")
+    submit.add_argument(
+        "--input", type=_json_object, default={}, help="input as JSON (field flags override it)"
+    )
+    submit.add_argument(
         "--assistant",
         help="run this assistant (a configured version of the graph, with its own policy)",
     )
-    p.add_argument("--no-wait", action="store_true", help="return once the run is queued")
+    submit.add_argument("--no-wait", action="store_true", help="return once the run is queued")
 
     p = command("assistant", "list, or (admins) create, configured versions of a graph")
     p.add_argument("action", choices=["list", "create"])
@@ -175,15 +205,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--graph", help="only this workflow")
     p.add_argument("--limit", type=_positive, default=50, help="at most this many (default 50)")
 
-    p = command("resume", "answer a pending pause")
+    p = command("resume", "answer a pending pause", allow_abbrev=False, epilog=RESUME_EPILOG)
     p.add_argument("thread_id", help=THREAD_HELP)
     p.add_argument("decision", nargs="?", choices=["approve", "reject", "edit", "retry", "cancel"])
     p.add_argument("--note", help="why (a tool review: the message the model sees)")
     p.add_argument("--message", dest="note", help="reject a tool call with this message")
     p.add_argument("--args", type=_json_object, help="edit a tool call: new arguments (JSON)")
     p.add_argument("--as", dest="approver", help="who decides (must be you under auth)")
-    p.add_argument("--amount", type=float, help="edit: new amount")
-    p.add_argument("--description", help="edit: new description")
     p.add_argument("--value", type=json.loads, help="send this raw JSON value instead")
     p.add_argument("--interrupt-id", help="answer this pause (default: the only one pending)")
 
@@ -208,7 +236,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=os.environ.get("HITL_DEMO_APPROVER_TOKEN"),
         help="the manager who answers (default: HITL_DEMO_APPROVER_TOKEN)",
     )
-    return parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
+    if rest and args.command not in ("submit", "resume"):
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.fields = rest  # the workflow's field flags: read once the server says what they are
+    if args.command == "submit" and args.help:
+        submit.print_help()
+        if not (args.graph or args.assistant):  # its fields are the server's to say
+            parser.exit()
+    return args
 
 
 def version() -> str:
@@ -240,31 +276,230 @@ def _json_object(text: str) -> dict[str, Any]:
     return value
 
 
+class UsageError(Exception):
+    """A command line hitl cannot read (an unknown field flag, a bad value): exit status 2."""
+
+
+KINDS = {
+    "boolean": "true or false",
+    "integer": "a whole number",
+    "number": "a number",
+    "array": "a JSON list",
+    "object": "a JSON object",
+    "string": "text",
+}
+"""The JSON types a field flag reads, in the order a value is tried (text last), in words."""
+
+PYTHON_KINDS = {
+    bool: "boolean",  # before int: True is an int too
+    int: "number",
+    float: "number",
+    str: "string",
+    list: "array",
+    dict: "object",
+}
+
+
+class FieldFlag(NamedTuple):
+    """One field of a workflow given as ``--name value``: the JSON types it takes, what it is."""
+
+    name: str
+    kinds: tuple[str, ...] = ()
+    """The JSON types it takes (null left out); none: any JSON value, else text."""
+    choices: tuple[Any, ...] = ()
+    about: str = ""
+    required: bool = False
+
+    @property
+    def flag(self) -> str:
+        """``--payment-error`` for ``payment_error`` (``--payment_error`` is read too)."""
+        return flag_name(self.name)
+
+    def read(self, text: str) -> Any:
+        """``text`` as the first of this field's types it reads as.
+
+        Raises:
+            UsageError: It reads as none of them, or is not one of the choices.
+        """
+        for kind in (k for k in KINDS if k in self.kinds):
+            try:
+                value = _read_as(kind, text)
+                break
+            except ValueError:
+                continue
+        else:
+            if self.kinds:
+                said = " or ".join(KINDS[k] for k in KINDS if k in self.kinds)
+                raise UsageError(f"{self.flag} takes {said}, not {text!r}")
+            value = _json_or_text(text)
+        if self.choices and value not in self.choices:
+            said = ", ".join(map(str, self.choices))
+            raise UsageError(f"{self.flag} takes one of {said}, not {text!r}")
+        return value
+
+
+def flag_name(name: str) -> str:
+    """A field's flag: ``payment_error`` -> ``--payment-error``."""
+    return "--" + name.replace("_", "-")
+
+
+def _read_as(kind: str, text: str) -> Any:
+    """``text`` read as a value of JSON type ``kind``; ValueError when it is not one."""
+    if kind == "string":
+        return text
+    if kind == "boolean":
+        words = {"true": True, "yes": True, "false": False, "no": False}
+        if text.strip().lower() not in words:
+            raise ValueError(text)
+        return words[text.strip().lower()]
+    if kind == "integer":
+        return int(text)
+    if kind == "number":
+        value = float(text)
+        if not math.isfinite(value):
+            raise ValueError(text)
+        return value
+    value = json.loads(text)
+    if not isinstance(value, list if kind == "array" else dict):
+        raise ValueError(text)
+    return value
+
+
+def _json_or_text(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _resolved(spec: Any, root: dict[str, Any]) -> dict[str, Any]:
+    """A JSON schema with its ``$ref`` (``#/$defs/Name``) followed within ``root``."""
+    while isinstance(spec, dict) and isinstance(spec.get("$ref"), str):
+        target: Any = root
+        for part in spec["$ref"].removeprefix("#/").split("/"):
+            target = target.get(part) if isinstance(target, dict) else None
+        spec = target
+    return spec if isinstance(spec, dict) else {}
+
+
+def _alternatives(spec: Any, root: dict[str, Any]) -> list[dict[str, Any]]:
+    """The schemas a value may match (``anyOf`` / ``oneOf`` spread out), null left out."""
+    spec = _resolved(spec, root)
+    branches = spec.get("anyOf") or spec.get("oneOf")
+    if branches:
+        return [alt for branch in branches for alt in _alternatives(branch, root)]
+    return [] if spec.get("type") == "null" else [spec]
+
+
+def field_flag(name: str, spec: Any, root: dict[str, Any], required: bool = False) -> FieldFlag:
+    """The flag of field ``name`` whose JSON schema is ``spec`` (its ``$ref`` found in ``root``)."""
+    spec = _resolved(spec, root)
+    kinds: list[str] = []
+    choices: list[Any] = []
+    alternatives = _alternatives(spec, root)
+    for alt in alternatives:
+        fixed = alt.get("enum") or ([alt["const"]] if "const" in alt else [])
+        named = alt.get("type") or [k for v in fixed for k in _kinds_of(v)]
+        if not named:  # any value at all
+            return FieldFlag(name, about=_about(spec), required=required)
+        kinds += [k for k in ([named] if isinstance(named, str) else named) if k != "null"]
+        choices += fixed
+    closed = bool(alternatives) and all("enum" in a or "const" in a for a in alternatives)
+    allowed = tuple(choices) if closed else ()
+    return FieldFlag(name, tuple(dict.fromkeys(kinds)), allowed, _about(spec), required)
+
+
+def _kinds_of(value: Any) -> list[str]:
+    """The JSON type of a value (``number`` for an int: an amount may become 2.5); none for null."""
+    return [kind for cls, kind in PYTHON_KINDS.items() if isinstance(value, cls)][:1]
+
+
+def _about(spec: dict[str, Any]) -> str:
+    text = str(spec.get("description") or spec.get("title") or "")
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+def input_flags(schema: dict[str, Any]) -> dict[str, FieldFlag]:
+    """The flags ``submit`` takes: the fields of a graph's input schema (not the requester)."""
+    required = set(schema.get("required") or [])
+    return {
+        name: field_flag(name, spec, schema, name in required)
+        for name, spec in (_resolved(schema, schema).get("properties") or {}).items()
+        if name != "requester"
+    }
+
+
+def edit_flags(pause: Pause, response_schema: Any) -> dict[str, FieldFlag]:
+    """The flags an edit takes: the pause's ``editable`` fields.
+
+    Each is typed as the answer's schema types its ``changes`` (the pause's
+    ``response_schema``), else as the request's current value is.
+    """
+    root = response_schema if isinstance(response_schema, dict) else {}
+    changes = (root.get("properties") or {}).get("changes")
+    fields: dict[str, Any] = {}
+    for alt in _alternatives(changes, root):
+        fields |= alt.get("properties") or {}
+    return {
+        name: field_flag(name, fields[name], root)
+        if name in fields
+        else FieldFlag(name, tuple(_kinds_of(pause.request.get(name))))
+        for name in pause.editable
+    }
+
+
+def read_flags(tokens: list[str], flags: dict[str, FieldFlag], unknown: str) -> dict[str, Any]:
+    """The values ``--name value`` (or ``--name=value``) tokens give, typed by ``flags``.
+
+    Args:
+        tokens: What argparse left of the command line, in order.
+        flags: The fields that may be given, by name.
+        unknown: What a flag that names none of them is not ("a field of travel_request").
+
+    Raises:
+        UsageError: A token is not a flag, a flag has no value or names no field, or
+            a value is not of its field's type; the message names the flag.
+    """
+    by_flag = {f.flag: f for f in flags.values()} | {f"--{f.name}": f for f in flags.values()}
+    values: dict[str, Any] = {}
+    given = iter(tokens)
+    for token in given:
+        flag, equals, text = token.partition("=")
+        if not flag.startswith("--"):
+            raise UsageError(f"unexpected argument {token!r}: a field is given as --name value")
+        if flag not in by_flag:
+            listed = ", ".join(f.flag for f in flags.values()) or "none"
+            raise UsageError(f"{flag} is not {unknown} (these are: {listed})")
+        if not equals:
+            if (following := next(given, None)) is None:
+                raise UsageError(f"{flag} needs a value")
+            text = following
+        field = by_flag[flag]
+        values[field.name] = field.read(text)
+    return values
+
+
+def flags_help(flags: dict[str, FieldFlag], graph: str) -> str:
+    """The help of a workflow's field flags, one line each."""
+    lines = [f"{graph}'s fields (from the server's input schema):"]
+    for field in flags.values():
+        usage = f"{field.flag} {'|'.join(field.kinds).upper() or 'JSON'}"
+        about = field.about + (" (required)" if field.required else "")
+        lines.append(f"  {usage:<30} {about}".rstrip())
+    return "\n".join(lines)
+
+
 async def run(args: argparse.Namespace) -> int:
     """Carry out one command; return the exit status."""
     from graphs.common.audit import trail
-    from graphs.common.decisions import build_answer
-    from sdk_client.transport import WAITING, AnswerRefused, ClientError, HitlClient, pick_interrupt
+    from sdk_client.transport import HitlClient
 
     client = HitlClient(args.url, token=args.token)
     for name in ("thread_id", "thread"):  # a short id as tables print it: 01a230c0-bb95-…
         if getattr(args, name, None):
             setattr(args, name, await client.resolve_thread(getattr(args, name)))
     if args.command == "submit":
-        if args.requester is not None or "requester" in args.input:
-            raise ClientError("the requester is always the signed-in user: drop --requester")
-        values = {**args.input}
-        for key in ("amount", "description", "category", "customer"):
-            if getattr(args, key) is not None:
-                values[key] = getattr(args, key)
-        outcome = await progress(
-            client.submit(args.graph, values, args.assistant, wait=not args.no_wait),
-            f"{args.graph} is running",
-        )
-        status = emit(args, outcome)
-        if outcome.state == WAITING and not args.json:
-            print(next_step(outcome))
-        return status
+        return await submit(client, args)
     if args.command == "assistant":
         return await assistant(client, args)
     if args.command == "notifications":
@@ -277,47 +512,7 @@ async def run(args: argparse.Namespace) -> int:
             print(render_pending(outcomes))
         return 0
     if args.command == "resume":
-        before = await client.status(args.thread_id)
-        if args.value is not None:
-            answer = args.value
-        elif args.decision:
-            changes = {
-                k: v
-                for k, v in (("amount", args.amount), ("description", args.description))
-                if v is not None
-            }
-            target = pick_interrupt(before, args.interrupt_id)
-            args.interrupt_id = target["id"]
-            payload = target.get("value") if isinstance(target.get("value"), dict) else None
-            options = (payload or {}).get("options")
-            if options and args.decision not in options:
-                raise ClientError(
-                    f"invalid answer, not sent: this step offers {_either(options)}, "
-                    f"not {args.decision}",
-                    kind="invalid",
-                )
-            try:
-                answer = build_answer(
-                    args.decision,
-                    payload=payload,
-                    note=args.note,
-                    approver=args.approver,
-                    changes=changes,
-                    args=args.args,
-                )
-            except ValueError as exc:
-                raise ClientError(str(exc), kind="invalid") from None
-        else:
-            raise ClientError("say approve, reject, edit, retry or cancel, or give --value JSON")
-        try:
-            outcome = await progress(
-                client.resume(args.thread_id, answer, args.interrupt_id, before),
-                "the workflow is carrying out your answer",
-            )
-        except AnswerRefused as refused:
-            emit(args, refused.outcome)
-            raise
-        return emit(args, outcome)
+        return await resume(client, args)
     if args.command == "chat":
         return emit(args, await client.chat(args.message, args.thread))
     if args.command == "status":
@@ -335,6 +530,103 @@ async def run(args: argparse.Namespace) -> int:
             print(f"thread {args.thread_id} has no decisions yet")
         return 0
     return await demo(client, HitlClient(args.url, token=args.approver_token), args)
+
+
+async def submit(client: HitlClient, args: argparse.Namespace) -> int:
+    """Start a workflow with ``--input`` and its field flags, typed by its input schema."""
+    from sdk_client.transport import WAITING, ClientError
+
+    graph = args.graph or DEFAULT_GRAPH
+    if args.requester is not None or "requester" in args.input:
+        raise ClientError("the requester is always the signed-in user: drop --requester")
+    values = {**args.input}
+    if args.fields or args.help:
+        flags = input_flags(await client.input_schema(graph, args.assistant))
+        if args.help:
+            print("", flags_help(flags, args.assistant or graph), sep="\n")
+            return 0
+        values |= read_flags(args.fields, flags, f"a field of {args.assistant or graph}")
+    outcome = await progress(
+        client.submit(graph, values, args.assistant, wait=not args.no_wait),
+        f"{graph} is running",
+    )
+    status = emit(args, outcome)
+    if outcome.state == WAITING and not args.json:
+        print(next_step(outcome))
+    return status
+
+
+async def resume(client: HitlClient, args: argparse.Namespace) -> int:
+    """Answer a pause: ``--value`` as it is, or a decision with its note and edit flags."""
+    from graphs.common.contract import Pause
+    from graphs.common.decisions import build_answer
+    from sdk_client.transport import AnswerNotApplied, ClientError, pick_interrupt
+
+    before = await client.status(args.thread_id)
+    if args.value is not None:
+        if args.fields:
+            raise UsageError(f"--value is the whole answer: put {args.fields[0]} in it")
+        answer = args.value
+    elif args.decision:
+        target = pick_interrupt(before, args.interrupt_id)
+        args.interrupt_id = target["id"]
+        payload = target.get("value") if isinstance(target.get("value"), dict) else None
+        pause = Pause.read(payload)
+        options = pause.options if pause else []
+        if options and args.decision not in options:
+            raise ClientError(
+                f"invalid answer, not sent: this step offers {_either(options)}, "
+                f"not {args.decision}",
+                kind="invalid",
+            )
+        changes = edits(args, pause, target.get("response_schema"))
+        try:
+            answer = build_answer(
+                args.decision,
+                payload=payload,
+                note=args.note,
+                approver=args.approver,
+                changes=changes,
+                args=args.args,
+            )
+        except ValueError as exc:
+            raise ClientError(str(exc), kind="invalid") from None
+    else:
+        raise ClientError("say approve, reject, edit, retry or cancel, or give --value JSON")
+    try:
+        outcome = await progress(
+            client.resume(args.thread_id, answer, args.interrupt_id, before),
+            "the workflow is carrying out your answer",
+        )
+    except AnswerNotApplied as refused:
+        emit(args, refused.outcome)
+        raise
+    return emit(args, outcome)
+
+
+def edits(args: argparse.Namespace, pause: Pause | None, response_schema: Any) -> dict[str, Any]:
+    """The changes an edit's flags make, typed as the pause's answer schema says.
+
+    Raises:
+        UsageError: A flag names no field this step lets you edit, or its value
+            does not fit; flags with any answer but edit; flags on a tool review.
+        ClientError: An edit that changes nothing.
+    """
+    from sdk_client.transport import ClientError
+
+    if pause is None or pause.type == "tool_approval":
+        if args.fields:
+            raise UsageError(f"a tool review's edit takes --args JSON, not {args.fields[0]}")
+        return {}
+    if args.fields and args.decision != "edit":
+        raise UsageError(f"{args.fields[0]} goes with edit only, not with {args.decision}")
+    flags = edit_flags(pause, response_schema)
+    changes = read_flags(args.fields, flags, "a field this step lets you edit")
+    if args.decision == "edit" and not changes:
+        named = [f.flag for f in flags.values()]
+        can = _either(named) if named else "this step names no field to edit"
+        raise ClientError(f"edit needs at least one change: {can}", kind="invalid")
+    return changes
 
 
 async def assistant(client: HitlClient, args: argparse.Namespace) -> int:
@@ -410,7 +702,7 @@ def emit(args: argparse.Namespace, outcome: Outcome) -> int:
 
 def render(outcome: Outcome) -> str:
     """Describe a thread for a person."""
-    from graphs.common.pauses import request_fields
+    from graphs.common.contract import Pause
 
     head = f"thread {outcome.thread_id} [{outcome.graph_id}] {outcome.state}"
     lines = []
@@ -424,13 +716,9 @@ def render(outcome: Outcome) -> str:
             if isinstance(value, dict) and value.get("type") == "tool_approval":
                 lines.append(render_tool_review(interrupt))
                 continue
-            value = value if isinstance(value, dict) else {"value": value}
-            # The request's own fields first, then the pause's; a pause's description
-            # may be Agent Inbox's markdown, which is not the request's text.
-            fields = {**request_fields(value), **{k: v for k, v in value.items()
-                                                  if k not in PAUSE_ONLY}}  # fmt: skip
-            lines.append(f"  waiting for {_who(value, 'a human')}, pause {interrupt['id']}:")
-            lines += _fields(fields, "    ")
+            pause = Pause.read(value) or _unread(value)
+            lines.append(f"  waiting for {_who(pause, 'a human')}, pause {interrupt['id']}:")
+            lines += [f"    {line}" for line in render_pause(pause)]
     elif outcome.state == "failed":
         lines.append(f"  error: {outcome.error}")
     else:
@@ -439,10 +727,36 @@ def render(outcome: Outcome) -> str:
     return "\n".join([head, *lines])
 
 
+def render_pause(pause: Pause) -> list[str]:
+    """A pause for a person: its first line, its fields (labelled, money as money), the rest."""
+    lines = [pause.headline] if pause.headline else []
+    lines += [f"{field.label}: {_cut(field.text(), 200)}" for field in pause.fields]
+    if pause.why:
+        lines.append(f"why: {pause.why}")
+    lines += [f"earlier: {render_entry(entry)}" for entry in pause.history]
+    if pause.due_at:
+        lines.append(f"due: {_when(pause.due_at)} (UTC)")
+    if pause.options:
+        edit = f"edit ({', '.join(map(flag_name, pause.editable))})" if pause.editable else "edit"
+        lines.append(f"options: {', '.join(edit if o == 'edit' else o for o in pause.options)}")
+    if pause.error:
+        lines.append(f"error: {pause.error}")
+    return lines
+
+
+def _unread(value: Any) -> Pause:
+    """A pause for an interrupt value that is not one of this project's (shown as it is)."""
+    from graphs.common.contract import Pause
+
+    return Pause(type="pause", action="Decide", headline=_short(value), options=[])
+
+
 def next_step(outcome: Outcome) -> str:
     """The command to run next on a waiting thread, from its pause's own options."""
-    value = outcome.interrupts[0].get("value") if outcome.interrupts else None
-    options = (value if isinstance(value, dict) else {}).get("options") or ["approve"]
+    from graphs.common.contract import Pause
+
+    pause = Pause.read(outcome.interrupts[0].get("value")) if outcome.interrupts else None
+    options = (pause.options if pause else None) or ["approve"]
     step = f"`hitl resume {outcome.thread_id} {options[0]}`"
     if "reject" in options:
         step += " (or reject --note ...)"
@@ -453,21 +767,20 @@ def next_step(outcome: Outcome) -> str:
 
 def render_pending(outcomes: list[Outcome]) -> str:
     """Pending pauses as a table, one row each, with a count."""
-    from graphs.common.pauses import headline, request_fields
+    from graphs.common.contract import Pause, as_text
 
     rows = []
     for outcome in outcomes:
         for interrupt in outcome.interrupts:
-            value = interrupt.get("value") if isinstance(interrupt.get("value"), dict) else {}
-            said = headline(request_fields(value))
-            amount = said["amount"]
+            pause = Pause.read(interrupt.get("value")) or _unread(interrupt.get("value"))
+            amount = pause.amount
             rows.append((
                 outcome.thread_id,
                 outcome.graph_id or "?",
-                f"waiting for {_who(value, value.get('user') or '?')}",
-                f"{amount:,.2f}" if amount is not None else "",
-                _cut(said["summary"], 40),
-                str(value.get("due_at") or "")[:16].replace("T", " "),
+                f"waiting for {_who(pause, '?')}",
+                as_text(amount, money=True) if amount is not None else "",
+                _cut(pause.summary or pause.headline, 40),
+                _when(pause.due_at),
             ))  # fmt: skip
     if not rows:
         return "nothing is waiting for a human"
@@ -479,12 +792,17 @@ def render_pending(outcomes: list[Outcome]) -> str:
     return "\n".join([f"{len(rows)} waiting:", *table])
 
 
-def _who(value: dict[str, Any], unknown: str) -> str:
+def _who(pause: Pause, unknown: str) -> str:
     """Whom a pause waits for, with the chain's step: ``finance (step 2 of 3)``."""
-    who = value.get("role") or unknown
-    if value.get("levels"):
-        who += f" (step {value.get('step')} of {len(value['levels'])})"
+    who = pause.role or pause.user or unknown
+    if pause.levels:
+        who += f" (step {pause.step} of {len(pause.levels)})"
     return who
+
+
+def _when(moment: str | None) -> str:
+    """An ISO 8601 time to the minute: ``2026-12-03 08:37``."""
+    return str(moment or "")[:16].replace("T", " ")
 
 
 def render_tool_review(interrupt: dict[str, Any]) -> str:
@@ -594,6 +912,9 @@ def main(argv: list[str] | None = None) -> int:
     except ClientError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except json.JSONDecodeError as exc:
         print(f"error: not valid JSON: {exc.msg}", file=sys.stderr)
         return 1

@@ -20,7 +20,7 @@ from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 from langgraph_sdk.errors import APIStatusError
 
-from graphs.common.decisions import refusals, schema_error
+from graphs.common.decisions import answer_errors, schema_error
 
 T = TypeVar("T")
 
@@ -45,7 +45,7 @@ class ClientError(Exception):
         self.kind = kind
 
 
-class AnswerRefused(ClientError):
+class AnswerNotApplied(ClientError):
     """The workflow refused an answer; the pause is still waiting (see ``outcome``)."""
 
     def __init__(self, message: str, outcome: Outcome) -> None:
@@ -165,6 +165,38 @@ class HitlClient:
         return await self._call(
             self.sdk.assistants.search(graph_id=graph_id, limit=100), "list assistants"
         )
+
+    async def input_schema(self, graph_id: str, assistant: str | None = None) -> dict[str, Any]:
+        """The JSON schema of what ``graph_id`` takes as input (of ``assistant``'s graph, if given).
+
+        The server answers schemas by assistant id only (a UUID): a graph's are read
+        through any assistant of that graph.
+
+        Raises:
+            ClientError: The server serves no such graph (the message lists those it serves).
+        """
+        name = assistant or graph_id
+        assistant_id = name if _is_uuid(name) else await self._assistant_of(name)
+        schemas = await self._call(
+            self.sdk.assistants.get_schemas(assistant_id), f"the input of {name}"
+        )
+        return schemas.get("input_schema") or {}
+
+    async def _assistant_of(self, graph_id: str) -> str:
+        """The id of an assistant of ``graph_id`` (the server makes one per graph)."""
+        try:
+            found = await self.assistants(graph_id)
+        except ClientError as exc:  # the server answers 404 for a graph it does not serve
+            if exc.kind != "not_found":
+                raise
+            found = []
+        if not found:
+            served = sorted({a["graph_id"] for a in await self.assistants()})
+            raise ClientError(
+                f"unknown graph {graph_id!r}: this server serves {', '.join(served)}",
+                kind="not_found",
+            )
+        return str(found[0]["assistant_id"])
 
     async def notifications(self, status: str | None = None) -> list[dict[str, Any]]:
         """The webhook outbox, newest first (admins)."""
@@ -343,11 +375,11 @@ class HitlClient:
             "(409 conflict): this answer was not applied",
         )
         raised = result.get("__interrupt__") if isinstance(result, dict) else None
-        refused = refusals(raised, before.interrupts)
+        errors = answer_errors(raised, before.interrupts)
         after = await self.status(thread_id)
-        if refused:
-            raise AnswerRefused(
-                f"the workflow refused the answer: {refused[0]} (thread {thread_id} is still "
+        if errors:
+            raise AnswerNotApplied(
+                f"the workflow refused the answer: {errors[0]} (thread {thread_id} is still "
                 "waiting)",
                 after,
             )
@@ -411,6 +443,14 @@ def _digits(text: str) -> str:
     digits = _unelided(text).replace("-", "").lower()
     ok = 0 < len(digits) <= 32 and all(c in string.hexdigits for c in digits)
     return digits if ok else ""
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _unelided(text: str) -> str:

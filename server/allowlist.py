@@ -119,15 +119,18 @@ RUN_BODY = {
         "reject",
         "enqueue",
         why="interrupt and rollback cancel the run in progress, which may be someone else's answer",
-    ),  # fmt: skip
+    ),
     "if_not_exists": one_of("reject", "create"),
     "on_disconnect": one_of("cancel", "continue"),
     "durability": one_of("async", "sync", why="recovery needs each step's checkpoint"),
 }
 """A run on a thread: its input, answer and settings are judged by ``server.guard``."""
 ASSISTANT_BODY = fields("graph_id", "config", "context", "metadata", "name", "description")
-RUN_READ = {"cancel_on_disconnect": off("a reader never cancels the run it watches: "
-                                        "POST .../cancel, if the run is yours")}  # fmt: skip
+RUN_READ = {
+    "cancel_on_disconnect": off(
+        "a reader never cancels the run it watches: POST .../cancel, if the run is yours"
+    )
+}
 
 
 def named_runs(body: dict[str, Any], _role: str) -> str | None:
@@ -144,7 +147,7 @@ def named_runs(body: dict[str, Any], _role: str) -> str | None:
 CANCEL_ACTION = {
     "action": one_of(
         "interrupt", why="a rollback deletes the run and its checkpoints, which hold decisions"
-    ),  # fmt: skip
+    ),
 }
 
 # fmt: off

@@ -64,7 +64,7 @@ async def lifespan(_app: Starlette) -> AsyncIterator[None]:
     for found in findings:
         if found.status == "degraded":
             logger.warning(found.line())
-    if reason := fence.refusal(findings):
+    if reason := fence.unsupported_message(findings):
         refuse_to_start(reason)
     openapi.publish()
     notifier = Notifier.from_env(get_client())
@@ -114,7 +114,7 @@ UNREAD = ("GET", "HEAD", "OPTIONS")
 """Methods whose body is not read (an ``OPTIONS`` preflight goes to the CORS middleware)."""
 
 
-def refusal(status: int, detail: str) -> JSONResponse:
+def error_response(status: int, detail: str) -> JSONResponse:
     """A refusal as langgraph-api words its own (``{"detail": ...}``)."""
     return JSONResponse({"detail": detail}, status)
 
@@ -143,7 +143,7 @@ class Boundary:
             return
         method, path = scope["method"], scope["path"]
         if path.startswith(BLOCKED):
-            await refusal(404, "Not Found")(scope, receive, send)
+            await error_response(404, "Not Found")(scope, receive, send)
             return
         if method == "OPTIONS":
             await self.app(scope, receive, send)
@@ -171,14 +171,15 @@ class Boundary:
             try:
                 body = json.loads(raw) if raw.strip() else None
             except ValueError:
-                await refusal(422, f"{method} {path}: the body is not JSON")(scope, receive, send)
+                not_json = f"{method} {path}: the body is not JSON"
+                await error_response(422, not_json)(scope, receive, send)
                 return
         if refused := allowlist.check(method, path, role, body, query):
             detail = refused.detail
             if refused.status == 401:
                 given = headers.get("authorization") or headers.get("x-api-key")
                 detail = "invalid token" if given else "missing token"
-            await refusal(refused.status, detail)(scope, receive, send)
+            await error_response(refused.status, detail)(scope, receive, send)
             return
 
         async def replay() -> Message:
@@ -189,7 +190,7 @@ class Boundary:
 
 def too_large() -> JSONResponse:
     """The refusal of a body over :data:`MAX_BODY`."""
-    return refusal(413, f"request body over {MAX_BODY // 1024} KiB: nothing was stored")
+    return error_response(413, f"request body over {MAX_BODY // 1024} KiB: nothing was stored")
 
 
 app = Starlette(

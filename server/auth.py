@@ -60,8 +60,9 @@ def example_tokens() -> set[str]:
     """The development tokens ``.env.example`` ships (which a deployment must not keep)."""
     example = Path(__file__).resolve().parent.parent / ".env.example"
     lines = example.read_text().splitlines() if example.exists() else []
-    spec = next((line.removeprefix("HITL_USERS=") for line in lines
-                 if line.startswith("HITL_USERS=")), "")  # fmt: skip
+    spec = next(
+        (line.removeprefix("HITL_USERS=") for line in lines if line.startswith("HITL_USERS=")), ""
+    )
     return {user.token for user in parse_users(spec)}
 
 
@@ -209,7 +210,7 @@ def _check_metadata(metadata: Any, reserved: tuple[str, ...] = RESERVED) -> None
     if isinstance(metadata, dict):
         for key in reserved:
             if key in metadata:
-                raise guard.refuse(403, f"metadata.{key} is written by the server only")
+                raise guard.deny(403, f"metadata.{key} is written by the server only")
         guard.check_size(metadata, "metadata")
 
 
@@ -238,14 +239,20 @@ async def configure_assistants(ctx: Auth.types.AuthContext, value: Any) -> None:
     before it is stored, so no later request fails on it.
     """
     if _role(ctx) != ADMIN:
-        raise guard.refuse(403, f"only an admin configures assistants (the approval policy); "
-                           f"you are {ctx.user.identity} ({_role(ctx)})")  # fmt: skip
+        raise guard.deny(
+            403,
+            f"only an admin configures assistants (the approval policy); "
+            f"you are {ctx.user.identity} ({_role(ctx)})",
+        )
     guard.check_size({k: value.get(k) for k in ("config", "context", "metadata")}, "assistant")
     changes = {k: value.get(k) for k in ("graph_id", "context", "config") if value.get(k)}
     if ctx.action == "create" or (ctx.action == "update" and changes):
         # An update is checked as the assistant will be: its new graph, its new policy.
-        current = {} if ctx.action == "create" else (
-            await get_client().assistants.get(str(value["assistant_id"])))  # fmt: skip
+        current = (
+            {}
+            if ctx.action == "create"
+            else (await get_client().assistants.get(str(value["assistant_id"])))
+        )
         will_be = {**current, **changes}
         # Only what is sent: the server mirrors a stored context into config.configurable.
         configurable = (changes.get("config") or {}).get("configurable")
@@ -264,12 +271,18 @@ async def create_thread(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> A
     if INTERNAL_WRITE.get():
         return None
     if "metadata" not in value:  # POST /threads/{id}/copy: a create with only a thread id
-        raise guard.refuse(403, "copying threads is not allowed: a copy would carry the "
-                           "original's approvals and checkpoints")  # fmt: skip
+        raise guard.deny(
+            403,
+            "copying threads is not allowed: a copy would carry the "
+            "original's approvals and checkpoints",
+        )
     for key, item in value.items():
         if key not in THREAD_CREATE and item not in (None, 0, [], {}):
-            raise guard.refuse(403, f"{key} is not accepted when creating a thread "
-                               f"(accepted: {', '.join(sorted(THREAD_CREATE))})")  # fmt: skip
+            raise guard.deny(
+                403,
+                f"{key} is not accepted when creating a thread "
+                f"(accepted: {', '.join(sorted(THREAD_CREATE))})",
+            )
     if not isinstance(value.get("metadata"), dict):
         value["metadata"] = {}
     _check_metadata(value["metadata"])
@@ -281,9 +294,22 @@ async def create_thread(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> A
 
 
 @auth.on.threads.read
-@auth.on.threads.search
 async def read_threads(ctx: Auth.types.AuthContext, value: Any) -> dict[str, Any]:
     """Show a user their own threads and those addressed to them."""
+    return visible(ctx)
+
+
+@auth.on.threads.search
+async def search_threads(ctx: Auth.types.AuthContext, value: Any) -> dict[str, Any]:
+    """List a user's threads and those addressed to them, the pauses just raised included.
+
+    A run's pause is written into its thread's ``waiting_for`` just after the run
+    pauses; a search right after it (``hitl pending``, the inbox) waits for that
+    write (at most ``server.pauses.SETTLE_TIMEOUT``) rather than miss the pause.
+    """
+    from server.pauses import settled  # noqa: PLC0415 - it imports us (through server.notify)
+
+    await settled()
     return visible(ctx)
 
 
@@ -295,10 +321,11 @@ async def update_thread(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> A
     if "action" in value:  # a cancel: POST /runs/cancel, .../runs/{run_id}/cancel
         return await _check_cancel(ctx, value)
     if "metadata" not in value:  # update_state, bulk state updates
-        raise guard.refuse(403, "thread state is written by the workflows only: "
-                           "answer the pause instead")  # fmt: skip
+        raise guard.deny(
+            403, "thread state is written by the workflows only: answer the pause instead"
+        )
     if value.get("ttl") not in (None, {}):
-        raise guard.refuse(403, "ttl is not accepted: a thread holds a request's record")
+        raise guard.deny(403, "ttl is not accepted: a thread holds a request's record")
     # graph_id too: the server checks a run's graph against it.
     _check_metadata(value.get("metadata"), (*RESERVED, "graph_id", "assistant_id"))
     return {"owner": ctx.user.identity}
@@ -315,27 +342,36 @@ async def _check_cancel(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> A
     """
     me, admin = ctx.user.identity, _role(ctx) == ADMIN
     if value.get("action") != "interrupt":
-        raise guard.refuse(403, f"action={value.get('action')}: only action=interrupt is "
-                           "allowed: a rollback deletes the run's checkpoints, which hold "
-                           "decisions")  # fmt: skip
+        raise guard.deny(
+            403,
+            f"action={value.get('action')}: only action=interrupt is "
+            "allowed: a rollback deletes the run's checkpoints, which hold "
+            "decisions",
+        )
     selector = value.get("metadata") or {}
     run_ids, thread_id = selector.get("run_ids") or [], value.get("thread_id")
     if admin:
         repair.after_cancel(thread_id)
         return None
     if selector.get("status") or not run_ids or thread_id is None:
-        raise guard.refuse(403, "name the thread and the runs you cancel (thread_id and "
-                           "run_ids): a bulk cancel reaches runs that are not yours")  # fmt: skip
+        raise guard.deny(
+            403,
+            "name the thread and the runs you cancel (thread_id and "
+            "run_ids): a bulk cancel reaches runs that are not yours",
+        )
     client = get_client()
     for run_id in run_ids:
         try:
             run = await client.runs.get(str(thread_id), str(run_id))
         except Exception:  # noqa: BLE001 - hidden or missing: the same answer
-            raise guard.refuse(404, f"run {run_id} not found on thread {thread_id}") from None
+            raise guard.deny(404, f"run {run_id} not found on thread {thread_id}") from None
         started_by = ((run.get("kwargs") or {}).get("config") or {}).get("configurable", {})
         if started_by.get("langgraph_auth_user_id") != me:
-            raise guard.refuse(403, f"run {run_id} was started by someone else: only its "
-                               "starter (or an admin) cancels it")  # fmt: skip
+            raise guard.deny(
+                403,
+                f"run {run_id} was started by someone else: only its "
+                "starter (or an admin) cancels it",
+            )
     repair.after_cancel(thread_id)
     return visible(ctx)
 
@@ -351,8 +387,9 @@ async def delete_thread(ctx: Auth.types.AuthContext, value: Any) -> dict[str, An
     and each such deletion is recorded first. Nobody deletes single runs.
     """
     if isinstance(value, dict) and value.get("run_id"):
-        raise guard.refuse(403, "a run holds decisions of the audit trail and cannot be "
-                           "deleted on its own")  # fmt: skip
+        raise guard.deny(
+            403, "a run holds decisions of the audit trail and cannot be deleted on its own"
+        )
     me, admin = ctx.user.identity, _role(ctx) == ADMIN
     ids = (value.get("thread_ids") or [value.get("thread_id")]) if isinstance(value, dict) else []
     for thread_id in filter(None, ids):
@@ -364,12 +401,15 @@ async def delete_thread(ctx: Auth.types.AuthContext, value: Any) -> dict[str, An
             continue  # the owner withdraws a request nobody has decided
         if not admin:
             if decided:
-                raise guard.refuse(403, f"thread {thread_id} holds decisions and stays on "
-                                   f"record; an admin deletes it after "
-                                   f"{records.retention_days():g} days")  # fmt: skip
+                raise guard.deny(
+                    403,
+                    f"thread {thread_id} holds decisions and stays on "
+                    f"record; an admin deletes it after "
+                    f"{records.retention_days():g} days",
+                )
             continue  # someone else's: the owner filter below answers 404
         if error := records.too_recent(thread):
-            raise guard.refuse(403, f"thread {thread_id}: {error}")
+            raise guard.deny(403, f"thread {thread_id}: {error}")
         await records.record_deletion(thread, me)
     return None if admin else {"owner": me}
 
@@ -399,7 +439,7 @@ async def create_run(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> dict
     if value.get("thread_id") is not None:
         thread = await read_thread(ctx, value["thread_id"])
         if thread is None and value.get("if_not_exists") != "create":
-            raise guard.refuse(404, f"thread {value['thread_id']} not found")
+            raise guard.deny(404, f"thread {value['thread_id']} not found")
     graph_id = await graph_of(get_client(), str(value["assistant_id"]))
     resume = ((value.get("kwargs") or {}).get("command") or {}).get("resume")
     try:
@@ -407,9 +447,12 @@ async def create_run(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> dict
     except Auth.exceptions.HTTPException as refused:
         stale = refused.status_code == 409 and resume is not None and thread is not None
         if stale and await repair.restoring(thread):
-            raise guard.refuse(409, f"thread {value['thread_id']}: an earlier answer was cut "
-                               "short and its pause is being restored; nothing was applied: "
-                               "answer again in a moment") from None  # fmt: skip
+            raise guard.deny(
+                409,
+                f"thread {value['thread_id']}: an earlier answer was cut "
+                "short and its pause is being restored; nothing was applied: "
+                "answer again in a moment",
+            ) from None
         raise
     if thread is None and isinstance(value.get("metadata"), dict):
         value["metadata"]["owner"] = me  # the thread this run creates is the caller's

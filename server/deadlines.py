@@ -22,6 +22,7 @@ from typing import Any
 
 from langgraph_sdk.client import LangGraphClient
 from langgraph_sdk.errors import APIStatusError
+from langgraph_sdk.schema import ThreadSelectField
 
 from graphs.common.pauses import EXPIRED, is_overdue
 from server.threads import all_threads, pending_pauses
@@ -37,7 +38,7 @@ def sweep_interval() -> float:
 async def overdue_pauses(client: LangGraphClient) -> list[tuple[str, str, str]]:
     """Return ``(thread_id, graph_id, pause_id)`` for every overdue pending pause."""
     found = []
-    select = ["thread_id", "metadata", "interrupts"]
+    select: list[ThreadSelectField] = ["thread_id", "metadata", "interrupts"]
     async for thread in all_threads(client, "interrupted", select):
         graph_id = (thread.get("metadata") or {}).get("graph_id")
         for pause in pending_pauses(thread):

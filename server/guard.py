@@ -50,7 +50,7 @@ from typing import Any
 from langgraph_sdk import Auth
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from graphs.common.access import refusal
+from graphs.common.access import why_not_answerable
 from graphs.common.audit import trail
 from graphs.common.decisions import APPROVING, decision_word, native_answer, schema_error
 from graphs.common.fields import describe_error
@@ -117,21 +117,27 @@ def check_policy(graph_id: str, context: Any, configurable: Any) -> None:
     """
     schema = getattr(workflow_module(graph_id), "Context", None)
     if schema is None:
-        raise refuse(422, f"unknown graph {graph_id!r}: this server serves "
-                     f"{', '.join(sorted(graph_paths()))}")  # fmt: skip
+        raise deny(
+            422,
+            f"unknown graph {graph_id!r}: this server serves {', '.join(sorted(graph_paths()))}",
+        )
     if policy := sorted(set(configurable or {}) - CLIENT_CONFIGURABLE):
-        raise refuse(422, f"config.configurable.{policy[0]}: a {graph_id} assistant's "
-                     "policy goes in its context")  # fmt: skip
+        raise deny(
+            422,
+            f"config.configurable.{policy[0]}: a {graph_id} assistant's policy goes in its context",
+        )
     if not isinstance(context or {}, dict):
-        raise refuse(422, f"a {graph_id} assistant's context must be an object")
+        raise deny(422, f"a {graph_id} assistant's context must be an object")
     names = [f.name for f in dataclasses.fields(schema)]
     if unknown := sorted(set(context or {}) - set(names)):
-        raise refuse(422, f"invalid {graph_id} context: unknown key {unknown[0]!r} "
-                     f"(known: {', '.join(names)})")  # fmt: skip
+        raise deny(
+            422,
+            f"invalid {graph_id} context: unknown key {unknown[0]!r} (known: {', '.join(names)})",
+        )
     try:
         TypeAdapter(schema).validate_python(context or {})
     except ValidationError as exc:
-        raise refuse(422, f"invalid {graph_id} context: {describe_error(exc)}") from None
+        raise deny(422, f"invalid {graph_id} context: {describe_error(exc)}") from None
 
 
 CONVERSATIONS = {"assistant"}
@@ -140,8 +146,8 @@ CONVERSATIONS = {"assistant"}
 INTERRUPT_ID = re.compile(r"[0-9a-f]{32}")
 
 
-def refuse(status: int, detail: str) -> Auth.exceptions.HTTPException:
-    """An HTTP refusal whose detail says which rule was broken."""
+def deny(status: int, detail: str) -> Auth.exceptions.HTTPException:
+    """The HTTP error that denies a request, its detail naming the rule it broke."""
     return Auth.exceptions.HTTPException(status_code=status, detail=detail)
 
 
@@ -152,22 +158,25 @@ def check_size(value: Any, where: str, depth: int = 0) -> None:
         Auth.exceptions.HTTPException: 413, naming the offending field.
     """
     if depth > MAX_DEPTH:
-        raise refuse(413, f"{where}: nested deeper than {MAX_DEPTH} levels")
+        raise deny(413, f"{where}: nested deeper than {MAX_DEPTH} levels")
     if isinstance(value, str):
         if len(value) > MAX_TEXT:
-            raise refuse(413, f"{where}: {len(value):,} characters, at most {MAX_TEXT:,}")
+            raise deny(413, f"{where}: {len(value):,} characters, at most {MAX_TEXT:,}")
     elif isinstance(value, dict | list):
         if len(value) > MAX_ITEMS:
-            raise refuse(413, f"{where}: {len(value):,} entries, at most {MAX_ITEMS:,}")
+            raise deny(413, f"{where}: {len(value):,} entries, at most {MAX_ITEMS:,}")
         items = value.items() if isinstance(value, dict) else enumerate(value)
         for key, item in items:
-            check_size(item, f"{where}.{key}" if isinstance(value, dict) else f"{where}[{key}]",
-                       depth + 1)  # fmt: skip
+            check_size(
+                item, f"{where}.{key}" if isinstance(value, dict) else f"{where}[{key}]", depth + 1
+            )
 
 
 STEER = "workflows pause where their policy says"
-FORK = ("runs start from the thread's latest checkpoint: replays and forks from an earlier "
-        "checkpoint are not allowed")  # fmt: skip
+FORK = (
+    "runs start from the thread's latest checkpoint: replays and forks from an earlier "
+    "checkpoint are not allowed"
+)
 RUN_FIELDS: dict[str, Check] = {
     **dict.fromkeys(
         ("thread_id", "assistant_id", "run_id", "status", "metadata", "prevent_insert_if_inflight"),
@@ -203,7 +212,7 @@ def check_shape(value: dict[str, Any]) -> None:
     """Refuse (403) a run request carrying anything :data:`RUN_FIELDS` does not name.
 
     An allowlist: a field that a new langgraph-api version adds is refused until it
-    is classified here. A refusal names the field and the rule.
+    is classified here. A denial names the field and the rule.
     """
     kwargs = value.get("kwargs") or {}
     for given, allowed in ((value, RUN_FIELDS), (kwargs, RUN_KWARGS)):
@@ -212,37 +221,42 @@ def check_shape(value: dict[str, Any]) -> None:
             if rule is None:
                 if empty(item):
                     continue  # a field the server fills with nothing carries nothing
-                raise refuse(403, f"{key} is not accepted on a run")
+                raise deny(403, f"{key} is not accepted on a run")
             if error := rule(item, ""):
-                raise refuse(403, f"{key}: {error}")
+                raise deny(403, f"{key}: {error}")
     config = kwargs.get("config") or {}
     for key in sorted(set(config) - CONFIG_KEYS):
         if not empty(config[key]):
-            raise refuse(403, f"config.{key} is not accepted on a run "
-                         f"(accepted: {', '.join(sorted(CONFIG_KEYS))})")  # fmt: skip
+            raise deny(
+                403,
+                f"config.{key} is not accepted on a run "
+                f"(accepted: {', '.join(sorted(CONFIG_KEYS))})",
+            )
     limit = config.get("recursion_limit")
     if limit is not None and (not isinstance(limit, int) or limit < 1):
-        raise refuse(403, f"config.recursion_limit must be a positive integer, not {limit!r}")
+        raise deny(403, f"config.recursion_limit must be a positive integer, not {limit!r}")
     # ``context`` is exactly what the client sent (as context, or as config.configurable,
     # which the server copies into it before adding its own keys): an allowlist of its keys.
     for key, item in (kwargs.get("context") or {}).items():
         if key in ("checkpoint_id", "checkpoint_map"):
             if not empty(item):
-                raise refuse(403, FORK)
+                raise deny(403, FORK)
         elif key not in CLIENT_CONFIGURABLE:
-            raise refuse(403, f"{key!r} in context or config.configurable is not accepted: "
-                         "approval rules belong to the deployment, for everyone: pick an "
-                         "assistant (admins configure them)")  # fmt: skip
+            raise deny(
+                403,
+                f"{key!r} in context or config.configurable is not accepted: "
+                "approval rules belong to the deployment, for everyone: pick an "
+                "assistant (admins configure them)",
+            )
     configurable = config.get("configurable") or {}
     if any(not empty(configurable.get(k)) for k in ("checkpoint_id", "checkpoint_map")):
-        raise refuse(403, FORK)  # from the body's `checkpoint`
+        raise deny(403, FORK)  # from the body's `checkpoint`
     command = kwargs.get("command") or {}
     if not isinstance(command, dict):
-        raise refuse(422, "command must be an object")
+        raise deny(422, "command must be an object")
     for key, item in command.items():
         if key not in COMMAND_KEYS or (key != "resume" and not empty(item)):
-            raise refuse(403, f"command.{key} is not allowed: an answer carries "
-                         "command.resume only")  # fmt: skip
+            raise deny(403, f"command.{key} is not allowed: an answer carries command.resume only")
 
 
 def check_input(graph_id: str, value: Any, identity: str) -> None:
@@ -254,27 +268,33 @@ def check_input(graph_id: str, value: Any, identity: str) -> None:
     """
     model = input_model(graph_id)
     if model is None:
-        raise refuse(422, f"{graph_id} takes no input: its module declares no Request model")
+        raise deny(422, f"{graph_id} takes no input: its module declares no Request model")
     if not isinstance(value, dict):
-        raise refuse(422, f"invalid {graph_id} input: expected a JSON object")
+        raise deny(422, f"invalid {graph_id} input: expected a JSON object")
     fields = dict(value)
     if "requester" in model.model_fields:
         if (given := fields.get("requester")) not in (None, identity):
-            raise refuse(422, f"invalid {graph_id} input: requester is always the signed-in "
-                         f"user ({identity}), not {given!r}: leave it out")  # fmt: skip
+            raise deny(
+                422,
+                f"invalid {graph_id} input: requester is always the signed-in "
+                f"user ({identity}), not {given!r}: leave it out",
+            )
         fields["requester"] = identity
     if unknown := sorted(set(fields) - set(model.model_fields)):
         accepted = ", ".join(k for k in model.model_fields if k != "requester")
-        raise refuse(422, f"invalid {graph_id} input: {unknown[0]!r} is not part of a "
-                     f"{graph_id} request (accepted: {accepted})")  # fmt: skip
+        raise deny(
+            422,
+            f"invalid {graph_id} input: {unknown[0]!r} is not part of a "
+            f"{graph_id} request (accepted: {accepted})",
+        )
     try:
         model.model_validate(fields)
     except ValidationError as exc:
-        raise refuse(422, f"invalid {graph_id} input: {describe_error(exc)}") from None
+        raise deny(422, f"invalid {graph_id} input: {describe_error(exc)}") from None
 
 
 def last_decision(thread: dict[str, Any]) -> str:
-    """Who decided last on a thread, and when (for a stale answer's refusal)."""
+    """Who decided last on a thread, and when (for a stale answer's denial)."""
     decisions = trail(thread.get("values"))
     if not decisions:
         return ""
@@ -294,20 +314,32 @@ def answer_targets(thread: dict[str, Any], resume: Any) -> list[tuple[dict[str, 
     pending = {pause["id"]: pause for pause in pending_pauses(thread)}
     thread_id = thread["thread_id"]
     if thread.get("status") == "busy":
-        raise refuse(409, f"thread {thread_id} is busy: another answer is being applied right "
-                     "now; this answer was not applied (look again in a moment)")  # fmt: skip
+        raise deny(
+            409,
+            f"thread {thread_id} is busy: another answer is being applied right "
+            "now; this answer was not applied (look again in a moment)",
+        )
     if thread.get("status") != "interrupted" or not pending:
-        raise refuse(409, f"stale answer: thread {thread_id} is {thread.get('status')} and "
-                     f"waits for no one; nothing was applied{last_decision(thread)}")  # fmt: skip
+        raise deny(
+            409,
+            f"stale answer: thread {thread_id} is {thread.get('status')} and "
+            f"waits for no one; nothing was applied{last_decision(thread)}",
+        )
     if isinstance(resume, dict) and resume and all(INTERRUPT_ID.fullmatch(str(k)) for k in resume):
         stale = [k for k in resume if k not in pending]
         if stale:
-            raise refuse(409, f"stale answer: pause {stale[0]} on thread {thread_id} is no longer "
-                         f"pending; nothing was applied{last_decision(thread)}")  # fmt: skip
+            raise deny(
+                409,
+                f"stale answer: pause {stale[0]} on thread {thread_id} is no longer "
+                f"pending; nothing was applied{last_decision(thread)}",
+            )
         return [(pending[k], k) for k in resume]
     if len(pending) > 1:
-        raise refuse(409, f"thread {thread_id} has {len(pending)} pending pauses: answer one by "
-                     f"its id ({', '.join(pending)}); nothing was applied")  # fmt: skip
+        raise deny(
+            409,
+            f"thread {thread_id} has {len(pending)} pending pauses: answer one by "
+            f"its id ({', '.join(pending)}); nothing was applied",
+        )
     return [(next(iter(pending.values())), None)]
 
 
@@ -325,21 +357,24 @@ def check_answer(thread: dict[str, Any], command: dict[str, Any], identity: str,
     for pause, key in answer_targets(thread, command["resume"]):
         value = pause.get("value") if isinstance(pause.get("value"), dict) else {}
         if is_overdue(value.get("due_at")):
-            raise refuse(409, f"expired at {value['due_at']}: your answer was not applied; "
-                         "the workflow applies its expiry policy")  # fmt: skip
+            raise deny(
+                409,
+                f"expired at {value['due_at']}: your answer was not applied; "
+                "the workflow applies its expiry policy",
+            )
         answer = command["resume"][key] if key else command["resume"]
         try:
             answer = native_answer(answer, value)
         except ValueError as exc:
-            raise refuse(422, f"{exc}; nothing was applied") from None
+            raise deny(422, f"{exc}; nothing was applied") from None
         if error := schema_error(pause.get("response_schema"), answer):
-            raise refuse(422, f"invalid answer: {error}; nothing was applied")
-        if error := refusal(value, identity, role, decision_word(answer) in APPROVING):
-            raise refuse(403, f"{error}; nothing was applied")
+            raise deny(422, f"invalid answer: {error}; nothing was applied")
+        if error := why_not_answerable(value, identity, role, decision_word(answer) in APPROVING):
+            raise deny(403, f"{error}; nothing was applied")
         if isinstance(answer, dict) and "decision" in answer:
             claimed = answer.get("approver")
             if claimed not in (None, identity):
-                raise refuse(403, f"approver {claimed!r} is not you ({identity})")
+                raise deny(403, f"approver {claimed!r} is not you ({identity})")
             answer = {**answer, "approver": identity}
         if key:
             command["resume"][key] = answer
@@ -361,8 +396,11 @@ def check_run(
     """
     kwargs = value.get("kwargs") or {}
     if value.get("thread_id") is None:
-        raise refuse(403, "stateless runs are not available: create a thread (or pass a "
-                     "thread id with if_not_exists=create) so the run has an owner")  # fmt: skip
+        raise deny(
+            403,
+            "stateless runs are not available: create a thread (or pass a "
+            "thread id with if_not_exists=create) so the run has an owner",
+        )
     check_shape(value)
     for key in ("input", "command"):
         check_size(kwargs.get(key), key)
@@ -372,7 +410,7 @@ def check_run(
     resume = command.get("resume")
     if resume is not None:
         if thread is None:
-            raise refuse(404, f"thread {value['thread_id']} not found: nothing to answer")
+            raise deny(404, f"thread {value['thread_id']} not found: nothing to answer")
         check_answer(thread, command, identity, role)
         return
     if kwargs.get("input") is None:
@@ -380,11 +418,15 @@ def check_run(
     if thread is not None and thread.get("values"):
         thread_graph = (thread.get("metadata") or {}).get("graph_id")
         if graph_id not in CONVERSATIONS or thread_graph != graph_id:
-            raise refuse(409, f"thread {thread['thread_id']} already holds a {thread_graph} "
-                         "request: submit a new request on a new thread")  # fmt: skip
+            raise deny(
+                409,
+                f"thread {thread['thread_id']} already holds a {thread_graph} "
+                "request: submit a new request on a new thread",
+            )
         if thread.get("status") == "interrupted":
-            raise refuse(409, f"thread {thread['thread_id']} waits for a tool review: "
-                         "answer it first")  # fmt: skip
+            raise deny(
+                409, f"thread {thread['thread_id']} waits for a tool review: answer it first"
+            )
     check_input(graph_id, kwargs["input"], identity)
 
 
@@ -392,12 +434,14 @@ def check_graph_name(metadata: Any) -> None:
     """Refuse (422) a thread labelled with a graph this server does not serve."""
     graph_id = metadata.get("graph_id") if isinstance(metadata, dict) else None
     if graph_id is not None and graph_id not in graph_paths():
-        raise refuse(422, f"unknown graph {graph_id!r}: this server serves "
-                     f"{', '.join(sorted(graph_paths()))}")  # fmt: skip
+        raise deny(
+            422,
+            f"unknown graph {graph_id!r}: this server serves {', '.join(sorted(graph_paths()))}",
+        )
 
 
 def check_graph(thread: dict[str, Any], graph_id: str) -> None:
     """Refuse (409) a run of one graph on a thread another graph started."""
     thread_graph = (thread.get("metadata") or {}).get("graph_id")
     if thread.get("values") and thread_graph and thread_graph != graph_id:
-        raise refuse(409, f"thread {thread['thread_id']} runs {thread_graph}, not {graph_id}")
+        raise deny(409, f"thread {thread['thread_id']} runs {thread_graph}, not {graph_id}")

@@ -6,15 +6,20 @@ token as the rest of the server. The API works through the server's in-process
 client, signed in as the caller (:func:`as_caller`): the same authorization
 filters and the same run rules (``server.guard``) as every other client, with no
 loopback HTTP. Answers are built by the domain's own ``build_answer``.
+
+What an item shows is what its pause says (:class:`~graphs.common.contract.Pause`):
+the headline and the labelled fields, money marked; a finished workflow shows the
+fields of its own ``Request`` model. No workflow's field names are known here.
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 import os
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,19 +34,17 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from graphs.common.access import refusal
+from graphs.common.access import why_not_answerable
 from graphs.common.audit import trail
-from graphs.common.decisions import build_answer, refusals
-from graphs.common.pauses import headline, request_fields, request_of, title_of
+from graphs.common.contract import Model, Pause, Shown, default_headline, fields_of, label_of
+from graphs.common.decisions import answer_errors, build_answer
 from server.auth import caller, example_users_active
-from server.guard import last_decision
+from server.guard import input_model, last_decision
 from server.threads import pending_pauses
 
 logger = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
-PUBLIC_PATHS = ("/inbox", "/inbox/", "/inbox/static/")
-"""What loads without a token: the page itself, which holds no data."""
 
 KIND_FOR = {403: "auth", 404: "not_found", 409: "stale", 413: "invalid", 422: "invalid"}
 
@@ -112,10 +115,11 @@ async def items(request: Request) -> JSONResponse:
                 status="interrupted", metadata={"waiting_for": waiting_for}, limit=100
             )
     found = [
-        item_of(thread, pause)
+        item
         for thread in threads
         for pause in pending_pauses(thread)
-        if refusal(pause.get("value"), identity, role, approves=False) is None
+        if why_not_answerable(pause.get("value"), identity, role, approves=False) is None
+        if (item := item_of(thread, pause)) is not None
     ]
     found.sort(key=lambda item: item["waiting_since"], reverse=True)
     return JSONResponse(found)
@@ -127,24 +131,10 @@ async def history(request: Request) -> JSONResponse:
         threads = await client.threads.search(
             status="idle", limit=50, sort_by="updated_at", sort_order="desc"
         )
-    done = []
-    for thread in threads:  # a thread with nothing to show (no run yet) is skipped
-        values = thread.get("values") or {}
-        if not values:
-            continue
-        workflow = (thread.get("metadata") or {}).get("graph_id")
-        request = request_of(values)
-        done.append({
-            "thread_id": str(thread["thread_id"]),
-            "workflow": workflow,
-            "title": title_of(workflow),
-            "finished": str(thread.get("updated_at")),
-            "outcome": values.get("status") or "finished",
-            "request": request,
-            **headline(request),
-            "audit": trail(values),
-        })  # fmt: skip
-    return JSONResponse(done)
+    threads = [t for t in threads if t.get("values")]  # nothing to show (no run yet): skipped
+    # A workflow's module is loaded (a file read) the first time it is asked for.
+    models = {g: await asyncio.to_thread(input_model, g) for g in {workflow_of(t) for t in threads}}
+    return JSONResponse([finished(t, models[workflow_of(t)]) for t in threads])
 
 
 async def answer(request: Request) -> JSONResponse:
@@ -173,9 +163,8 @@ async def answer(request: Request) -> JSONResponse:
                 )
             except ValueError as exc:
                 return refused(422, str(exc), "invalid")
-            graph_id = (thread.get("metadata") or {}).get("graph_id")
             result = await client.runs.wait(
-                thread_id, graph_id, command={"resume": {pause_id: resume}},
+                thread_id, workflow_of(thread), command={"resume": {pause_id: resume}},
                 multitask_strategy="reject", raise_error=False,
             )  # fmt: skip
             after = await client.threads.get(thread_id)
@@ -184,7 +173,7 @@ async def answer(request: Request) -> JSONResponse:
             kind = "conflict" if "already running" in detail else KIND_FOR.get(status, "error")
             return refused(status, detail, kind)
     raised = result.get("__interrupt__") if isinstance(result, dict) else None
-    if errors := refusals(raised, pending_pauses(thread)):
+    if errors := answer_errors(raised, pending_pauses(thread)):
         return refused(422, f"the workflow refused the answer: {errors[0]}", "refused")
     values = after.get("values") or {}
     state = {"interrupted": "waiting", "idle": "finished", "error": "failed", "busy": "running"}
@@ -212,41 +201,99 @@ def refused(status: int, error: str, kind: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": error, "kind": kind, **extra}, status_code=status)
 
 
-def item_of(thread: dict[str, Any], pause: dict[str, Any]) -> dict[str, Any]:
-    """One inbox item: what to decide, on what, since when, and what came before."""
-    value = pause["value"]
-    request = request_fields(value)
+def workflow_of(thread: Mapping[str, Any]) -> str:
+    """The graph a thread runs."""
+    return str((thread.get("metadata") or {}).get("graph_id") or "")
+
+
+def title_of(workflow: str) -> str:
+    """A workflow's name for people: ``approval_chain`` -> "Approval chain"."""
+    return label_of(workflow or "workflow")
+
+
+def shown(pause: Pause) -> dict[str, Any]:
+    """What people read of a request, as the pause says it: its headline and its fields."""
+    amount = pause.amount
+    return {
+        "headline": pause.headline,
+        "amount": amount if isinstance(amount, int | float) else None,
+        "summary": pause.summary,
+        "requester": pause.requester,
+        "request": pause.request,
+        "fields": [{**f.model_dump(mode="json"), "text": f.text()} for f in pause.fields],
+    }
+
+
+def item_of(thread: Mapping[str, Any], pause: dict[str, Any]) -> dict[str, Any] | None:
+    """One inbox item: what to decide, on what, since when, and what came before.
+
+    None for an interrupt that is not a pause (:meth:`Pause.read`): nothing to show.
+    """
+    asked = Pause.read(pause["value"])
+    if asked is None:
+        logger.warning(
+            "interrupt %s of %s is not a pause: not listed", pause["id"], thread["thread_id"]
+        )
+        return None
     since = str(thread.get("updated_at"))
-    workflow = (thread.get("metadata") or {}).get("graph_id")
-    kind = value.get("type")
-    said = headline(request)
-    if kind == "payment_failed":
+    workflow = workflow_of(thread)
+    said = shown(asked)
+    if asked.type == "payment_failed":
         said["summary"] = f"Payment failed: {said['summary']}"
     return {
         "thread_id": str(thread["thread_id"]),
         "interrupt_id": pause["id"],
         "workflow": workflow,
-        "title": title_of(workflow) + (" tool call" if kind == "tool_approval" else ""),
+        "title": title_of(workflow) + (" tool call" if asked.type == "tool_approval" else ""),
         **said,
-        "kind": kind,
-        "waiting_for": value.get("role") or f"user:{value.get('user')}",
+        "kind": asked.type,
+        "waiting_for": asked.waiting_for,
         "waiting_since": since,
         "age_seconds": _age(since),
-        "due_at": value.get("due_at"),
-        "request": request,
-        "options": value.get("options") or [],
-        "editable": editable(value),
-        "history": value.get("history") or (thread.get("values") or {}).get("audit") or [],
-        "error": value.get("error"),
-        "details": {k: v for k, v in value.items() if k in ("step", "levels", "payment_error")},
+        "due_at": asked.due_at,
+        "options": asked.options,
+        "editable": {name: asked.request.get(name) for name in asked.editable},
+        "history": asked.history or (thread.get("values") or {}).get("audit") or [],
+        "error": asked.error,
+        "details": {"step": asked.step, "levels": asked.levels},
     }
 
 
-def editable(value: dict[str, Any]) -> dict[str, Any]:
-    """The fields an edit may change (the pause says which), with their current values."""
-    current = value.get("args") if value.get("type") == "tool_approval" else value.get("request")
-    current = current or value
-    return {field: current.get(field) for field in value.get("editable") or []}
+def finished(thread: Mapping[str, Any], model: Model | None) -> dict[str, Any]:
+    """One finished workflow: its request's fields (of ``model``, its ``Request``), outcome, trail.
+
+    Without a request model nothing is shown of the request: the title stands for it.
+    """
+    values = thread.get("values") or {}
+    workflow = workflow_of(thread)
+    title = title_of(workflow)
+    fields = [f for f in fields_of(model, values) if one_line(f)] if model else []
+    requester = values.get("requester")
+    done = Pause(
+        type=workflow or "workflow",
+        action=title,
+        headline=default_headline(requester, fields) if fields else title,
+        requester=requester,
+        request={f.name: f.value for f in fields},
+        fields=fields,
+        options=[],
+    )
+    return {
+        "thread_id": str(thread["thread_id"]),
+        "workflow": workflow,
+        "title": title,
+        "finished": str(thread.get("updated_at")),
+        "outcome": values.get("status") or "finished",
+        **shown(done),
+        "audit": trail(values),
+    }
+
+
+def one_line(field: Shown) -> bool:
+    """Whether a field reads on one line; structured ones (a conversation's messages) do not."""
+    value = field.value
+    nested = isinstance(value, list) and any(isinstance(v, dict | list) for v in value)
+    return not (isinstance(value, dict) or nested)
 
 
 def _age(since: str | None) -> float | None:

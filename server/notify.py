@@ -43,9 +43,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from graphs.common import store
+from graphs.common import contract, store
 from graphs.common.access import ADMIN
-from graphs.common.pauses import request_fields
 from graphs.common.store import outbox
 from server.auth import caller
 from server.threads import pending_pauses
@@ -85,14 +84,17 @@ def escape(text: Any) -> str:
 
 
 def message(pause: Pause, public_url: str) -> dict[str, Any]:
-    """The Slack-compatible message for a pause (every piece of user text escaped)."""
-    value = pause.payload
+    """The Slack-compatible message for a pause, as its contract says it (user text escaped).
+
+    "<headline> — waits for <who>: <label>: <value>, ... <link|Open in the inbox>".
+    """
     link = f"{public_url}/inbox#item-{pause.interrupt_id}"
-    what = request_fields(value)
-    summary = escape(", ".join(f"{k}: {v}" for k, v in what.items() if v is not None))
+    asked = contract.Pause.read(pause.payload)
+    said = escape(asked.headline if asked else "A workflow")
+    shown = ", ".join(f"{f.label}: {f.text()}" for f in asked.fields) if asked else ""
     who = escape(pause.waiting_for or "someone")
-    kind = escape(value.get("type", "approval"))
-    text = f"{kind} waits for {who}: {summary} <{link}|Open in the inbox>"
+    details = f": {escape(shown)}" if shown else ""
+    text = f"{said} — waits for {who}{details} <{link}|Open in the inbox>"
     return {
         "id": pause.interrupt_id,
         "text": text,

@@ -31,11 +31,12 @@ import asyncio
 import logging
 import weakref
 from collections import OrderedDict
-from collections.abc import Coroutine, Iterable
+from collections.abc import Coroutine, Iterable, Mapping
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph_sdk.client import LangGraphClient
+from langgraph_sdk.schema import ThreadSelectField
 
 from graphs.common.access import first_addressee
 from graphs.common.events import Decided, Event, Paused
@@ -72,15 +73,15 @@ class PauseListener:
         self.retry_delays = tuple(retry_delays)
         self.raised: OrderedDict[str, list[str]] = OrderedDict()
         """Addressees of the pauses each recent run raised (by run id)."""
-        self.chains: dict[str, asyncio.Task] = {}
+        self.chains: dict[str, asyncio.Task[Any]] = {}
         """The last write scheduled for each thread: the next one starts after it."""
-        self.tasks: set[asyncio.Task] = set()
+        self.tasks: set[asyncio.Task[Any]] = set()
         """Writes and notifications under way, kept until done: :meth:`drain`."""
         self.gave_up: set[str] = set()
         """Threads whose write failed for good: :func:`reconcile` sets them from their record."""
         self.failing: set[str] = set()
         """Threads whose write is being retried: :meth:`settled` does not wait for them."""
-        self.failure_waiters: set[asyncio.Future] = set()
+        self.failure_waiters: set[asyncio.Future[None]] = set()
         _listeners.add(self)
 
     def waiting_for(self, run_id: str | None, new: str | None = None) -> str | None:
@@ -129,7 +130,7 @@ class PauseListener:
         self.chains[thread_id] = task
         task.add_done_callback(lambda done: self._unchain(thread_id, done))
 
-    def _unchain(self, thread_id: str, done: asyncio.Task) -> None:
+    def _unchain(self, thread_id: str, done: asyncio.Task[Any]) -> None:
         if self.chains.get(thread_id) is done:
             del self.chains[thread_id]
 
@@ -175,7 +176,7 @@ class PauseListener:
             )
         await asyncio.gather(*left, return_exceptions=True)
 
-    def _start(self, work: Coroutine[Any, Any, None]) -> asyncio.Task:
+    def _start(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[Any]:
         task = self.loop.create_task(work)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -189,7 +190,7 @@ class PauseListener:
             logger.exception("could not queue the notification of pause %s", pause.interrupt_id)
 
     async def _write(
-        self, after: asyncio.Task | None, thread_id: str, event: Event, waiting_for: str | None
+        self, after: asyncio.Task[Any] | None, thread_id: str, event: Event, waiting_for: str | None
     ) -> None:
         if after is not None:  # asyncio.wait: cancelling this write leaves the earlier one be
             await asyncio.wait([after])
@@ -255,7 +256,7 @@ async def settled(timeout: float = SETTLE_TIMEOUT) -> bool:
     return all(await asyncio.gather(*waits))
 
 
-def owned(thread: dict[str, Any]) -> dict[str, Any]:
+def owned(thread: Mapping[str, Any]) -> dict[str, Any]:
     """``waiting_for`` and ``answered_by`` as a thread's record implies them (recovery's rule)."""
     metadata = owned_metadata(thread, ThreadRecord())
     del metadata["owner"]
@@ -273,7 +274,7 @@ async def reconcile(client: LangGraphClient) -> int:
     writing = {tid for listener in _listeners for tid in listener.chains}
     gave_up = {tid for listener in _listeners for tid in listener.gave_up}
     stale = set()
-    select = ["thread_id", "metadata", "interrupts"]
+    select: list[ThreadSelectField] = ["thread_id", "metadata", "interrupts"]
     async for thread in all_threads(client, "interrupted", select):
         if (thread.get("metadata") or {}).get("waiting_for") != owned(thread)["waiting_for"]:
             stale.add(str(thread["thread_id"]))

@@ -36,6 +36,7 @@ import asyncio
 import json
 import logging
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,12 +45,13 @@ from uuid import UUID
 
 import aiosqlite
 from langgraph_sdk.client import LangGraphClient
+from langgraph_sdk.schema import ThreadStatus
 
 from graphs.common import fence
 from graphs.common.access import addressee, first_addressee
 from graphs.common.audit import SYSTEM, trail
 from server.internal import INTERNAL_WRITE
-from server.threads import all_threads, pending_pauses, updated_at
+from server.threads import all_threads, checkpoint_pauses, pending_pauses, updated_at
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +119,9 @@ async def read_checkpoints(db: Path) -> dict[str, ThreadRecord]:
     return dict(records)
 
 
-async def runtime_thread_ids(client: LangGraphClient, status: str | None = None) -> set[str]:
+async def runtime_thread_ids(
+    client: LangGraphClient, status: ThreadStatus | None = None
+) -> set[str]:
     """Return the ids of every thread the runtime knows (optionally of one status)."""
     return {str(t["thread_id"]) async for t in all_threads(client, status)}
 
@@ -140,7 +144,23 @@ def outdated(known: dict[str, datetime], records: dict[str, ThreadRecord]) -> li
     ]  # fmt: skip
 
 
-def owned_metadata(thread: dict[str, Any], record: ThreadRecord) -> dict[str, Any]:
+async def showing_answered(client: LangGraphClient) -> list[str]:
+    """Waiting threads whose record shows a pause their checkpoint no longer holds.
+
+    Pause and decision events write metadata after the step's checkpoint, which
+    makes a record look newer than it is: a ``kill -9`` can keep that write and
+    lose the run's end, leaving an answered pause shown (and answerable) again.
+    """
+    shown_stale = []
+    async for thread in all_threads(client, "interrupted", ["thread_id", "interrupts"]):
+        thread_id = str(thread["thread_id"])
+        held = {p["id"] for p in checkpoint_pauses(await client.threads.get_state(thread_id))}
+        if {p["id"] for p in pending_pauses(thread)} - held:
+            shown_stale.append(thread_id)
+    return shown_stale
+
+
+def owned_metadata(thread: Mapping[str, Any], record: ThreadRecord) -> dict[str, Any]:
     """The server-owned metadata a thread's checkpoint implies."""
     metadata = thread.get("metadata") or {}
     answered = list(metadata.get("answered_by") or [])
@@ -214,7 +234,7 @@ async def recover(client: LangGraphClient, db: Path) -> RecoveryReport:
         )
         report.restored.append(thread_id)
         refresh.append(thread_id)
-    for thread_id in outdated(known, records):
+    for thread_id in dict.fromkeys([*outdated(known, records), *await showing_answered(client)]):
         report.reconciled.append(thread_id)
         refresh.append(thread_id)
     await refresh_threads(client, list(dict.fromkeys(refresh)), records)

@@ -30,18 +30,13 @@ from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
 from server.recovery import refresh_threads
-from server.threads import as_server, updated_at
+from server.threads import as_server, checkpoint_pauses, updated_at
 
 logger = logging.getLogger(__name__)
 
 SETTLE_TIMEOUT = 60.0
 """Seconds a cancelled run's thread is given to leave ``busy`` before it is checked."""
-_tasks: set[asyncio.Task] = set()
-
-
-def checkpoint_pauses(state: dict[str, Any]) -> list[dict[str, Any]]:
-    """The pending interrupts a thread's latest checkpoint holds (``threads.get_state``)."""
-    return [i for task in state.get("tasks") or [] for i in task.get("interrupts") or []]
+_tasks: set[asyncio.Task[Any]] = set()
 
 
 async def out_of_step(client: LangGraphClient, thread_id: str) -> bool:

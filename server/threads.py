@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Coroutine, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from langgraph_sdk import Auth
 from langgraph_sdk.client import LangGraphClient
+from langgraph_sdk.schema import Thread, ThreadSelectField, ThreadStatus
 from starlette.exceptions import HTTPException
 
 from graphs.common import fence
@@ -19,8 +20,10 @@ T = TypeVar("T")
 
 
 async def all_threads(
-    client: LangGraphClient, status: str | None = None, select: list[str] | None = None
-) -> AsyncIterator[dict[str, Any]]:
+    client: LangGraphClient,
+    status: ThreadStatus | None = None,
+    select: list[ThreadSelectField] | None = None,
+) -> AsyncIterator[Thread]:
     """Yield every thread of a search (optionally of one status), page by page."""
     offset = 0
     while True:
@@ -43,7 +46,7 @@ def as_server(coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
     return asyncio.get_running_loop().create_task(coro, context=contextvars.Context())
 
 
-def updated_at(thread: dict[str, Any]) -> datetime:
+def updated_at(thread: Mapping[str, Any]) -> datetime:
     """When a thread's record was last written (the API gives a string, the runtime a datetime)."""
     value = thread["updated_at"]
     if not isinstance(value, datetime):
@@ -51,12 +54,19 @@ def updated_at(thread: dict[str, Any]) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def pending_pauses(thread: dict[str, Any]) -> list[dict[str, Any]]:
+def pending_pauses(thread: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The pending interrupts of a thread record (grouped by task on the server)."""
     return [i for group in (thread.get("interrupts") or {}).values() for i in group]
 
 
-async def read_thread(ctx: Auth.types.BaseAuthContext | None, thread_id: Any) -> dict | None:
+def checkpoint_pauses(state: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The pending interrupts a thread's latest checkpoint holds (``threads.get_state``)."""
+    return [i for task in state.get("tasks") or [] for i in task.get("interrupts") or []]
+
+
+async def read_thread(
+    ctx: Auth.types.BaseAuthContext | None, thread_id: Any
+) -> dict[str, Any] | None:
     """A thread's record as ``ctx``'s user may see it (``ctx`` None: the server's own read).
 
     Read through the runtime's own ``Threads.get`` (the interface langgraph-api serves
@@ -70,7 +80,7 @@ async def read_thread(ctx: Auth.types.BaseAuthContext | None, thread_id: Any) ->
     return await _read(ctx, thread_id)
 
 
-async def _read(ctx: Auth.types.BaseAuthContext | None, thread_id: Any) -> dict | None:
+async def _read(ctx: Auth.types.BaseAuthContext | None, thread_id: Any) -> dict[str, Any] | None:
     connect, Threads = fence.runtime_threads()  # noqa: N806 - the runtime's class
     try:
         async with connect() as conn:

@@ -33,7 +33,7 @@ import functools
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 from graphs.common import fence
@@ -111,11 +111,11 @@ def _signalling(method: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _waking_next(original: Callable[..., AsyncIterator[Any]]) -> Callable[..., Any]:
+def _waking_next(original: Callable[..., AsyncGenerator[Any]]) -> Callable[..., Any]:
     """Wrap ``Runs.next``: wait for a signal instead of sleeping, then run the stock scan."""
 
     @functools.wraps(original)
-    async def next_run(wait: bool, limit: int = 1) -> AsyncIterator[Any]:
+    async def next_run(wait: bool, limit: int = 1) -> AsyncGenerator[Any]:
         if wait:
             await WAKER.wait(IDLE_TIMEOUT)
         # wait=False: the stock code takes its snapshot now (after the wake) and

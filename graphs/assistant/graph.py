@@ -22,7 +22,7 @@ the signed-in user who made it.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from langchain.agents import create_agent
 from langgraph.graph.state import StateGraph
@@ -65,7 +65,7 @@ class Request(StrictModel):
     messages: Annotated[list[UserMessage], Field(min_length=1, max_length=20)]
 
 
-def build_graph() -> StateGraph:
+def build_graph() -> StateGraph[Any, Any, Any, Any]:
     """Return the uncompiled assistant (``create_agent``'s graph, before compiling)."""
     agent = create_agent(
         model=OfflineChatModel(),  # replaced on every call by `configured_model`

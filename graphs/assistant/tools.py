@@ -27,6 +27,7 @@ from langgraph.graph.state import CompiledStateGraph
 from graphs import expense_approval, payments
 from graphs.approval_chain import DEFAULT_POLICY
 from graphs.common.access import thread_owner
+from graphs.common.fields import Amount
 
 MONEY_TOOLS = ("pay", "refund")
 
@@ -98,9 +99,9 @@ def lookup_policy() -> str:
 
 
 @tool
-async def file_expense(amount: float, description: str, runtime: ToolRuntime) -> str:
+async def file_expense(amount: Amount, description: str, runtime: ToolRuntime) -> str:
     """File an expense for approval; returns the workflow thread and its status."""
-    values = {"amount": amount, "description": description}
+    values: dict[str, Any] = {"amount": amount, "description": description}
     if "assistant_id" in (runtime.config.get("configurable") or {}):  # served: on this server
         from langgraph_sdk import get_client  # noqa: PLC0415
 
@@ -115,7 +116,7 @@ async def file_expense(amount: float, description: str, runtime: ToolRuntime) ->
 
 
 @functools.cache
-def local_expenses() -> CompiledStateGraph:
+def local_expenses() -> CompiledStateGraph[Any, Any, Any, Any]:
     """In-process runs (tests, notebooks) file into a local workflow instead of a server."""
     return expense_approval.build_graph().compile(checkpointer=InMemorySaver())
 
@@ -123,6 +124,8 @@ def local_expenses() -> CompiledStateGraph:
 def _move_money(kind: str, amount: float, recipient: str, runtime: ToolRuntime) -> str:
     if amount <= 0:
         return f"Refused: the amount to {kind} must be positive."
+    if runtime.tool_call_id is None:
+        raise ValueError(f"{kind} needs its tool call's id: the ledger keys the money by it")
     thread_id = (runtime.config.get("configurable") or {}).get("thread_id")
     key = f"{thread_id}:{runtime.tool_call_id}"
     reference = f"{kind.upper()}-{runtime.tool_call_id[-8:]}"
@@ -146,12 +149,12 @@ def _move_money(kind: str, amount: float, recipient: str, runtime: ToolRuntime) 
 
 
 @tool
-def pay(amount: float, recipient: str, runtime: ToolRuntime) -> str:
+def pay(amount: Amount, recipient: str, runtime: ToolRuntime) -> str:
     """Pay an amount to a recipient (reviewed; charged once even if retried)."""
     return _move_money("pay", amount, recipient, runtime)
 
 
 @tool
-def refund(amount: float, recipient: str, runtime: ToolRuntime) -> str:
+def refund(amount: Amount, recipient: str, runtime: ToolRuntime) -> str:
     """Refund an amount to a recipient (reviewed; refunded once even if retried)."""
     return _move_money("refund", amount, recipient, runtime)

@@ -1,7 +1,7 @@
 """Who may answer what: the signed-in user, thread owners, and the one addressing rule.
 
 A pause names whom it waits for: a ``role``, or one ``user`` (``user:<name>``).
-:func:`refusal` is the rule, used by the server before an answer is stored
+:func:`why_not_answerable` is the rule, used by the server before an answer is stored
 (``server.guard``) and by the workflows when they apply it (:func:`check_approver`).
 """
 
@@ -63,7 +63,7 @@ def requester_of(payload: Any) -> str | None:
     return payload.get("requester") or request.get("requester")
 
 
-def refusal(payload: Any, identity: str, role: str, approves: bool) -> str | None:
+def why_not_answerable(payload: Any, identity: str, role: str, approves: bool) -> str | None:
     """Why ``identity`` (``role``) may not answer a pause showing ``payload``; None if they may.
 
     This is the one addressing rule: the server checks it before an answer is
@@ -109,7 +109,7 @@ def check_approver(
                 if not waiting_for.startswith("user:")
                 else {"user": waiting_for.removeprefix("user:")}
             )
-            if error := refusal(pause, identity, role, approves=False):
+            if error := why_not_answerable(pause, identity, role, approves=False):
                 return None, error
         approver = identity
     if requester is not None and approver == requester:

@@ -19,11 +19,19 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+Model = type[BaseModel]
+"""A workflow's request model (or its changes')."""
+
 MONEY = "money"
 """Marks a request field as an amount of money (``Annotated[float, ..., MONEY]``)."""
 
-ANSWERS = {"approve": "approves", "edit": "changes the fields and approves",
-           "reject": "rejects (say why)", "retry": "retries", "cancel": "cancels"}  # fmt: skip
+ANSWERS = {
+    "approve": "approves",
+    "edit": "changes the fields and approves",
+    "reject": "rejects (say why)",
+    "retry": "retries",
+    "cancel": "cancels",
+}
 
 
 class Shown(BaseModel):
@@ -109,14 +117,14 @@ class Pause(BaseModel):
     @classmethod
     def about(
         cls,
-        model: type[BaseModel],
+        model: Model,
         values: Mapping[str, Any],
         *,
         type: str,
         action: str,
         options: list[str],
         headline: str | None = None,
-        editable: type[BaseModel] | None = None,
+        editable: Model | None = None,
         **rest: Any,
     ) -> Pause:
         """The pause about a request of ``model`` holding ``values``.
@@ -173,13 +181,26 @@ class Pause(BaseModel):
         answers = [f"{o} {ANSWERS[o]}" for o in self.options if o in ANSWERS]
         if answers:
             lines.append(f"- **Answers:** {'; '.join(answers)}")
+        if self.options:
+            lines.append(f"- **In Agent Inbox:** {self.agent_inbox_answers()}")
         for entry in self.history:
             note = f": {entry['note']}" if entry.get("note") else ""
-            lines.append(f"- **Earlier:** {entry.get('role')} {entry.get('decision')} by "
-                         f"{entry.get('approver')} at {entry.get('at')}{note}")  # fmt: skip
+            lines.append(
+                f"- **Earlier:** {entry.get('role')} {entry.get('decision')} by "
+                f"{entry.get('approver')} at {entry.get('at')}{note}"
+            )
         if self.error:
             lines.append(f"- **Last answer refused:** {self.error}")
         return "\n".join(lines)
+
+    def agent_inbox_answers(self) -> str:
+        """What Agent Inbox's buttons answer (see ``decisions.native_answer``)."""
+        said = [f"Accept = {self.options[0]}"]
+        if self.editable:
+            said.append("Edit = edit")
+        if len(self.options) > 1:
+            said.append(f"a response = {self.options[-1]} (its text is the note)")
+        return "; ".join(said)
 
     def payload(self, **extra: Any) -> dict[str, Any]:
         """The interrupt's value: this pause, Agent Inbox's keys, then ``extra``.
@@ -211,6 +232,8 @@ class Pause(BaseModel):
             return None
         if "headline" not in payload:
             payload = _from_older(payload)
+        else:  # the payload carries the action once, as Agent Inbox's
+            payload = {**payload, "action": (payload.get("action_request") or {}).get("action")}
         try:
             return cls.model_validate(payload)
         except ValidationError:
@@ -232,7 +255,8 @@ def shown_args(values: Mapping[str, Any]) -> dict[str, str]:
 
 def _from_older(payload: dict[str, Any]) -> dict[str, Any]:
     args = (payload.get("action_request") or {}).get("args") or payload.get("args") or {}
-    request = payload.get("request") if isinstance(payload.get("request"), dict) else args
+    given = payload.get("request")
+    request: dict[str, Any] = given if isinstance(given, dict) else _typed(args, payload)
     fields = [
         {"name": k, "label": label_of(k), "value": request.get(k, v), "money": k == "amount"}
         for k, v in args.items()
@@ -248,4 +272,15 @@ def _from_older(payload: dict[str, Any]) -> dict[str, Any]:
         "fields": fields,
         "options": payload.get("options") or [],
         "step": payload.get("step") or 1,
+    }
+
+
+def _typed(args: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
+    """A request's values from Agent Inbox's text ``args``, typed where they can be.
+
+    A seed-style payload also carries the request's keys flat: where one shows as
+    the same text, it is the typed value.
+    """
+    return {
+        k: payload[k] if k in payload and as_text(payload[k]) == v else v for k, v in args.items()
     }

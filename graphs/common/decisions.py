@@ -107,15 +107,16 @@ def native_answer(answer: Any, payload: dict[str, Any]) -> Any:
     config, options = payload.get("config") or {}, payload.get("options") or []
     allowed = {"accept": "allow_accept", "edit": "allow_edit", "response": "allow_respond"}
     if kind not in allowed or not config.get(allowed[kind]) or not options:
-        return _refuse_response(kind)
+        return _not_offered(kind)
     tool = payload.get("type") == "tool_approval"
     if kind == "accept":
         return {"type": "approve"} if tool else {"decision": options[0]}
     if kind == "response":
         if not isinstance(args, str) or not args.strip():
             raise ValueError("a response needs its text (the reason, shown to the requester)")
-        return {"type": "reject", "message": args} if tool else {"decision": options[-1],
-                                                                  "note": args}  # fmt: skip
+        return (
+            {"type": "reject", "message": args} if tool else {"decision": options[-1], "note": args}
+        )
     edited = args.get("args") if isinstance(args, dict) else None
     if not isinstance(edited, dict):
         raise ValueError("an edit needs args: {action, args: {field: value}}")
@@ -129,14 +130,16 @@ def native_answer(answer: Any, payload: dict[str, Any]) -> Any:
     if fixed := sorted(set(changed) - set(editable)):
         raise ValueError(f"{', '.join(fixed)} cannot be changed here; only {', '.join(editable)}")
     if tool:
-        return {"type": "edit", "edited_action": {"name": payload.get("name"),
-                                                  "args": {**own, **changed}}}  # fmt: skip
+        return {
+            "type": "edit",
+            "edited_action": {"name": payload.get("name"), "args": {**own, **changed}},
+        }
     if not changed:
         raise ValueError(f"the edit changes none of {', '.join(editable)}")
     return {"decision": "edit", "changes": changed}
 
 
-def _refuse_response(kind: str) -> Any:
+def _not_offered(kind: str) -> Any:
     raise ValueError(f"{kind} is not offered by this pause (see its config)")
 
 
@@ -206,8 +209,11 @@ def schema_error(schema: dict[str, Any] | None, answer: Any) -> str | None:
     ]
     if not errors:
         return None
-    if any(e.validator in ("if", "then", "required", "pattern") and "note" in
-           (e.message + "".join(map(str, e.absolute_path))) for e in errors):  # fmt: skip
+    if any(
+        e.validator in ("if", "then", "required", "pattern")
+        and "note" in (e.message + "".join(map(str, e.absolute_path)))
+        for e in errors
+    ):
         return "a reject needs a note: say why (the requester reads it)"
     return "; ".join(
         f"{'.'.join(str(p) for p in e.absolute_path) or 'answer'}: {e.message}" for e in errors[:3]
@@ -226,7 +232,7 @@ def _deepest(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
     return error
 
 
-def refusals(raised: list[dict[str, Any]] | None, waiting: list[dict[str, Any]]) -> list[str]:
+def answer_errors(raised: list[dict[str, Any]] | None, waiting: list[dict[str, Any]]) -> list[str]:
     """Why the workflow refused an answer: the ``error`` of each pause its run raised anew.
 
     ``raised`` is the run's ``__interrupt__`` (what the server answered), ``waiting``

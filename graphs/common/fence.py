@@ -358,11 +358,11 @@ def require(name: str) -> None:
     """Raise :class:`Unsupported` unless the entry ``name`` is ``ok`` (or ``unused``)."""
     found = finding(name)
     if found.status in ("refused", "degraded"):
-        raise Unsupported(refusal([found]))
+        raise Unsupported(unsupported_message([found]) or found.line())
 
 
-def refusal(findings: Iterable[Finding]) -> str:
-    """Why the server refuses to start (empty: it does not)."""
+def unsupported_message(findings: Iterable[Finding]) -> str:
+    """Why the server refuses to start: required entries on unsupported versions (empty: none)."""
     refused = [f for f in findings if f.status == "refused"]
     if not refused:
         return ""

@@ -6,17 +6,16 @@ workflow acts on it, and a refused answer becomes a fresh pause that says what w
 wrong, so a bad answer never approves anything and never loses the pause.
 
 Each workflow node builds a :class:`~graphs.common.contract.Pause` and matches on
-what :func:`decide` returns: :class:`Answered`, :class:`Expired` or :class:`Refused`.
+what :func:`decide` returns: :class:`Answered`, :class:`Expired` or :class:`AskAgain`.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import operator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Generic, Literal, NotRequired
+from typing import Annotated, Any, Final, Generic, Literal, NotRequired
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.errors import GraphInterrupt
@@ -31,7 +30,7 @@ from graphs.common.contract import Pause
 from graphs.common.decisions import approves, native_answer
 from graphs.common.fields import ModelT, describe_error
 
-EXPIRED = "expired"
+EXPIRED: Final = "expired"
 
 
 class WorkflowState(TypedDict):
@@ -43,7 +42,7 @@ class WorkflowState(TypedDict):
     audit: NotRequired[Annotated[list[AuditEntry], operator.add]]
     """Append-only trail of decisions, the workflow's own (``system``) included."""
 
-    settings: NotRequired[dict]
+    settings: NotRequired[dict[str, Any]]
     """The run's ``Context``, pinned at submission so a resume cannot change the rules."""
 
     due_at: NotRequired[str]
@@ -57,102 +56,9 @@ def due_at(hours: float) -> str:
 
 def is_overdue(deadline: str | None) -> bool:
     """Whether ``deadline`` (ISO 8601) has passed."""
-    return bool(deadline) and datetime.fromisoformat(deadline) <= datetime.now(UTC)
-
-
-def human_interrupt(
-    action: str,
-    args: dict[str, Any],
-    description: str,
-    options: list[str],
-    editable: list[str] | tuple[str, ...] = (),
-) -> dict[str, Any]:
-    """The Agent Inbox (HumanInterrupt) keys of a pause, built from the pause's own data.
-
-    ``accept`` answers with the first option (approve, retry), ``response`` with the
-    last (reject, cancel) and its text as the note, ``edit`` changes ``editable``
-    fields of ``args`` and approves; ``ignore`` is never offered.
-    """
-    return {
-        "action_request": {"action": action, "args": shown(args)},
-        "config": {
-            "allow_accept": True,
-            "allow_edit": bool(editable),
-            "allow_respond": True,
-            "allow_ignore": False,
-        },
-        "description": description,
-        "editable": list(editable),
-    }
-
-
-def shown(args: dict[str, Any]) -> dict[str, str]:
-    """A request's fields as text, as Agent Inbox shows and edits them (empty ones left out)."""
-    return {
-        k: v if isinstance(v, str) else json.dumps(v) if isinstance(v, list | dict) else f"{v:g}"
-        if isinstance(v, float) else str(v)
-        for k, v in args.items()
-        if v is not None
-    }  # fmt: skip
-
-
-def request_of(values: dict[str, Any]) -> dict[str, Any]:
-    """The request a workflow's values are about, for display (the inbox's history)."""
-    keys = ("amount", "description", "requester", "category", "customer", "order_id")
-    return {k: values[k] for k in keys if values.get(k) is not None}
-
-
-def request_fields(value: dict[str, Any]) -> dict[str, Any]:
-    """The request a pause is about, with its own (typed) values, for display.
-
-    The fields are those the pause shows Agent Inbox (``action_request.args``, as
-    text); their values come from the request itself. A pause's ``description`` may
-    be Agent Inbox's markdown rather than the request's own text, so it is not taken
-    unless the request names it.
-    """
-    if value.get("type") == "tool_approval":
-        request = {"tool": value.get("name"), "args": value.get("args")}
-        return request | ({"requester": value["requester"]} if value.get("requester") else {})
-    source = value.get("request") or value
-    names = (value.get("action_request") or {}).get("args")
-    if not isinstance(names, dict):
-        return request_of(source)
-    return {k: source.get(k, text) for k, text in names.items()}
-
-
-def title_of(workflow: str | None) -> str:
-    """A workflow's name for people: ``approval_chain`` -> "Approval chain"."""
-    return (workflow or "workflow").replace("_", " ").capitalize()
-
-
-def headline(request: dict[str, Any]) -> dict[str, Any]:
-    """What an approver reads first of a request: the amount, what it is for, and who asks."""
-    amount = request.get("amount")
-    if isinstance(request.get("args"), dict):  # a tool call: its name (its arguments follow)
-        amount = request["args"].get("amount")
-        summary = title_of(request.get("tool"))
-    elif request.get("order_id"):
-        summary = f"Order {request['order_id']}" + (
-            f" for {request['customer']}" if request.get("customer") else "")  # fmt: skip
-    else:
-        summary = request.get("description") or ""
-    return {
-        "amount": amount if isinstance(amount, int | float) else None,
-        "summary": summary,
-        "requester": request.get("requester"),
-    }
-
-
-def markdown(asks: str, why: str, due: str | None, history: list[dict[str, Any]]) -> str:
-    """A pause's description for people: who asks what, why, by when, and what came before."""
-    lines = [asks, "", f"- **Why:** {why}"]
-    if due:
-        lines.append(f"- **Due:** {due} (UTC)")
-    for entry in history:
-        note = f": {entry['note']}" if entry.get("note") else ""
-        lines.append(f"- **Earlier:** {entry.get('role')} {entry.get('decision')} by "
-                     f"{entry.get('approver')} at {entry.get('at')}{note}")  # fmt: skip
-    return "\n".join(lines)
+    if not deadline:
+        return False
+    return datetime.fromisoformat(deadline) <= datetime.now(UTC)
 
 
 @functools.cache
@@ -231,7 +137,7 @@ class Expired:
 
 
 @dataclass(frozen=True)
-class Refused:
+class AskAgain:
     """An answer that was not applied, and why; the pause is asked again showing ``error``."""
 
     error: str
@@ -242,7 +148,7 @@ class Refused:
         return {"review_error": self.error}
 
 
-Outcome = Answered[ModelT] | Expired | Refused
+Outcome = Answered[ModelT] | Expired | AskAgain
 
 
 def decide(
@@ -251,7 +157,7 @@ def decide(
     state: dict[str, Any] | Any,
     config: RunnableConfig | None,
     **extra: Any,
-) -> Answered[ModelT] | Expired | Refused:
+) -> Answered[ModelT] | Expired | AskAgain:
     """Ask ``pause`` and settle the answer, the same way for every workflow.
 
     Expiry, validation against ``model``, the approver rule (the one whom the pause
@@ -271,15 +177,15 @@ def decide(
     answer, error = ask_human(shown.payload(**extra), model)
     if answer == EXPIRED:
         return Expired(pause)
-    if answer is None:
-        return Refused(error or "invalid answer")
+    if not isinstance(answer, model):
+        return AskAgain(error or "invalid answer")
     decision = str(getattr(answer, "decision"))  # noqa: B009 (every answer model has one)
     requester = pause.requester if approves(decision) else None
     approver, error = check_approver(
         getattr(answer, "approver", None), config, pause.waiting_for, requester
     )
     if error:
-        return Refused(error)
+        return AskAgain(error)
     events.emit(events.Decided(approver))
     changes = getattr(answer, "changes", None)
     if isinstance(changes, BaseModel):

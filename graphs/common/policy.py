@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
 from graphs.common.fields import describe_error
 
-ContextT = TypeVar("ContextT")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+ContextT = TypeVar("ContextT", bound="DataclassInstance")
 
 
 @functools.cache
-def _adapter(cls: type) -> TypeAdapter:
+def _adapter(cls: type) -> TypeAdapter[Any]:
     return TypeAdapter(cls)
 
 
@@ -39,6 +43,6 @@ def pin_context(context: Any, default: type[ContextT], workflow: str) -> dict[st
     return raw
 
 
-def pinned(state: dict[str, Any], cls: type[ContextT]) -> ContextT:
+def pinned(state: Mapping[str, Any], cls: type[ContextT]) -> ContextT:
     """Return the context pinned at submission."""
     return cls(**state["settings"])

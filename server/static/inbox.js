@@ -16,8 +16,6 @@ const DONE = {
   approve: "approved", reject: "rejected", edit: "approved with changes", retry: "retried",
   cancel: "cancelled", expire: "expired",
 };
-const HEADLINE = ["amount", "description", "requester", "order_id", "customer"];
-// ^ what a card's headline already says (server/inbox.py `headline`); the rows say the rest
 const SENT = {
   approve: "approved it", reject: "rejected it", edit: "approved it with your changes",
   retry: "asked for the payment to be tried again", cancel: "cancelled the order",
@@ -106,28 +104,36 @@ function due(el, iso) {
   setTime(el, iso, s < 0 ? `overdue by ${span(s)}` : `due in ${span(s)}`);
 }
 
+// A request's fields come from its pause (server/inbox.py `shown`): each has a name,
+// a label, a value, and whether it is money; no workflow's field names are known here.
+function fieldNamed(fields, name) {
+  return fields.find((f) => f.name === name) || { name, label: label(name), money: false };
+}
+
+function formatted(field, value) {
+  return field.money && typeof value === "number" ? money.format(value) : text(value);
+}
+
 function headline(card, item) {
-  $(".amount", card).textContent = typeof item.amount === "number" ? money.format(item.amount) : "";
-  $(".summary", card).textContent = item.summary || item.title;
+  $(".headline", card).textContent = item.headline || item.title;
   const step = item.details && item.details.levels
     ? ` · step ${item.details.step} of ${item.details.levels.length}` : "";
   $(".workflow", card).textContent = `${item.title}${step}`;
   $(".requester", card).textContent = item.requester ? `from ${item.requester}` : "";
 }
 
-function fill(list, rows) {
+function fill(list, fields) {
   list.replaceChildren();
-  for (const [key, value] of rows) {
-    if (value === null || value === undefined || value === "") continue;
+  for (const field of fields) {
     const dt = document.createElement("dt");
     const dd = document.createElement("dd");
-    dt.textContent = label(key);
-    dd.textContent = key === "amount" && typeof value === "number" ? money.format(value) : text(value);
+    dt.textContent = field.label;
+    dd.textContent = formatted(field, field.value);
     list.append(dt, dd);
   }
 }
 
-function trail(ol, entries) {
+function trail(ol, entries, fields) {
   ol.replaceChildren();
   for (const e of entries) {
     const li = document.createElement("li");
@@ -135,8 +141,10 @@ function trail(ol, entries) {
     const role = e.role ? ` (${e.role}${e.step ? `, step ${e.step}` : ""})` : "";
     li.append(`${label(what)} by ${e.approver || "unknown"}${role}`);
     if (e.changes) {
-      const changes = Object.entries(e.changes)
-        .map(([k, v]) => `${label(k).toLowerCase()} to ${k === "amount" && typeof v === "number" ? money.format(v) : text(v)}`);
+      const changes = Object.entries(e.changes).map(([name, value]) => {
+        const field = fieldNamed(fields, name);
+        return `${field.label.toLowerCase()} to ${formatted(field, value)}`;
+      });
       li.append(`, changed ${changes.join(", ")}`);
     }
     if (e.note) li.append(` — “${e.note}”`);
@@ -208,7 +216,9 @@ function staleMessage(error) {
 function editFields(card, item) {
   const box = $(".edit .fields", card);
   box.replaceChildren();
+  const currency = money.resolvedOptions().currency;
   for (const [name, value] of Object.entries(item.editable)) {
+    const shown = fieldNamed(item.fields, name);
     const field = document.createElement("label");
     const input = document.createElement("input");
     input.name = name;
@@ -217,8 +227,7 @@ function editFields(card, item) {
     if (input.dataset.type === "number") {
       Object.assign(input, { type: "number", step: "any", min: "0", inputMode: "decimal" });
     }
-    const currency = money.resolvedOptions().currency;
-    field.append(name === "amount" && currency ? `Amount (${currency})` : label(name), input);
+    field.append(shown.money && currency ? `${shown.label} (${currency})` : shown.label, input);
     box.append(field);
   }
 }
@@ -234,7 +243,7 @@ function openEdit(card, item, open) {
 function editedValues(card, item) {
   const values = {};
   for (const input of card.querySelectorAll(".edit input")) {
-    const name = label(input.name);
+    const name = fieldNamed(item.fields, input.name).label;
     const raw = input.value.trim();
     const value = input.dataset.type === "number" ? Number(raw) : raw;
     if (input.dataset.type === "number" && (!raw || !Number.isFinite(value) || value <= 0)) {
@@ -289,12 +298,9 @@ function render(item) {
     $(".note-label .muted", card).textContent = "(optional)";
   }
   headline(card, item);
-  const rows = item.request.args  // a tool call: the headline names the tool; rows, its arguments
-    ? Object.entries(item.request.args).filter(([k]) => k !== "amount")
-    : Object.entries(item.request).filter(([k]) => !HEADLINE.includes(k));
-  fill($(".request", card), rows);
+  fill($(".request", card), item.fields);
   if (item.history.length) {
-    trail($(".trail ol", card), item.history);
+    trail($(".trail ol", card), item.history, item.fields);
     $(".trail summary", card).textContent = `Earlier decisions (${item.history.length})`;
     $(".trail", card).open = true;
   } else {
@@ -375,7 +381,8 @@ async function loadHistory() {
     badge.textContent = label(h.outcome);
     badge.classList.add(h.outcome);
     setTime($(".age", card), h.finished, `finished ${ago(h.finished)}`);
-    trail($(".audit", card), h.audit);
+    fill($(".request", card), h.fields);
+    trail($(".audit", card), h.audit, h.fields);
     section.append(card);
   }
   if (!done.length) section.textContent = "No finished workflows yet.";

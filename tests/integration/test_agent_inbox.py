@@ -102,7 +102,9 @@ def test_every_approval_pause_is_a_human_interrupt(sdk, inbox, assistant_for):
         "category": "it",
     }
     assert value["config"]["allow_edit"] and value["editable"] == ["amount", "description"]
-    assert value["description"].startswith("alice asks for 25,000.00: Racks\n")  # a plain first line
+    assert value["description"].startswith(
+        "alice asks for 25,000.00: Racks\n"
+    )  # a plain first line
     assert "step 1 of 3" in value["description"] and "Due:" in value["description"]
     (value,) = listed(bob, ORDER)[order]
     assert value["action_request"]["args"]["items"] == '["rack"]'
@@ -110,7 +112,7 @@ def test_every_approval_pause_is_a_human_interrupt(sdk, inbox, assistant_for):
     assert "order limit" in value["description"]
     (value,) = listed(bob, ORDER)[failed]
     assert value["action_request"]["action"] == "Payment failed: retry the charge?"
-    assert "a response cancels the order" in value["description"]
+    assert "a response = cancel" in value["description"]
 
 
 def test_accept_edit_and_response_are_answers(sdk, inbox, ledger, assistant_for):
@@ -200,8 +202,10 @@ def test_tool_reviews_as_far_as_the_format_allows(sdk, inbox, ledger):
     one = sdk.threads.create(metadata={"graph_id": ASK})["thread_id"]
     sdk.runs.wait(one, ASK, input={"messages": [{"role": "user", "content": "pay 40 to acme"}]})
     (value,) = listed(alice, ASK)[one]
-    assert value["action_request"] == {"action": "Run pay",
-                                       "args": {"amount": "40", "recipient": "acme"}}  # fmt: skip
+    assert value["action_request"] == {
+        "action": "Pay 40.00 to acme",
+        "args": {"amount": "40", "recipient": "acme"},
+    }
     assert value["config"]["allow_edit"] is False and value["config"]["allow_respond"] is True
     before = ledger()
     respond(alice, one, ASK, "accept")

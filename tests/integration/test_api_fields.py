@@ -165,15 +165,49 @@ RUN = {
     ),
 }
 STATELESS = dict.fromkeys(
-    ("assistant_id", "input", "command", "metadata", "config", "context", "webhook",
-     "stream_mode", "feedback_keys", "stream_subgraphs", "stream_resumable", "on_completion",
-     "after_seconds", "checkpoint_during", "durability"), SHUT)  # fmt: skip
+    (
+        "assistant_id",
+        "input",
+        "command",
+        "metadata",
+        "config",
+        "context",
+        "webhook",
+        "stream_mode",
+        "feedback_keys",
+        "stream_subgraphs",
+        "stream_resumable",
+        "on_completion",
+        "after_seconds",
+        "checkpoint_during",
+        "durability",
+    ),
+    SHUT,
+)
 """Stateless runs: refused to everyone (a run needs a thread with an owner)."""
 CRON = dict.fromkeys(
-    ("assistant_id", "input", "metadata", "config", "context", "webhook", "interrupt_before",
-     "interrupt_after", "stream_mode", "stream_subgraphs", "stream_resumable", "durability",
-     "schedule", "timezone", "end_time", "enabled", "on_run_completed", "multitask_strategy"),
-    SHUT)  # fmt: skip
+    (
+        "assistant_id",
+        "input",
+        "metadata",
+        "config",
+        "context",
+        "webhook",
+        "interrupt_before",
+        "interrupt_after",
+        "stream_mode",
+        "stream_subgraphs",
+        "stream_resumable",
+        "durability",
+        "schedule",
+        "timezone",
+        "end_time",
+        "enabled",
+        "on_run_completed",
+        "multitask_strategy",
+    ),
+    SHUT,
+)
 """Crons: not available on this deployment."""
 
 # fmt: off
@@ -358,8 +392,15 @@ class Spec:
                     fields.append(Field(method.upper(), path, name, "body", schema))
                 for parameter in map(self.resolve, operation.get("parameters") or []):
                     if parameter.get("in") == "query":
-                        fields.append(Field(method.upper(), path, parameter["name"], "query",
-                                            parameter.get("schema") or {}))  # fmt: skip
+                        fields.append(
+                            Field(
+                                method.upper(),
+                                path,
+                                parameter["name"],
+                                "query",
+                                parameter.get("schema") or {},
+                            )
+                        )
         return routes, fields
 
     def sample(self, schema: Any) -> Any:
@@ -417,9 +458,11 @@ def with_field(f: Field, verdict: Verdict, spec: Spec, p: Probe) -> tuple[Any, d
     value = verdict.value(p) if verdict.value else spec.sample(f.schema)
     extra = verdict.extra(p) if verdict.extra else {}
     if f.where == "query":
-        options["params"] = {**(options.get("params") or {}),
-                             **{k: in_query(v) for k, v in extra.items()},
-                             f.name: in_query(value)}  # fmt: skip
+        options["params"] = {
+            **(options.get("params") or {}),
+            **{k: in_query(v) for k, v in extra.items()},
+            f.name: in_query(value),
+        }
     elif isinstance(options.get("json"), list):
         options["json"] = [{**item, **extra, f.name: value} for item in options["json"]]
     else:
@@ -489,8 +532,14 @@ class Sweep:
         p = self.probe
         return {None, p.thread_id, p.scratch_thread_id, p.prune_thread_id}
 
-    def route(self, send_as: Callable[..., Outcome], base: str, route: tuple[str, str],
-              fields: list[Field], pool: ThreadPoolExecutor) -> None:  # fmt: skip
+    def route(
+        self,
+        send_as: Callable[..., Outcome],
+        base: str,
+        route: tuple[str, str],
+        fields: list[Field],
+        pool: ThreadPoolExecutor,
+    ) -> None:
         """Send each field as every caller (together), then the baselines (one by one, in
         order: a destructive base request acts once, last, the owner after the admin)."""
         method, path = route
@@ -514,24 +563,31 @@ class Sweep:
     def check_baseline(self, route: tuple[str, str], who: str, outcome: Outcome) -> None:
         method, path = route
         if DUMP:
-            print(f"{method:6} {path:48} {'(base)':18} {who:10} {outcome.status!s:5} "
-                  f"{outcome.snippet[:110]}")  # fmt: skip
+            print(
+                f"{method:6} {path:48} {'(base)':18} {who:10} {outcome.status!s:5} "
+                f"{outcome.snippet[:110]}"
+            )
         if outcome.status == 403 and (found := FIELD_REFUSAL.search(detail(outcome))):
             self.base_refused.append(
                 f"{method} {path} as {who}: the door refuses the base "
                 f"request's {found.group(0)} -- {detail(outcome)[:160]}"
             )
         if isinstance(outcome.status, int) and outcome.status >= 500:
-            self.errors.append(f"{method} {path} (base request) as {who}: {outcome.status} -- "
-                               f"{outcome.snippet[:160]}")  # fmt: skip
+            self.errors.append(
+                f"{method} {path} (base request) as {who}: {outcome.status} -- "
+                f"{outcome.snippet[:160]}"
+            )
 
-    def check_field(self, f: Field, answers: dict[str, tuple[Any, Outcome]],
-                    baselines: dict[str, Outcome]) -> None:  # fmt: skip
+    def check_field(
+        self, f: Field, answers: dict[str, tuple[Any, Outcome]], baselines: dict[str, Outcome]
+    ) -> None:
         verdict = FIELDS.get(f.key, OK)
         if verdict.kind == CLOSED:
             if opened := [w for w, o in baselines.items() if matches(o.status, SUCCESS)]:
-                self.open_routes.append(f"{f.method} {f.path}: its fields are CLOSED but the "
-                                        f"route answers {', '.join(opened)}")  # fmt: skip
+                self.open_routes.append(
+                    f"{f.method} {f.path}: its fields are CLOSED but the "
+                    f"route answers {', '.join(opened)}"
+                )
         for who, (value, outcome) in answers.items():
             shown_value = json.dumps(value)[:40]
             if DUMP:
@@ -555,8 +611,10 @@ class Sweep:
                 self.errors.append(f"{line}: {outcome.status} -- {outcome.snippet[:160]}")
             if f.key in FIELDS and (why := judge(f, verdict, who, outcome, baseline)):
                 note = f"{verdict.kind}: {verdict.why}" if verdict.why else verdict.kind
-                self.mismatches.append(f"{line} [{note}]: {why} (baseline {baseline.status}) "
-                                       f"-- {outcome.snippet[:160]}")  # fmt: skip
+                self.mismatches.append(
+                    f"{line} [{note}]: {why} (baseline {baseline.status}) "
+                    f"-- {outcome.snippet[:160]}"
+                )
 
 
 def test_every_field_answers_as_the_table_says(server, probe, sdk_as, request):  # noqa: F811
@@ -594,14 +652,20 @@ def test_every_field_answers_as_the_table_says(server, probe, sdk_as, request): 
             pass
     # The probed expense is exactly as it was: alice's, waiting for a manager.
     thread = sdk_as("alice").threads.get(probe.thread_id)
-    state = [thread["status"], (thread.get("values") or {}).get("status"),
-             thread["metadata"].get("owner"), thread["metadata"].get("waiting_for")]  # fmt: skip
+    state = [
+        thread["status"],
+        (thread.get("values") or {}).get("status"),
+        thread["metadata"].get("owner"),
+        thread["metadata"].get("waiting_for"),
+    ]
 
     problems = []
     if not served:
-        problems.append("the served /openapi.json describes no request body and no query "
-                        "parameter of any route: nothing was tested (does server.openapi "
-                        "publish the description?)")  # fmt: skip
+        problems.append(
+            "the served /openapi.json describes no request body and no query "
+            "parameter of any route: nothing was tested (does server.openapi "
+            "publish the description?)"
+        )
     if unclassified:
         problems.append(
             f"fields in /openapi.json that FIELDS does not classify "
@@ -612,16 +676,22 @@ def test_every_field_answers_as_the_table_says(server, probe, sdk_as, request): 
     for title, lines in (
         ("answers differ from FIELDS", sweep.mismatches),
         ("server errors", sweep.errors),
-        ("base requests (request_for) the door refuses: the route's fields are hidden "
-         "behind that refusal", sweep.base_refused),
+        (
+            "base requests (request_for) the door refuses: the route's fields are hidden "
+            "behind that refusal",
+            sweep.base_refused,
+        ),
         ("routes no longer closed", sweep.open_routes),
-    ):  # fmt: skip
+    ):
         if lines:
             problems.append(f"{len(lines)} {title}:\n  " + "\n  ".join(lines))
     if state != ["interrupted", "pending", "alice", "manager"]:
-        problems.append(f"the sweep changed the probed expense (status, values.status, owner, "
-                        f"waiting_for): {state}")  # fmt: skip
+        problems.append(
+            f"the sweep changed the probed expense (status, values.status, owner, "
+            f"waiting_for): {state}"
+        )
     if problems and served and (stale := sorted(set(FIELDS) - {f.key for f in served})):
-        problems.append("(FIELDS entries no longer served: "
-                        + ", ".join(" ".join(k) for k in stale) + ")")  # fmt: skip
+        problems.append(
+            "(FIELDS entries no longer served: " + ", ".join(" ".join(k) for k in stale) + ")"
+        )
     assert not problems, "\n\n".join(problems)

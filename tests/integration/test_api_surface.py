@@ -122,15 +122,21 @@ def admin_only(status: Statuses = OK, why: str = "") -> Expect:
 
 
 DENY = "deny by default (auth.on): store, crons, whatever is not opened"
-RECORD = ("the owner deletes a throwaway thread; erin (admin) deletes others' threads only "
-          "after the retention period (HITL_RETENTION_DAYS)")  # fmt: skip
-V2 = ("protocol v2 (commands, event streams) answers refusals inside a 200 envelope: not "
-      "part of this server's API (server.allowlist), for anyone")  # fmt: skip
+RECORD = (
+    "the owner deletes a throwaway thread; erin (admin) deletes others' threads only "
+    "after the retention period (HITL_RETENTION_DAYS)"
+)
+V2 = (
+    "protocol v2 (commands, event streams) answers refusals inside a 200 envelope: not "
+    "part of this server's API (server.allowlist), for anyone"
+)
 STEER = "run carrying command.update on alice's thread: guard refuses (403) if visible, else 404"
 STATELESS = "stateless runs are refused: a run needs a thread with an owner"
 NO_WRITE = "thread state is written by the workflows only"
-DEV_ONLY = ("langgraph-runtime-inmem test/debug route: must not answer without a token, and "
-            "nobody should be able to use it")  # fmt: skip
+DEV_ONLY = (
+    "langgraph-runtime-inmem test/debug route: must not answer without a token, and "
+    "nobody should be able to use it"
+)
 
 # fmt: off
 TABLE: dict[tuple[str, str], Expect] = {
@@ -591,8 +597,10 @@ def test_every_route_answers_as_the_table_says(server, sandbox, probe, sdk_as):
                 if route == ("POST", "/deploy") and isinstance(outcome.body, dict):
                     probe.operation_id = outcome.body.get("operation_id") or probe.operation_id
                 if DUMP:
-                    print(f"{method:6} {path:50} {who:15} {outcome.status!s:6} "
-                          f"{outcome.snippet[:100]}")  # fmt: skip
+                    print(
+                        f"{method:6} {path:50} {who:15} {outcome.status!s:6} "
+                        f"{outcome.snippet[:100]}"
+                    )
                 if not matches(outcome.status, expect.of(who)):
                     mismatches.setdefault(route, []).append(
                         f"as {who}{f' ({ROLES[who]})' if who in ROLES else ''}: expected "
@@ -625,8 +633,10 @@ def test_every_route_answers_as_the_table_says(server, sandbox, probe, sdk_as):
             )
         )
     if state != ["interrupted", "pending", "alice", "manager"]:
-        problems.append(f"the sweep changed the probed expense (status, values.status, owner, "
-                        f"waiting_for): {state}")  # fmt: skip
+        problems.append(
+            f"the sweep changed the probed expense (status, values.status, owner, "
+            f"waiting_for): {state}"
+        )
     if problems and (stale := sorted(set(TABLE) - set(served))):
         problems.append("(TABLE entries no longer served: " + ", ".join(map(" ".join, stale)) + ")")
     assert not problems, "\n\n".join(problems)

@@ -7,6 +7,7 @@ import json
 import httpx
 import pytest
 
+from graphs.common.contract import Pause
 from scripts.devserver import DevServer
 from tests.conftest import run_cli
 from tests.openai_stub import OpenAIStub
@@ -25,6 +26,11 @@ def test_chat_review_edit_reject_through_the_cli(cli):
     found = reviews(chat.data)
     assert set(found) == {"file_expense", "pay"}
     assert found["pay"]["value"]["user"] == "alice"
+    # The pause is the contract: a plain first line saying who asks what, and why.
+    pause = Pause.read(found["pay"]["value"])
+    assert pause.headline == "alice asks to pay 40.00 to acme"
+    assert found["pay"]["value"]["description"].splitlines()[0] == pause.headline
+    assert pause.why == "40.00 within limit 1,000.00: no manager approval needed, alice decides"
     text = cli("status", thread_id)
     assert 'pay({"amount": 40.0, "recipient": "acme"})' in text.stdout
     assert "options: approve, reject" in text.stdout

@@ -261,7 +261,7 @@ def test_a_long_wait_shows_progress(cli):
 def test_the_next_step_is_one_the_pause_offers(cli):
     proc = order_through_a_failing_gateway(cli, 9)  # more than the retries: a failed payment
     thread_id = proc.stdout.split()[1]
-    assert proc.returncode == 0 and "payment_error:" in proc.stdout
+    assert proc.returncode == 0 and "Error: " in proc.stdout and "kept failing:" in proc.stdout
     hint = f"next: whom it waits for runs `hitl resume {thread_id} retry` (or cancel)"
     assert hint in proc.stdout
     expense = cli("submit", "--amount", "500", "--description", "Hint")

@@ -76,6 +76,11 @@ def test_answers_are_validated_and_stale_items_say_so(server, cli):
     assert history[thread_id]["audit"][0]["note"] == "No"
 
 
+def shown(item):
+    """An item's fields as people read them: label, text, money or not."""
+    return [(f["label"], f["text"], f["money"]) for f in item["fields"]]
+
+
 def test_items_say_what_an_approver_reads_first(server, cli):
     order = cli("submit", "--graph", "order_processing", "--amount", "5000", "--customer", "Globex",
                 json_output=True)  # fmt: skip
@@ -85,10 +90,30 @@ def test_items_say_what_an_approver_reads_first(server, cli):
     item = items[order.data["thread_id"]]
     order_id = order.data["values"]["order_id"]
     assert item["title"] == "Order processing" and item["requester"] == "alice"
-    assert item["amount"] == 5000 and item["summary"] == f"Order {order_id} for Globex"
-    assert "**" not in json.dumps(item["request"])  # not Agent Inbox's markdown
+    assert item["headline"] == f"alice orders 5,000.00 ({order_id}) for Globex"
+    assert item["amount"] == 5000 and item["summary"] == order_id
+    order_fields = [("Order", order_id, False), ("Amount", "5,000.00", True)]
+    assert shown(item) == [*order_fields, ("Customer", "Globex", False)]
+    assert "**" not in json.dumps(item)  # not Agent Inbox's markdown
     item = items[expense.data["thread_id"]]
     assert (item["title"], item["amount"], item["summary"]) == ("Expense approval", 1240.5, "Lunch")
+    assert item["headline"] == "alice asks for 1,240.50: Lunch"
+
+
+def test_a_workflow_the_inbox_never_named_shows_its_own_fields(server, sdk):
+    thread_id = sdk.threads.create()["thread_id"]
+    sdk.runs.wait(thread_id, "travel_request", input={"destination": "Lisbon", "cost": 2500})
+    (item,) = [i for i in api(server, "items", "bob").json() if i["thread_id"] == thread_id]
+    assert item["headline"] == "alice asks for 2,500.00: Lisbon"
+    assert shown(item) == [("Destination", "Lisbon", False), ("Cost", "2,500.00", True)]
+    assert item["editable"] == {"destination": "Lisbon", "cost": 2500}
+    assert item["details"]["levels"] == ["manager", "finance"]
+    target = {"thread_id": thread_id, "interrupt_id": item["interrupt_id"]}
+    no = api(server, "answer", "bob", json={**target, "decision": "reject", "note": "Too far"})
+    assert no.status_code == 200 and no.json()["status"] == "rejected"
+    (done,) = [h for h in api(server, "history", "alice").json() if h["thread_id"] == thread_id]
+    assert done["headline"] == "alice asks for 2,500.00: Lisbon" and done["outcome"] == "rejected"
+    assert shown(done) == [("Destination", "Lisbon", False), ("Cost", "2,500.00", True)]
 
 
 def test_history_skips_what_it_cannot_show(server, sdk_as):

@@ -41,6 +41,12 @@ def color(locator) -> str:
     return locator.evaluate("e => getComputedStyle(e).color")
 
 
+def fields(card) -> list[tuple[str, str]]:
+    """A card's field list: (label, value) as shown."""
+    labels, values = card.locator("dl.request dt"), card.locator("dl.request dd")
+    return list(zip(labels.all_inner_texts(), values.all_inner_texts(), strict=True))
+
+
 def test_the_card_reads_as_an_approver_thinks_of_it(context, server, cli, shots):
     submitted = cli(
         "submit", "--amount", "1240.5", "--description", "Team offsite lunch", json_output=True
@@ -53,7 +59,8 @@ def test_the_card_reads_as_an_approver_thinks_of_it(context, server, cli, shots)
     assert "bob (manager)" in page.inner_text("#who")
     card = page.locator(f"#item-{pause_id}")
     card.wait_for()
-    assert card.locator(".headline").inner_text() == "$1,240.50 Team offsite lunch"
+    assert card.locator(".headline").inner_text() == "alice asks for 1,240.50: Team offsite lunch"
+    assert fields(card) == [("Amount", "$1,240.50"), ("Description", "Team offsite lunch")]
     meta = card.locator(".meta").inner_text()
     for said in ("Expense approval", "from alice", "waiting", "due in 2 days"):
         assert said in meta, meta
@@ -84,6 +91,7 @@ def test_the_card_reads_as_an_approver_thinks_of_it(context, server, cli, shots)
     assert page.get_by_role("tab", name="History").get_attribute("aria-selected") == "true"
     finished = page.locator("#history .item", has_text="Team offsite lunch").first
     assert "Approved" in finished.locator(".outcome-badge").inner_text()
+    assert fields(finished) == [("Amount", "$1,240.50"), ("Description", "Team offsite lunch")]
     entry = finished.locator("ol.audit li").first.inner_text()
     assert "Approved by bob (manager" in entry and "Approved in the browser" in entry
     assert ":" in finished.locator("ol.audit time").first.inner_text()  # a time, no micros
@@ -128,6 +136,35 @@ def test_edit_mode_says_it_approves_and_cancel_sends_nothing(context, server, cl
     assert pause["value"]["role"] == "finance"  # the edit raised it past 1,000
     assert pause["value"]["request"]["amount"] == 2400
     assert state["values"]["audit"][0]["changes"] == {"amount": 2400}
+
+
+def test_a_new_workflow_shows_and_edits_its_own_fields(context, server, cli, sdk):
+    thread_id = sdk.threads.create()["thread_id"]
+    result = sdk.runs.wait(thread_id, "travel_request", input={"destination": "Oslo", "cost": 2500})
+    pause_id = result["__interrupt__"][0]["id"]
+    page = context.new_page()
+    sign_in(page, server, "dev-bob")
+    card = page.locator(f"#item-{pause_id}")
+    card.wait_for()
+    assert card.locator(".headline").inner_text() == "alice asks for 2,500.00: Oslo"
+    assert fields(card) == [("Destination", "Oslo"), ("Cost", "$2,500.00")]
+    assert "step 1 of 2" in card.locator(".meta").inner_text()
+    card.get_by_role("button", name="Edit…").click()
+    assert card.get_by_label("Destination").input_value() == "Oslo"
+    card.get_by_label("Cost (USD)").fill("0")
+    card.get_by_role("button", name="Approve with changes").click()
+    assert "Cost must be a positive number" in card.locator(".error").inner_text()
+    card.get_by_label("Cost (USD)").fill("1500")
+    card.get_by_role("button", name="Approve with changes").click()
+    card.locator(".outcome").wait_for()
+    assert "Now approved" in card.locator(".outcome").inner_text()  # no finance below 2,000
+    assert cli("status", thread_id, json_output=True).data["values"]["cost"] == 1500
+
+    page.get_by_role("tab", name="History").click()
+    done = page.locator("#history .item", has_text="Oslo").first
+    done.wait_for()
+    assert fields(done) == [("Destination", "Oslo"), ("Cost", "$1,500.00")]
+    assert "changed cost to $1,500.00" in done.locator("ol.audit").inner_text()
 
 
 def test_a_stale_item_says_on_its_card_who_answered(context, server, cli, shots):
@@ -191,7 +228,8 @@ def test_the_list_refreshes_by_itself(context, server, cli):
     card.get_by_label("Note").fill("I was about to answer")
     new = cli("submit", "--amount", "320", "--description", "Arrived later", json_output=True)
     page.locator(f"#item-{new.data['interrupts'][0]['id']}").wait_for(timeout=15_000)
-    assert page.locator("#items .item").first.inner_text().startswith("$320.00 Arrived later")
+    first = page.locator("#items .item .headline").first.inner_text()
+    assert first == "alice asks for 320.00: Arrived later"
     assert card.get_by_label("Note").input_value() == "I was about to answer"  # kept
     thread_id = typed.data["thread_id"]
     assert cli("resume", thread_id, "approve", user="bob").returncode == 0  # elsewhere

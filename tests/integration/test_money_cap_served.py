@@ -34,7 +34,11 @@ def pending(client, thread_id):
 
 
 def addressed(pause):
-    return {k: pause["value"][k] for k in ("user", "role", "requester") if k in pause["value"]}
+    return {
+        k: pause["value"][k]
+        for k in ("user", "role", "requester")
+        if pause["value"].get(k) is not None
+    }
 
 
 def approve(client, thread_id, *pauses):

@@ -14,7 +14,7 @@ from collections import Counter
 
 import pytest
 
-from sdk_client import AnswerRefused, ClientError, HitlClient
+from sdk_client import AnswerNotApplied, ClientError, HitlClient
 from tests.conftest import TOKENS
 
 pytestmark = pytest.mark.integration
@@ -53,7 +53,7 @@ async def answer_all(users, thread_ids, limit=8):
             user, answer = answerer(interrupt)
             try:
                 await users[user].resume(thread_id, answer, interrupt["id"])
-            except (AnswerRefused, ClientError):
+            except (AnswerNotApplied, ClientError):
                 return 0  # answered meanwhile, or the server just died: try again later
             return 1
 

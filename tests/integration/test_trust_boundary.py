@@ -68,7 +68,7 @@ def approve(sdk, thread_id, graph=EXPENSE, note="ok"):
             },
             "approve",
         ),
-    ],  # fmt: skip
+    ],
 )
 def test_requester_cannot_write_state(sdk, sdk_as, expense, values, as_node):
     status, detail = refused(lambda: sdk.threads.update_state(expense, values, as_node=as_node))
@@ -131,9 +131,17 @@ def test_an_answer_cannot_carry_an_update(sdk, sdk_as):
     thread_id = submit(sdk, CHAIN, {"amount": 25_000, "description": "Racks"})
     bob = sdk_as("bob")
     forged = [
-        {"step": s, "role": r, "decision": "approve", "approver": "x", "note": "", "changes": None,
-         "at": "2026-01-01T00:00:00+00:00"} for s, r in ((2, "finance"), (3, "director"))
-    ]  # fmt: skip
+        {
+            "step": s,
+            "role": r,
+            "decision": "approve",
+            "approver": "x",
+            "note": "",
+            "changes": None,
+            "at": "2026-01-01T00:00:00+00:00",
+        }
+        for s, r in ((2, "finance"), (3, "director"))
+    ]
     command = {"resume": {"decision": "approve"}, "update": {"audit": forged}}
     assert refused(lambda: bob.runs.wait(thread_id, CHAIN, command=command))[0] == 403
     command = {"resume": {"decision": "approve"}, "goto": "finalize"}
@@ -193,9 +201,9 @@ def test_only_admins_configure_assistants(sdk_as, assistant_for):
         assert status == 403 and "admins configure them" in detail
     assistant_id = assistant_for(EXPENSE, approval_threshold=1_000)
     for user in ("alice", "bob"):
-        assert refused(
-            lambda u=user: sdk_as(u).assistants.update(assistant_id, context={})
-        )[0] == 403  # fmt: skip
+        assert (
+            refused(lambda u=user: sdk_as(u).assistants.update(assistant_id, context={}))[0] == 403
+        )
         assert refused(lambda u=user: sdk_as(u).assistants.delete(assistant_id))[0] == 403
     alice = sdk_as("alice")
     assert alice.assistants.get(assistant_id)["context"] == {"approval_threshold": 1_000}
@@ -347,7 +355,7 @@ def test_small_payments_are_still_the_owners_to_review(sdk, ledger):
 def test_mixed_reviews_are_each_answered_by_their_reviewer(sdk, sdk_as):
     thread_id = chat(sdk, "pay 90000 to acme and refund 20 to bo")
     status, _, pauses, meta = state(sdk, thread_id)
-    by_whom = {("role" in p["value"]): p for p in pauses}
+    by_whom = {bool(p["value"].get("role")): p for p in pauses}  # a role, or one user
     assert meta["waiting_for"] == "manager" and len(pauses) == 2
     status, detail = refused(
         lambda: sdk.runs.wait(thread_id, ASK, command={"resume": {"type": "approve"}})

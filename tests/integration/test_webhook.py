@@ -70,7 +70,10 @@ def test_one_notification_per_pause_with_retries(notifying_server, receiver):
     assert receiver.attempts(first) == [500, 500, 200]  # retried after two failures
     (message,) = receiver.delivered(first)
     assert message["link"] == f"https://approvals.example/inbox#item-{first}"
-    assert "approval_chain waits for manager" in message["text"]
+    assert message["text"].startswith(  # the pause's headline and fields, money formatted
+        "alice asks for 5,000.00: Hooked racks — waits for manager: "
+        "Amount: 5,000.00, Description: Hooked racks <https://approvals.example/inbox#item-"
+    )
     assert message["blocks"][0]["text"]["text"] == message["text"]  # Slack-compatible
 
     # A refused answer re-raises a pause: a new pause id, a new notification; the next

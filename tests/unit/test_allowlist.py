@@ -14,7 +14,9 @@ def check(method, path, role="employee", body=None, query=()):
 def test_a_route_that_is_not_listed_is_not_served():
     refused = check("POST", "/threads/1/commands")
     assert (refused.status, refused.detail) == (
-        404, "POST /threads/1/commands is not part of this server's API")  # fmt: skip
+        404,
+        "POST /threads/1/commands is not part of this server's API",
+    )
     assert check("GET", "/threads/1") is None  # listed: templates match ids
 
 
@@ -28,7 +30,8 @@ def test_public_routes_answer_anyone_and_the_rest_needs_a_token():
 def test_admin_routes_name_the_role_and_the_reason(role):
     refused = check("GET", "/info", role=role)
     assert refused.status == 403 and f"not allowed for {role}: server details are for admins" in (
-        refused.detail)  # fmt: skip
+        refused.detail
+    )
     assert check("GET", "/info", role="admin") is None
 
 
@@ -38,7 +41,8 @@ def test_a_field_not_named_is_refused_with_its_name_and_why():
     assert "body field 'supersteps' is not accepted (thread state is written" in refused.detail
     refused = check("POST", "/threads", body={"metadata": {}, "a_future_field": 1})
     assert "'a_future_field' is not accepted (accepted: if_exists, metadata, thread_id)" in (
-        refused.detail)  # fmt: skip
+        refused.detail
+    )
     assert check("POST", "/threads", body={"metadata": {}, "if_exists": "do_nothing"}) is None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import pytest
 from langchain_core.messages import HumanMessage, ToolMessage
@@ -10,6 +11,8 @@ from langgraph.types import Command
 
 from graphs import payments
 from graphs.assistant.graph import build_graph
+from graphs.assistant.middleware import Context
+from graphs.common.contract import Pause
 from graphs.llm import ModelConfigError, OfflineChatModel, get_chat_model
 
 pytestmark = pytest.mark.usefixtures("offline")
@@ -56,6 +59,76 @@ def test_reviewed_call_pauses_with_schema_and_options(agent, thread):
     }
     assert schema_types == {"approve", "reject"}
     assert payments.ledger_count() == 0  # nothing moved before the review
+
+
+def owned_by(owner):
+    """A thread config as the server builds it: the owner stamped in metadata."""
+    return {"configurable": {"thread_id": str(uuid.uuid4())}, "metadata": {"owner": owner}}
+
+
+def reviews_of(result):
+    return {name: Pause.read(i.value) for name, i in pauses(result).items()}
+
+
+def test_tool_reviews_say_who_asks_what(agent):
+    result = run(agent, owned_by("alice"), say("pay 40 to acme and refund 25 to bob"))
+    found = reviews_of(result)
+    assert found["pay"].headline == "alice asks to pay 40.00 to acme"
+    assert found["refund"].headline == "alice asks to refund 25.00 to bob"
+    for name, pause in found.items():
+        value = pauses(result)[name].value
+        assert pause.type == "tool_approval" and pause.user == "alice"
+        assert value["description"].splitlines()[0] == pause.headline  # plain list row
+        assert "**" not in pause.headline
+        assert [(f.label, f.money) for f in pause.fields] == [
+            ("Amount", True),
+            ("Recipient", False),
+        ]
+        assert "- **Answers:** approve approves; reject rejects" in value["description"]
+        assert "Tool execution requires approval" not in value["description"]
+
+
+def test_similar_calls_read_differently(agent):
+    found = pauses(run(agent, owned_by("alice"), say("pay 40 to acme")))
+    other = pauses(run(agent, owned_by("alice"), say("pay 41 to acme")))
+    first, second = Pause.read(found["pay"].value), Pause.read(other["pay"].value)
+    assert first.headline != second.headline
+    assert found["pay"].value["action_request"]["action"] == "Pay 40.00 to acme"
+    assert other["pay"].value["action_request"]["action"] == "Pay 41.00 to acme"
+
+
+def test_why_names_the_configured_limit_and_role(agent):
+    context = Context(approval_limit=1_500.0, reviewer_role="finance")
+    result = asyncio.run(agent.ainvoke(say("pay 2000 to ACME"), owned_by("alice"), context=context))
+    pause = reviews_of(result)["pay"]
+    assert pause.headline == "alice asks to pay 2,000.00 to ACME"
+    assert pause.why == "2,000.00 > limit 1,500.00: needs finance approval"
+    assert (pause.role, pause.user, pause.requester) == ("finance", None, "alice")
+    assert f"- **Why:** {pause.why}" in pauses(result)["pay"].value["description"]
+
+    within = reviews_of(
+        asyncio.run(agent.ainvoke(say("pay 1500 to ACME"), owned_by("alice"), context=context))
+    )["pay"]
+    assert within.why == "1,500.00 within limit 1,500.00: no finance approval needed, alice decides"
+    assert (within.role, within.user, within.requester) == (None, "alice", None)
+
+
+def test_why_counts_what_the_owner_already_moved(agent):
+    result = run(agent, owned_by("alice"), say("pay 800 to acme and pay 300 to bob"))
+    whys = sorted(Pause.read(i.value).why for i in result["__interrupt__"])
+    assert whys == [
+        "300.00 plus what alice already moved > limit 1,000.00: needs manager approval",
+        "800.00 within limit 1,000.00: no manager approval needed, alice decides",
+    ]
+
+
+def test_a_filing_is_reviewed_by_its_owner_and_editable(agent):
+    pause = reviews_of(run(agent, owned_by("alice"), say("file 300 for hotel")))["file_expense"]
+    assert pause.headline == "alice asks to file an expense of 300.00 for hotel"
+    assert pause.why == "it acts in alice's name: alice decides"
+    assert pause.options == ["approve", "edit", "reject"]
+    assert pause.editable == ["amount", "description"]
+    assert pause.request == {"amount": 300.0, "description": "hotel"}
 
 
 def test_approve_runs_the_tool_once(agent, thread):

@@ -119,15 +119,15 @@ def test_embedded_only_entries_are_unused_on_a_deployed_server(name):
 
 def test_a_required_mismatch_is_refused_naming_package_installed_and_supported():
     findings = fence.check(versions={"langgraph-checkpoint-sqlite": "9.9.9"})
-    message = fence.refusal(findings)
+    message = fence.unsupported_message(findings)
     assert message.startswith("refusing to start")
     assert "sqlite-checkpoint-tables" in message
     assert "langgraph-checkpoint-sqlite is 9.9.9, supported: 3.1.2" in message
     assert "graphs/common/fence.py" in message
-    assert fence.refusal(fence.check()) == ""
+    assert fence.unsupported_message(fence.check()) == ""
     # An optional entry alone never refuses.
     wake_only = fence.check(names=["run-queue-wake"], versions={"langgraph-runtime-inmem": "0"})
-    assert wake_only[0].status == "degraded" and fence.refusal(wake_only) == ""
+    assert wake_only[0].status == "degraded" and fence.unsupported_message(wake_only) == ""
 
 
 def test_require_raises_on_a_refused_entry(monkeypatch):
@@ -136,6 +136,10 @@ def test_require_raises_on_a_refused_entry(monkeypatch):
     monkeypatch.setattr(fence, "installed", lambda p: "0.0.1" if "sqlite" in p else real(p))
     with pytest.raises(fence.Unsupported, match="langgraph-checkpoint-sqlite is 0.0.1"):
         fence.require("sqlite-checkpoint-tables")
+    # An optional entry is not a reason to refuse to start, but require() still says why.
+    monkeypatch.setattr(fence, "installed", lambda p: "0.0.1" if "inmem" in p else real(p))
+    with pytest.raises(fence.Unsupported, match="run-queue-wake degraded: .*is 0.0.1"):
+        fence.require("run-queue-wake")
 
 
 # -- the accessors ---------------------------------------------------------------------------

@@ -8,12 +8,15 @@ import os
 import re
 import subprocess
 import sys
+from typing import Annotated, Literal
 
 import httpx
 import pytest
+from pydantic import BaseModel
 
+from graphs.common.contract import MONEY, Pause
 from scripts.devserver import free_port
-from sdk_client import AnswerRefused, ClientError, HitlClient
+from sdk_client import AnswerNotApplied, ClientError, HitlClient
 
 URL = "http://langgraph.test"
 THREAD = "11111111-1111-1111-1111-111111111111"
@@ -112,7 +115,7 @@ def test_the_servers_reasons_reach_the_person():
 def test_a_refusal_by_the_workflow_comes_back_from_the_run():
     fresh = {"id": "b" * 32, "value": {"role": "manager", "error": "invalid answer: expired"}}
     server = Server(ok(thread()), ok({"__interrupt__": [fresh]}), ok(thread(pauses=[fresh])))
-    with pytest.raises(AnswerRefused) as refused:
+    with pytest.raises(AnswerNotApplied) as refused:
         run(server.client().resume(THREAD, {"decision": "approve"}))
     assert "invalid answer: expired" in str(refused.value)
     assert refused.value.outcome.state == "waiting"
@@ -299,15 +302,22 @@ def test_help_answers_without_importing_the_sdk():
     assert "HEAVY []" in proc.stdout, proc.stdout + proc.stderr
 
 
-def cli_against(server: Server, monkeypatch, *argv: str) -> int:
-    """Run one CLI command (after parsing) against the mocked server."""
-    from sdk_client import cli, transport
+def mock_client(server: Server, monkeypatch) -> None:
+    """Every client the CLI makes talks to the mocked server."""
+    from sdk_client import transport
 
     class Mocked(HitlClient):  # the real one, however often the module is patched
         def __init__(self, url, token=None, timeout=60.0):
             super().__init__(url, token, timeout, transport=httpx.MockTransport(server))
 
     monkeypatch.setattr(transport, "HitlClient", Mocked)
+
+
+def cli_against(server: Server, monkeypatch, *argv: str) -> int:
+    """Run one CLI command (after parsing) against the mocked server."""
+    from sdk_client import cli
+
+    mock_client(server, monkeypatch)
     return run(cli.run(cli.parse_args(["--url", URL, "--token", "dev-bob", *argv])))
 
 
@@ -332,13 +342,13 @@ def test_pending_cuts_long_descriptions_with_an_ellipsis():
     from sdk_client.cli import render_pending
 
     long = "A very long description of something that goes on and on for the table"
-    pause = {"id": PAUSE, "value": {"role": "manager", "amount": 500.0, "description": long}}
-    table = render_pending([Outcome(THREAD, "expense_approval", "waiting", interrupts=[pause])])
+    pause = {"id": PAUSE, "value": trip_pause(destination=long, cost=500.0)}
+    table = render_pending([Outcome(THREAD, "travel_request", "waiting", interrupts=[pause])])
     row = table.splitlines()[-1]
     cell = row.split("500.00")[1].strip()
     assert cell.endswith("…") and len(cell) <= 40 and long.startswith(cell[:-1])
-    short = {"id": PAUSE, "value": {"role": "manager", "amount": 5.0, "description": "Pens"}}
-    table = render_pending([Outcome(THREAD, "expense_approval", "waiting", interrupts=[short])])
+    short = {"id": PAUSE, "value": trip_pause(destination="Pens", cost=5.0)}
+    table = render_pending([Outcome(THREAD, "travel_request", "waiting", interrupts=[short])])
     assert table.splitlines()[-1].endswith("Pens")
 
 
@@ -348,3 +358,273 @@ def test_version_is_looked_up_only_when_asked_and_printed_on_stdout(capsys):
     with pytest.raises(SystemExit) as done:
         parse_args(["--version"])
     assert done.value.code == 0 and capsys.readouterr().out.startswith("hitl ")
+
+
+# A workflow's fields as flags, and its pauses as the contract shows them (issue 23). The
+# trip below is this file's own: nothing in the CLI may know its fields.
+
+
+class Trip(BaseModel):
+    destination: str
+    cost: Annotated[float, MONEY]
+    nights: int | None = None
+
+
+class TripChanges(BaseModel):
+    destination: str | None = None
+    cost: float | None = None
+
+
+class TripAnswer(BaseModel):
+    decision: Literal["approve", "edit", "reject"]
+    note: str = ""
+    changes: TripChanges | None = None
+
+
+TRIP_INPUT = {
+    "type": "object",
+    "properties": {
+        "destination": {"type": "string", "description": "Where to.\nMore."},
+        "cost": {"type": "number", "title": "Cost"},
+        "nights": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
+        "requester": {"type": "string"},
+    },
+    "required": ["destination", "cost"],
+}
+
+
+def trip_pause(**values) -> dict:
+    values = {"destination": "Lisbon", "cost": 2500.0, "requester": "alice", **values}
+    pause = Pause.about(
+        Trip,
+        values,
+        type="trip",
+        action="Approve trip",
+        role="manager",
+        options=["approve", "edit", "reject"],
+        editable=TripChanges,
+    )
+    return pause.payload()
+
+
+def schemas_of(input_schema: dict) -> list[httpx.Response]:
+    """What the server answers the CLI's look-up of a graph's input schema."""
+    found = ok([{"assistant_id": "5" * 32, "graph_id": "travel_request"}])
+    return [found, ok({"input_schema": input_schema})]
+
+
+def test_field_flags_are_typed_by_their_json_schema():
+    from sdk_client.cli import UsageError, field_flag
+
+    defs = {"$defs": {"Class": {"enum": ["economy", "business"], "type": "string"}}}
+    cases = [
+        ({"type": "number"}, "2500", 2500.0),
+        ({"type": "number"}, "-2.5", -2.5),
+        ({"type": "integer"}, "3", 3),
+        ({"type": "boolean"}, "No", False),
+        ({"anyOf": [{"type": "string"}, {"type": "null"}]}, "42", "42"),
+        ({"anyOf": [{"items": {}, "type": "array"}, {"type": "null"}]}, '["a", 2]', ["a", 2]),
+        ({"type": "object"}, '{"a": 1}', {"a": 1}),
+        ({"type": ["number", "string"]}, "soon", "soon"),
+        ({"$ref": "#/$defs/Class"}, "business", "business"),
+        ({}, "5", 5),  # any value: JSON, else text
+        ({}, "Lisbon", "Lisbon"),
+    ]
+    for spec, text, value in cases:
+        read = field_flag("cost", spec, defs).read(text)
+        assert read == value and type(read) is type(value), (spec, text, read)
+    refusals = [
+        ({"type": "number"}, "lots", "--cost takes a number, not 'lots'"),
+        ({"type": "number"}, "nan", "--cost takes a number, not 'nan'"),
+        ({"type": "integer"}, "2.5", "--cost takes a whole number, not '2.5'"),
+        ({"type": "boolean"}, "maybe", "--cost takes true or false, not 'maybe'"),
+        ({"type": "array"}, '{"a": 1}', "--cost takes a JSON list"),
+        ({"$ref": "#/$defs/Class"}, "first", "--cost takes one of economy, business, not"),
+    ]
+    for spec, text, said in refusals:
+        with pytest.raises(UsageError) as refused:
+            field_flag("cost", spec, defs).read(text)
+        assert str(refused.value).startswith(said), (spec, str(refused.value))
+
+
+def test_field_flags_are_read_from_the_leftover_command_line():
+    from sdk_client.cli import UsageError, input_flags, parse_args, read_flags
+
+    args = parse_args(
+        "submit --graph travel_request --destination Lisbon --cost=2500 --json --nights 3".split()
+    )
+    assert args.json and args.graph == "travel_request"
+    flags = input_flags(TRIP_INPUT)
+    assert list(flags) == ["destination", "cost", "nights"]  # never the requester
+    values = read_flags(args.fields, flags, "a field of travel_request")
+    assert values == {"destination": "Lisbon", "cost": 2500.0, "nights": 3}
+    flags = input_flags({"properties": {"payment_error": {"type": "string"}}})
+    for spelt in ("--payment-error", "--payment_error"):
+        assert read_flags([spelt, "x"], flags, "") == {"payment_error": "x"}
+    refusals = [
+        (
+            ["--colour", "red"],
+            "--colour is not a field of travel_request (these are: "
+            "--destination, --cost, --nights)",
+        ),
+        (["--cost"], "--cost needs a value"),
+        (["Lisbon"], "unexpected argument 'Lisbon'"),
+        (["--cost", "lots"], "--cost takes a number, not 'lots'"),
+    ]
+    for tokens, said in refusals:
+        with pytest.raises(UsageError) as refused:
+            read_flags(tokens, input_flags(TRIP_INPUT), "a field of travel_request")
+        assert str(refused.value).startswith(said), str(refused.value)
+
+
+def test_commands_without_field_flags_still_refuse_unknown_arguments(capsys):
+    from sdk_client.cli import parse_args
+
+    with pytest.raises(SystemExit) as done:
+        parse_args(["pending", "--cost", "5"])
+    assert done.value.code == 2 and "unrecognized arguments: --cost 5" in capsys.readouterr().err
+    # A field is never taken for an abbreviation of the command's own flags.
+    assert parse_args(["submit", "--no", "x"]).fields == ["--no", "x"]
+    assert parse_args(["resume", THREAD, "edit", "--as", "bob", "--a", "1"]).fields == ["--a", "1"]
+
+
+def test_submit_sends_the_fields_its_flags_give_typed_by_the_graphs_input_schema(monkeypatch):
+    server = Server(*schemas_of(TRIP_INPUT), ok({"thread_id": THREAD}), ok({}), ok(thread()))
+    given = '--graph travel_request --destination Lisbon --cost 2500 --input {"cost":1,"nights":2}'
+    assert cli_against(server, monkeypatch, "submit", *given.split()) == 0
+    assert server.sent(0)["graph_id"] == "travel_request"  # its schema, through an assistant
+    assert server.requests[1].url.path == f"/assistants/{'5' * 32}/schemas"
+    posted = server.sent(3)
+    assert posted["input"] == {"destination": "Lisbon", "cost": 2500.0, "nights": 2}
+    assert posted["assistant_id"] == "travel_request"
+
+
+def test_submit_without_field_flags_asks_for_no_schema(monkeypatch):
+    server = Server(ok({"thread_id": THREAD}), ok({}), ok(thread()))
+    cli_against(server, monkeypatch, "submit", "--graph", "g", "--input", '{"cost": 5}')
+    assert server.requests[0].url.path == "/threads" and server.sent(1)["input"] == {"cost": 5}
+
+
+def test_an_unknown_field_exits_2_naming_it_and_nothing_is_submitted(monkeypatch, capsys):
+    from sdk_client import cli
+
+    monkeypatch.setenv("HITL_ENV_FILE", os.devnull)
+    monkeypatch.setattr(cli, "reachable", lambda url: None)
+    server = Server(*schemas_of(TRIP_INPUT))
+    mock_client(server, monkeypatch)
+    argv = ["--url", URL, "submit", "--graph", "travel_request", "--colour", "red"]
+    assert cli.main(argv) == 2
+    said = capsys.readouterr().err
+    assert said == (
+        "error: --colour is not a field of travel_request (these are: "
+        "--destination, --cost, --nights)\n"
+    )
+    assert [r.method for r in server.requests] == ["POST", "GET"]  # the schema's look-up only
+
+
+def test_an_unknown_graph_is_named_with_those_served(monkeypatch):
+    lost = httpx.Response(404, json={"detail": "Graph 'nope' not found"})
+    served = ok([{"assistant_id": "1", "graph_id": "b"}, {"assistant_id": "2", "graph_id": "a"}])
+    server = Server(lost, served)
+    with pytest.raises(ClientError, match="unknown graph 'nope': this server serves a, b"):
+        cli_against(server, monkeypatch, "submit", "--graph", "nope", "--cost", "5")
+
+
+def test_submit_help_with_a_graph_lists_its_fields(monkeypatch, capsys):
+    server = Server(*schemas_of(TRIP_INPUT))
+    assert cli_against(server, monkeypatch, "submit", "--graph", "travel_request", "--help") == 0
+    said = capsys.readouterr().out
+    assert said.startswith("usage: hitl submit") and "travel_request's fields" in said
+    assert re.search(r"--destination STRING +Where to\. \(required\)\n", said)
+    assert re.search(r"--nights INTEGER\n", said) and "--requester STRING" not in said
+
+
+def test_submit_help_alone_answers_at_once(capsys):
+    from sdk_client.cli import parse_args
+
+    with pytest.raises(SystemExit) as done:
+        parse_args(["submit", "--help"])
+    said = capsys.readouterr().out
+    assert done.value.code == 0 and "--graph approval_chain --help" in said
+
+
+def edit_server(response_schema: dict | None) -> Server:
+    pause = {"id": PAUSE, "value": trip_pause(), "response_schema": response_schema}
+    done = thread("idle", [], {"status": "approved"})
+    return Server(ok(thread(pauses=[pause])), ok({}), ok(done))
+
+
+def test_an_edit_takes_the_editable_fields_typed_by_the_answers_schema(monkeypatch):
+    server = edit_server(TripAnswer.model_json_schema())
+    argv = ("resume", THREAD, "edit", "--cost", "2400", "--note", "cheaper", "--destination", "7")
+    assert cli_against(server, monkeypatch, *argv) == 0
+    answer = server.sent(1)["command"]["resume"][PAUSE]
+    assert answer == {
+        "decision": "edit",
+        "note": "cheaper",
+        "changes": {"cost": 2400.0, "destination": "7"},
+    }
+
+
+def test_without_an_answer_schema_an_edit_is_typed_by_the_current_values(monkeypatch):
+    server = edit_server(None)
+    cli_against(
+        server, monkeypatch, "resume", THREAD, "edit", "--cost", "2400", "--destination", "7"
+    )
+    changes = server.sent(1)["command"]["resume"][PAUSE]["changes"]
+    assert changes == {"cost": 2400.0, "destination": "7"}  # a number, and text as it was
+    assert type(changes["cost"]) is float
+
+
+def test_an_edit_of_a_field_the_step_does_not_offer_is_refused_and_not_sent(monkeypatch):
+    from sdk_client.cli import UsageError
+
+    refusals = [
+        (
+            ("edit", "--nights", "3"),
+            "--nights is not a field this step lets you edit (these are: --destination, --cost)",
+        ),
+        (("edit", "--cost", "lots"), "--cost takes a number, not 'lots'"),
+        (("approve", "--cost", "5"), "--cost goes with edit only, not with approve"),
+    ]
+    for argv, said in refusals:
+        server = edit_server(TripAnswer.model_json_schema())
+        with pytest.raises(UsageError) as refused:
+            cli_against(server, monkeypatch, "resume", THREAD, *argv)
+        assert str(refused.value) == said
+        assert [r.method for r in server.requests] == ["GET"]  # the read, nothing sent
+    server = edit_server(TripAnswer.model_json_schema())
+    with pytest.raises(ClientError, match="edit needs at least one change: --destination or"):
+        cli_against(server, monkeypatch, "resume", THREAD, "edit")
+
+
+def test_a_waiting_thread_shows_the_pauses_fields_with_labels_and_money():
+    from sdk_client import Outcome
+    from sdk_client.cli import render
+
+    pause = {"id": PAUSE, "value": trip_pause(cost=12500.5, nights=3)}
+    text = render(Outcome(THREAD, "travel_request", "waiting", interrupts=[pause]))
+    assert text.splitlines()[1:] == [
+        f"  waiting for manager, pause {PAUSE}:",
+        "    alice asks for 12,500.50: Lisbon",
+        "    Destination: Lisbon",
+        "    Cost: 12,500.50",
+        "    Nights: 3",
+        "    options: approve, edit (--destination, --cost), reject",
+    ]
+
+
+def test_an_older_pause_still_shows_its_amount_and_what_it_is_for():
+    from sdk_client import Outcome
+    from sdk_client.cli import render_pending
+
+    older = {
+        "role": "manager",
+        "options": ["approve", "reject"],
+        "description": "Hotel",
+        "action_request": {"action": "Approve", "args": {"amount": "500", "memo": "Hotel"}},
+        "request": {"amount": 500.0, "memo": "Hotel"},
+    }
+    pause = {"id": PAUSE, "value": older}
+    row = render_pending([Outcome(THREAD, "g", "waiting", interrupts=[pause])]).splitlines()[-1]
+    assert re.search(r"waiting for manager +500\.00 +Hotel$", row), row
