@@ -9,7 +9,7 @@ carries an ``error``; it never approves and never fails the thread.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, NotRequired
+from typing import Any, Literal, NotRequired
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
@@ -88,7 +88,7 @@ class Request(StrictModel):
     """The seed notebook sends an empty ``approver_note``: accepted as that, and ignored."""
 
 
-def submit(state: State, runtime: Runtime[Context], config: RunnableConfig) -> dict:
+def submit(state: State, runtime: Runtime[Context], config: RunnableConfig) -> dict[str, Any]:
     """Validate the expense and the run's settings, and mark it pending."""
     request = validate_input(Request, state, "expense_approval", config)
     settings = pin_context(runtime.context, Context, "expense_approval")
@@ -102,7 +102,7 @@ def submit(state: State, runtime: Runtime[Context], config: RunnableConfig) -> d
     }
 
 
-def approve(state: State, config: RunnableConfig) -> dict:
+def approve(state: State, config: RunnableConfig) -> dict[str, Any]:
     """Ask a human when the amount is over the threshold; approve it otherwise."""
     ctx = pinned(state, Context)
     if state["amount"] <= ctx.approval_threshold:
@@ -134,7 +134,7 @@ def approve(state: State, config: RunnableConfig) -> dict:
             return {**decided.update, "status": status, "approver_note": answer.note}
 
 
-def finalize(state: State) -> dict:
+def finalize(state: State) -> dict[str, Any]:
     """Close the expense; only a decided expense may reach this point."""
     if state["status"] not in ("approved", "rejected"):
         raise ValueError(f"cannot finalize an expense in status {state['status']!r}")
@@ -146,12 +146,13 @@ def route_approval(state: State) -> Literal["approve", "finalize"]:
     return "approve" if state.get("review_error") else "finalize"
 
 
-def build_graph() -> StateGraph:
+def build_graph() -> StateGraph[State, Context, InputState, OutputState]:
     """Return the uncompiled expense approval workflow."""
     builder = StateGraph(
         State, input_schema=InputState, output_schema=OutputState, context_schema=Context
     )
-    builder.add_node("submit", submit)
+    # No add_node overload takes a node of (state, runtime, config).
+    builder.add_node("submit", submit)  # type: ignore[arg-type]
     builder.add_node("approve", approve)
     builder.add_node("finalize", finalize)
     builder.add_edge(START, "submit")

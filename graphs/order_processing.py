@@ -15,12 +15,14 @@ when, paid, it would take its requester past the limit (``status`` ``refused``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal, NotRequired
+from typing import Annotated, Any, Literal, NotRequired, ParamSpec, Protocol, TypeVar, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.func import task
-from langgraph.graph import END, START, StateGraph
+from langgraph.graph import START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import RetryPolicy
 from pydantic import ConfigDict, Field, ValidationError, with_config
@@ -73,7 +75,7 @@ class State(InputState, WorkflowState):
     status: NotRequired[
         Literal["created", "approved", "paid", "payment_failed", "declined", "cancelled", "refused"]
     ]
-    payment_result: NotRequired[dict]
+    payment_result: NotRequired[dict[str, Any]]
     payment_error: NotRequired[str | None]
     decided_by: NotRequired[str | None]
     unreviewed_today: NotRequired[float]
@@ -87,7 +89,7 @@ class OutputState(TypedDict):
     amount: float
     order_id: str
     status: str
-    payment_result: dict
+    payment_result: dict[str, Any]
     payment_error: str | None
     decided_by: str | None
     audit: list[AuditEntry]
@@ -161,20 +163,30 @@ def generate_order_id() -> str:
     return payments.new_order_id()
 
 
-@task(retry_policy=PAYMENT_RETRY)
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class _TaskDecorator(Protocol):
+    """What ``task(retry_policy=...)`` returns, as mypy cannot infer it (langgraph#4140)."""
+
+    def __call__(self, func: Callable[P, T], /) -> Callable[P, Future[T]]: ...
+
+
+@cast(_TaskDecorator, task(retry_policy=PAYMENT_RETRY))
 def process_payment(
     key: str,
     order_id: str,
     amount: float,
     faults: dict[str, Any],
     spender: dict[str, Any] | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Charge the order through the gateway's idempotent ledger."""
     who = payments.Spender(**spender) if spender is not None else None
     return payments.charge(key, order_id, amount, payments.GatewayFaults(**faults), who)
 
 
-def create_order(state: State, runtime: Runtime[Context], config: RunnableConfig) -> dict:
+def create_order(state: State, runtime: Runtime[Context], config: RunnableConfig) -> dict[str, Any]:
     """Validate the order and give it an id."""
     request = validate_input(Request, state, "order_processing", config)
     settings = pin_context(runtime.context, Context, "order_processing")
@@ -197,7 +209,7 @@ def create_order(state: State, runtime: Runtime[Context], config: RunnableConfig
     }
 
 
-def approve_order(state: State, config: RunnableConfig) -> dict:
+def approve_order(state: State, config: RunnableConfig) -> dict[str, Any]:
     """Ask a human to approve an order over the limit, before any charge."""
     ctx = pinned(state, Context)
     before = state.get("unreviewed_today") or 0.0
@@ -222,7 +234,7 @@ def approve_order(state: State, config: RunnableConfig) -> dict:
     return _decide(pause, state, config, Decision, limit=ctx.approval_limit)
 
 
-def charge(state: State, config: RunnableConfig) -> dict:
+def charge(state: State, config: RunnableConfig) -> dict[str, Any]:
     """Charge the order; a transient failure that outlasts the retries goes to a human."""
     spender = {
         "requester": state.get("requester"),
@@ -260,7 +272,7 @@ def charge(state: State, config: RunnableConfig) -> dict:
     return {"status": "paid", "payment_result": result, "payment_error": None}
 
 
-def handle_failure(state: State, config: RunnableConfig) -> dict:
+def handle_failure(state: State, config: RunnableConfig) -> dict[str, Any]:
     """Ask a human whether to retry a payment that kept failing, or cancel the order."""
     ctx = pinned(state, Context)
     pause = Pause.about(
@@ -287,7 +299,7 @@ def _decide(
     config: RunnableConfig,
     model: type[Decision] | type[RetryDecision],
     **extra: Any,
-) -> dict:
+) -> dict[str, Any]:
     """Ask ``pause``; set ``status`` to ``approved`` or ``cancelled`` from the answer."""
     # The seed notebook reads the order's own keys at the payload's top level.
     match decide(pause, model, state, config, **pause.request, **extra):
@@ -331,27 +343,28 @@ def route_approval(state: State) -> Literal["approve_order", "charge", "__end__"
     """Ask again after a refused answer; charge an approved order; end a cancelled one."""
     if state.get("review_error"):
         return "approve_order"
-    return "charge" if state["status"] == "approved" else END
+    return "charge" if state["status"] == "approved" else "__end__"
 
 
 def route_payment(state: State) -> Literal["handle_failure", "__end__"]:
     """Bring in a human when the payment kept failing."""
-    return "handle_failure" if state["status"] == "payment_failed" else END
+    return "handle_failure" if state["status"] == "payment_failed" else "__end__"
 
 
 def route_failure(state: State) -> Literal["handle_failure", "charge", "__end__"]:
     """Ask again after a refused answer; retry the charge; end a cancelled order."""
     if state.get("review_error"):
         return "handle_failure"
-    return "charge" if state["status"] == "approved" else END
+    return "charge" if state["status"] == "approved" else "__end__"
 
 
-def build_graph() -> StateGraph:
+def build_graph() -> StateGraph[State, Context, InputState, OutputState]:
     """Return the uncompiled order processing workflow."""
     builder = StateGraph(
         State, input_schema=InputState, output_schema=OutputState, context_schema=Context
     )
-    builder.add_node("create_order", create_order)
+    # No add_node overload takes a node of (state, runtime, config).
+    builder.add_node("create_order", create_order)  # type: ignore[arg-type]
     builder.add_node("approve_order", approve_order)
     builder.add_node("charge", charge)
     builder.add_node("handle_failure", handle_failure)

@@ -31,6 +31,7 @@ import random
 import threading
 from collections import Counter
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import Field
 from sqlalchemy import Connection, Row, func, insert, select, update
@@ -115,7 +116,7 @@ def charge(
     amount: float,
     faults: GatewayFaults | None = None,
     spender: Spender | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Charge ``amount`` once per ``key``; a repeat returns the first charge.
 
     With a ``spender``, the charge records who moved the money; an unreviewed one
@@ -144,9 +145,9 @@ def charge(
     return result
 
 
-def _record(key: str, order_id: str, amount: float, spender: Spender) -> dict:
+def _record(key: str, order_id: str, amount: float, spender: Spender) -> dict[str, Any]:
     engine = store.engine()
-    row = {
+    row: dict[str, Any] = {
         "idempotency_key": key,
         "order_id": order_id,
         "amount": round(amount, 2),
@@ -177,11 +178,11 @@ def _record(key: str, order_id: str, amount: float, spender: Spender) -> dict:
     return {"status": "success", "transaction_id": row["transaction_id"]}
 
 
-def _charged(conn: Connection, key: str) -> Row | None:
+def _charged(conn: Connection, key: str) -> Row[*tuple[Any, ...]] | None:
     return conn.execute(select(charges).where(charges.c.idempotency_key == key)).one_or_none()
 
 
-def _replay(first: Row, key: str, amount: float) -> dict:
+def _replay(first: Row[*tuple[Any, ...]], key: str, amount: float) -> dict[str, Any]:
     if float(first.amount) != round(amount, 2):
         raise IdempotencyConflict(
             f"{key} was charged {first.amount}, not {amount}: refusing a second charge"

@@ -36,6 +36,7 @@ import hmac
 import logging
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -161,7 +162,7 @@ def user_for(authorization: str | None, api_key: str | None) -> User | None:
 @auth.authenticate
 async def authenticate(
     authorization: str | None, headers: dict[bytes, bytes], path: str
-) -> Auth.types.MinimalUserDict:
+) -> dict[str, Any]:
     """Map ``Authorization: Bearer <token>`` or ``x-api-key`` to a user, or refuse with 401."""
     api_key = (headers.get(b"x-api-key") or b"").decode(errors="replace") or None
     if (
@@ -185,7 +186,7 @@ def caller(request: Any) -> tuple[str, str]:
 
 def _role(ctx: Auth.types.AuthContext) -> str:
     try:
-        return ctx.user["role"]
+        return str(ctx.user["role"])
     except (KeyError, TypeError):
         return ""
 
@@ -222,16 +223,15 @@ async def deny_by_default(ctx: Auth.types.AuthContext, value: Any) -> bool:
     )
 
 
-@auth.on.assistants.read
-@auth.on.assistants.search
 async def read_assistants(ctx: Auth.types.AuthContext, value: Any) -> None:
     """Every signed-in user may see the workflows and their configured versions."""
     return None
 
 
-@auth.on.assistants.create
-@auth.on.assistants.update
-@auth.on.assistants.delete
+auth.on.assistants.read(read_assistants)
+auth.on.assistants.search(read_assistants)
+
+
 async def configure_assistants(ctx: Auth.types.AuthContext, value: Any) -> None:
     """Assistants hold the approval policy: only an admin configures them, and validly.
 
@@ -248,16 +248,19 @@ async def configure_assistants(ctx: Auth.types.AuthContext, value: Any) -> None:
     changes = {k: value.get(k) for k in ("graph_id", "context", "config") if value.get(k)}
     if ctx.action == "create" or (ctx.action == "update" and changes):
         # An update is checked as the assistant will be: its new graph, its new policy.
-        current = (
-            {}
-            if ctx.action == "create"
-            else (await get_client().assistants.get(str(value["assistant_id"])))
-        )
+        current: Mapping[str, Any] = {}
+        if ctx.action == "update":
+            current = await get_client().assistants.get(str(value["assistant_id"]))
         will_be = {**current, **changes}
         # Only what is sent: the server mirrors a stored context into config.configurable.
         configurable = (changes.get("config") or {}).get("configurable")
         guard.check_policy(str(will_be.get("graph_id")), will_be.get("context"), configurable)
     _graphs.clear()
+
+
+auth.on.assistants.create(configure_assistants)
+auth.on.assistants.update(configure_assistants)
+auth.on.assistants.delete(configure_assistants)
 
 
 THREAD_CREATE = {"thread_id", "metadata", "if_exists"}
@@ -266,7 +269,7 @@ thread later or write its state)."""
 
 
 @auth.on.threads.create
-async def create_thread(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> Any:
+async def create_thread(ctx: Auth.types.AuthContext, value: Auth.types.ThreadsCreate) -> Any:
     """Stamp the creator as the owner; refuse copies, and reads of others' threads."""
     if INTERNAL_WRITE.get():
         return None
@@ -314,7 +317,7 @@ async def search_threads(ctx: Auth.types.AuthContext, value: Any) -> dict[str, A
 
 
 @auth.on.threads.update
-async def update_thread(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> Any:
+async def update_thread(ctx: Auth.types.AuthContext, value: Auth.types.ThreadsUpdate) -> Any:
     """Owners patch metadata; a run is cancelled by whom started it; nobody writes state."""
     if INTERNAL_WRITE.get():
         return None
@@ -331,7 +334,7 @@ async def update_thread(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> A
     return {"owner": ctx.user.identity}
 
 
-async def _check_cancel(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> Any:
+async def _check_cancel(ctx: Auth.types.AuthContext, value: Mapping[str, Any]) -> Any:
     """A run is cancelled (interrupted) only by the user who started it, or by an admin.
 
     A cancel reaches the worker as soon as this returns: everything is checked here,
@@ -365,7 +368,9 @@ async def _check_cancel(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> A
             run = await client.runs.get(str(thread_id), str(run_id))
         except Exception:  # noqa: BLE001 - hidden or missing: the same answer
             raise guard.deny(404, f"run {run_id} not found on thread {thread_id}") from None
-        started_by = ((run.get("kwargs") or {}).get("config") or {}).get("configurable", {})
+        kwargs = run.get("kwargs")
+        config = kwargs.get("config") if isinstance(kwargs, dict) else None
+        started_by = (config or {}).get("configurable", {})
         if started_by.get("langgraph_auth_user_id") != me:
             raise guard.deny(
                 403,
@@ -429,7 +434,7 @@ async def graph_of(client: Any, assistant_id: str) -> str:
 
 
 @auth.on.threads.create_run
-async def create_run(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> dict[str, Any]:
+async def create_run(ctx: Auth.types.AuthContext, value: Auth.types.RunsCreate) -> dict[str, Any]:
     """Check the run against ``server.guard``; answers go to whom the pause waits for."""
     me, role = ctx.user.identity, _role(ctx)
     _check_metadata(value.get("metadata"))
@@ -445,8 +450,8 @@ async def create_run(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> dict
     try:
         guard.check_run(value, thread, graph_id, me, role)
     except Auth.exceptions.HTTPException as refused:
-        stale = refused.status_code == 409 and resume is not None and thread is not None
-        if stale and await repair.restoring(thread):
+        stale = refused.status_code == 409 and resume is not None
+        if stale and thread is not None and await repair.restoring(thread):
             raise guard.deny(
                 409,
                 f"thread {value['thread_id']}: an earlier answer was cut "

@@ -43,6 +43,7 @@ import json
 import os
 import re
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -95,6 +96,8 @@ def workflow_module(graph_id: str) -> ModuleType | None:
     where = source.rpartition(":")[0]
     if where.endswith(".py"):
         spec = importlib.util.spec_from_file_location(f"hitl_requests.{graph_id}", where)
+        if spec is None or spec.loader is None:
+            return None
         module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         return module
@@ -208,7 +211,7 @@ would hand ``interrupt()`` an answer no check has seen)."""
 COMMAND_KEYS = {"resume", "update", "goto", "graph"}
 
 
-def check_shape(value: dict[str, Any]) -> None:
+def check_shape(value: Mapping[str, Any]) -> None:
     """Refuse (403) a run request carrying anything :data:`RUN_FIELDS` does not name.
 
     An allowlist: a field that a new langgraph-api version adds is refused until it
@@ -293,7 +296,7 @@ def check_input(graph_id: str, value: Any, identity: str) -> None:
         raise deny(422, f"invalid {graph_id} input: {describe_error(exc)}") from None
 
 
-def last_decision(thread: dict[str, Any]) -> str:
+def last_decision(thread: Mapping[str, Any]) -> str:
     """Who decided last on a thread, and when (for a stale answer's denial)."""
     decisions = trail(thread.get("values"))
     if not decisions:
@@ -302,7 +305,9 @@ def last_decision(thread: dict[str, Any]) -> str:
     return f" (last decision: {last.get('decision')} by {last.get('approver')} at {last.get('at')})"
 
 
-def answer_targets(thread: dict[str, Any], resume: Any) -> list[tuple[dict[str, Any], str | None]]:
+def answer_targets(
+    thread: Mapping[str, Any], resume: Any
+) -> list[tuple[dict[str, Any], str | None]]:
     """Match a resume to the pending pauses it answers: ``(pause, key in the resume map)``.
 
     The key is None for a bare answer (no map).
@@ -343,7 +348,9 @@ def answer_targets(thread: dict[str, Any], resume: Any) -> list[tuple[dict[str, 
     return [(next(iter(pending.values())), None)]
 
 
-def check_answer(thread: dict[str, Any], command: dict[str, Any], identity: str, role: str) -> None:
+def check_answer(
+    thread: Mapping[str, Any], command: dict[str, Any], identity: str, role: str
+) -> None:
     """Refuse an answer this user may not give; store it in the pause's own format, signed.
 
     Agent Inbox's answers (a list of one HumanResponse) become the pause's own
@@ -355,7 +362,8 @@ def check_answer(thread: dict[str, Any], command: dict[str, Any], identity: str,
             give) or 422 (an Agent Inbox answer the pause does not offer).
     """
     for pause, key in answer_targets(thread, command["resume"]):
-        value = pause.get("value") if isinstance(pause.get("value"), dict) else {}
+        given = pause.get("value")
+        value: dict[str, Any] = given if isinstance(given, dict) else {}
         if is_overdue(value.get("due_at")):
             raise deny(
                 409,
@@ -383,8 +391,8 @@ def check_answer(thread: dict[str, Any], command: dict[str, Any], identity: str,
 
 
 def check_run(
-    value: dict[str, Any],
-    thread: dict[str, Any] | None,
+    value: Mapping[str, Any],
+    thread: Mapping[str, Any] | None,
     graph_id: str,
     identity: str,
     role: str,
@@ -440,7 +448,7 @@ def check_graph_name(metadata: Any) -> None:
         )
 
 
-def check_graph(thread: dict[str, Any], graph_id: str) -> None:
+def check_graph(thread: Mapping[str, Any], graph_id: str) -> None:
     """Refuse (409) a run of one graph on a thread another graph started."""
     thread_graph = (thread.get("metadata") or {}).get("graph_id")
     if thread.get("values") and thread_graph and thread_graph != graph_id:

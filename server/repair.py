@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -80,7 +81,7 @@ def in_background(coro: Any) -> None:
     task.add_done_callback(_tasks.discard)
 
 
-async def restoring(thread: dict[str, Any]) -> bool:
+async def restoring(thread: Mapping[str, Any]) -> bool:
     """For an answer refused as stale: is the pause only missing from the record? Repair it.
 
     Read from the checkpoint, as the server itself: the caller may no longer see the

@@ -19,8 +19,8 @@ ADMIN = "admin"
 def current_user(config: RunnableConfig | None) -> tuple[str, str] | None:
     """Return ``(identity, role)`` of the signed-in user running this step, if any."""
     user = ((config or {}).get("configurable") or {}).get("langgraph_auth_user")
-    identity = getattr(user, "identity", None) if user is not None else None
-    if not identity:
+    identity = getattr(user, "identity", None)
+    if user is None or not identity:
         return None
     try:
         role = user["role"]
@@ -52,14 +52,17 @@ def addressee(payload: Any) -> str | None:
 def first_addressee(addressees: list[str]) -> str | None:
     """Whom a thread with several pending pauses waits for: a role before a single user."""
     roles = [a for a in addressees if not a.startswith("user:")]
-    return (roles or addressees or [None])[0]
+    candidates = roles or addressees
+    return candidates[0] if candidates else None
 
 
 def requester_of(payload: Any) -> str | None:
     """Who asked for what a pause decides (``requester``, or ``request.requester``)."""
     if not isinstance(payload, dict):
         return None
-    request = payload.get("request") if isinstance(payload.get("request"), dict) else {}
+    request = payload.get("request")
+    if not isinstance(request, dict):
+        request = {}
     return payload.get("requester") or request.get("requester")
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 import jsonschema
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.config import JsonDict
 
 from graphs.common.fields import Approver, Note, StrictModel
 
@@ -28,7 +29,7 @@ def recorded(word: str) -> str:
 
 REJECTING = ("reject", "rejected")
 
-NOTE_RULE = {
+NOTE_RULE: JsonDict = {
     "if": {"properties": {"decision": {"enum": list(REJECTING)}}, "required": ["decision"]},
     "then": {"required": ["note"], "properties": {"note": {"pattern": "\\S"}}},
 }
@@ -39,6 +40,9 @@ class NotedModel(StrictModel):
     """An answer whose reject needs a note (the requester reads why), everywhere."""
 
     model_config = ConfigDict(json_schema_extra=NOTE_RULE)
+
+    if TYPE_CHECKING:
+        note: str  # declared by each answer model, as its own field
 
     @model_validator(mode="after")
     def _reject_says_why(self) -> Any:
@@ -64,6 +68,33 @@ class Decision(NotedModel):
     def approved(self) -> bool:
         """Whether this answer approves."""
         return self.decision in ("approve", "approved")
+
+
+ChangesT = TypeVar("ChangesT", bound=BaseModel)
+
+
+class EditDecision(NotedModel, Generic[ChangesT]):
+    """An answer to a pause that offers approve, edit and reject, given its ``Changes`` model.
+
+    An edit carries changes (and only an edit does) and approves the step with them;
+    a reject needs a note. ``EditDecision[Changes]`` is a workflow's answer model.
+    """
+
+    decision: Literal["approve", "edit", "reject"] = Field(
+        description="approve; edit (with changes: approves the step); reject (with a note)"
+    )
+    note: Note = ""
+    approver: Approver = None
+    changes: ChangesT | None = Field(default=None, description="Required for edit, only for edit")
+
+    @model_validator(mode="after")
+    def _changes_only_with_edit(self) -> Any:
+        has_changes = self.changes is not None and bool(self.changes.model_dump(exclude_none=True))
+        if self.decision == "edit" and not has_changes:
+            raise ValueError("edit needs changes: at least one field to change")
+        if self.decision != "edit" and self.changes is not None:
+            raise ValueError(f"changes are only allowed with edit, not {self.decision}")
+        return self
 
 
 APPROVING = frozenset({"approve", "approved", "edit", "retry", "accept"})
@@ -121,7 +152,7 @@ def native_answer(answer: Any, payload: dict[str, Any]) -> Any:
     if not isinstance(edited, dict):
         raise ValueError("an edit needs args: {action, args: {field: value}}")
     # The form shows every field as text: compare with the pause's own typed values.
-    own = payload.get("args") if tool else payload.get("request") or payload
+    own: dict[str, Any] = payload["args"] if tool else payload.get("request") or payload
     editable, shown = payload.get("editable", []), (payload.get("action_request") or {}).get("args")
     typed = {k: _like(own.get(k), v) for k, v in edited.items()}
     changed = {
@@ -176,10 +207,10 @@ def build_answer(
         answer["approver"] = approver
     if decision == "edit":
         if not changes:
-            raise ValueError("edit needs at least one change (--amount / --description)")
+            raise ValueError("edit needs at least one change (the fields the pause lets you edit)")
         answer["changes"] = changes
     elif changes:
-        raise ValueError(f"--amount / --description only go with edit, not {decision}")
+        raise ValueError(f"changes only go with edit, not {decision}")
     return answer
 
 

@@ -313,7 +313,7 @@ def installed(package: str) -> str | None:
 def _examine(entry: Entry, embedded: bool, versions: Mapping[str, str | None]) -> Finding:
     if entry.embedded_only and not embedded:
         return Finding(entry, "unused", "embedded server only")
-    bad = "refused" if entry.required else "degraded"
+    bad: Status = "refused" if entry.required else "degraded"
     for package in entry.packages:
         found = versions[package] if package in versions else installed(package)
         if found != SUPPORTED[package]:

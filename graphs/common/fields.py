@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, TypeVar
 
 from langchain_core.runnables import RunnableConfig
@@ -50,7 +51,10 @@ def describe_error(exc: ValidationError) -> str:
 
 
 def validate_input(
-    model: type[ModelT], state: dict[str, Any], workflow: str, config: RunnableConfig | None = None
+    model: type[ModelT],
+    state: Mapping[str, Any],
+    workflow: str,
+    config: RunnableConfig | None = None,
 ) -> ModelT:
     """Validate a workflow's input, failing the run with a message naming the bad field.
 
