@@ -6,6 +6,7 @@ import pytest
 from langgraph.types import Command
 
 from graphs.approval_chain import build_graph
+from tests.unit.chain_helpers import answer, pause
 
 
 @pytest.fixture
@@ -15,15 +16,6 @@ def app(checkpointer):
 
 def request(amount, requester="alice", **extra):
     return {"amount": amount, "description": "Team offsite", "requester": requester, **extra}
-
-
-def pause(result):
-    (interrupt,) = result["__interrupt__"]
-    return interrupt.value
-
-
-def answer(app, thread, decision, approver, **extra):
-    return app.invoke(Command(resume={"decision": decision, "approver": approver, **extra}), thread)
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from langgraph.types import Command
 from graphs import travel_request
 from graphs.common.contract import Pause
 from graphs.travel_request import build_graph
+from tests.unit.chain_helpers import answer, pause
 
 
 @pytest.fixture
@@ -19,15 +20,6 @@ def app(checkpointer):
 
 def trip(cost, requester="alice", destination="Lisbon"):
     return {"destination": destination, "cost": cost, "requester": requester}
-
-
-def pause(result):
-    (interrupt,) = result["__interrupt__"]
-    return interrupt.value
-
-
-def answer(app, thread, decision, approver, **extra):
-    return app.invoke(Command(resume={"decision": decision, "approver": approver, **extra}), thread)
 
 
 @pytest.mark.parametrize(
