@@ -45,8 +45,9 @@ def get_chat_model(name: str = "auto") -> BaseChatModel:
     if provider == "offline":
         return OfflineChatModel()
     if provider not in ("auto", "openai", "azure") or (provider != "auto" and not model):
-        raise ModelConfigError(f"unknown model {name!r}: auto, offline, openai:<model> or "
-                               "azure:<deployment>")  # fmt: skip
+        raise ModelConfigError(
+            f"unknown model {name!r}: auto, offline, openai:<model> or azure:<deployment>"
+        )
     timeout = float(os.environ.get("HITL_LLM_TIMEOUT", "60"))
     retries = int(os.environ.get("HITL_LLM_MAX_RETRIES", "2"))
     endpoint = os.environ.get("AZURE_OPENAI_ENDPOINT")

@@ -118,12 +118,18 @@ def node_env(log=print) -> dict[str, str]:
     prefix = cache_root() / f"node-{NPM_NODE}-{arch}"
     bin_dir = prefix / "node_modules" / package / "bin"
     if not (bin_dir / "node").exists():
-        log(f"Node.js {'.'.join(map(str, _node_version('node')))} is older than Next.js 16 "
-            f"needs: installing {package}@{NPM_NODE} from npm into {prefix}")  # fmt: skip
+        log(
+            f"Node.js {'.'.join(map(str, _node_version('node')))} is older than Next.js 16 "
+            f"needs: installing {package}@{NPM_NODE} from npm into {prefix}"
+        )
         prefix.mkdir(parents=True, exist_ok=True)
         npm = ["npm", "install", "--prefix", str(prefix), "--no-save", "--no-package-lock"]
-        _run([*npm, "--no-audit", "--no-fund", f"{package}@{NPM_NODE}"], prefix,
-             prefix / "install.log", env)  # fmt: skip
+        _run(
+            [*npm, "--no-audit", "--no-fund", f"{package}@{NPM_NODE}"],
+            prefix,
+            prefix / "install.log",
+            env,
+        )
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
     return env
 
@@ -139,8 +145,9 @@ def _files(source: Path) -> list[Path]:
 def source_key(source: Path = SOURCE, env: dict[str, str] | None = None) -> str:
     """A hash of the tree (paths and contents), the edits' version and node's version."""
     digest = hashlib.sha256(f"patch {PATCH_VERSION}\n".encode())
-    node = subprocess.run(["node", "--version"], capture_output=True, text=True, check=True,
-                          env=env)  # fmt: skip
+    node = subprocess.run(
+        ["node", "--version"], capture_output=True, text=True, check=True, env=env
+    )
     digest.update(f"node {node.stdout.strip()}\n".encode())
     for path in _files(source):
         digest.update(f"{path.relative_to(source).as_posix()}\0".encode())

@@ -224,8 +224,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
     p = command("watch", "poll a thread until it needs a human or ends")
     p.add_argument("thread_id", help=THREAD_HELP)
-    p.add_argument("--timeout", type=float, default=300.0,
-                   help="give up after this many seconds (default 300)")  # fmt: skip
+    p.add_argument(
+        "--timeout", type=float, default=300.0, help="give up after this many seconds (default 300)"
+    )
 
     p = command("history", "print a thread's audit trail (or the assistant's reviews)")
     p.add_argument("thread_id", help=THREAD_HELP)
@@ -667,8 +668,10 @@ async def notifications(client: HitlClient, args: argparse.Namespace) -> int:
         print("no notifications" + (f" {args.status}" if args.status else ""))
     for row in rows:
         error = f"  ({row['last_error']})" if row.get("last_error") else ""
-        print(f"{row['id']}  {row['status']:<7}  attempts {row['attempts']}  "
-              f"thread {row['thread_id']}{error}")  # fmt: skip
+        print(
+            f"{row['id']}  {row['status']:<7}  attempts {row['attempts']}  "
+            f"thread {row['thread_id']}{error}"
+        )
     return 0
 
 
@@ -680,14 +683,23 @@ async def demo(client: HitlClient, approver: HitlClient, args: argparse.Namespac
     for number, (values, answer) in enumerate(SEED_SCENARIOS, 1):
         outcome = await client.submit(DEFAULT_GRAPH, values)
         if not args.json:
-            print(*([""] if number > 1 else []), f"submitted to {DEFAULT_GRAPH}:",
-                  *_fields(values, "  "), render(outcome), sep="\n")  # fmt: skip
+            print(
+                *([""] if number > 1 else []),
+                f"submitted to {DEFAULT_GRAPH}:",
+                *_fields(values, "  "),
+                render(outcome),
+                sep="\n",
+            )
         if answer is not None and outcome.state == WAITING:
             pause = outcome.interrupts[0]["id"]
             outcome = await approver.resume(outcome.thread_id, answer)
             if not args.json:
-                print(f"the approver answered pause {pause}:", *_fields(answer, "  "),
-                      render(outcome), sep="\n")  # fmt: skip
+                print(
+                    f"the approver answered pause {pause}:",
+                    *_fields(answer, "  "),
+                    render(outcome),
+                    sep="\n",
+                )
         results.append(outcome.as_dict())
     if args.json:
         print(json.dumps(results, indent=2, default=str))
@@ -774,21 +786,24 @@ def render_pending(outcomes: list[Outcome]) -> str:
         for interrupt in outcome.interrupts:
             pause = Pause.read(interrupt.get("value")) or _unread(interrupt.get("value"))
             amount = pause.amount
-            rows.append((
-                outcome.thread_id,
-                outcome.graph_id or "?",
-                f"waiting for {_who(pause, '?')}",
-                as_text(amount, money=True) if amount is not None else "",
-                _cut(pause.summary or pause.headline, 40),
-                _when(pause.due_at),
-            ))  # fmt: skip
+            rows.append(
+                (
+                    outcome.thread_id,
+                    outcome.graph_id or "?",
+                    f"waiting for {_who(pause, '?')}",
+                    as_text(amount, money=True) if amount is not None else "",
+                    _cut(pause.summary or pause.headline, 40),
+                    _when(pause.due_at),
+                )
+            )
     if not rows:
         return "nothing is waiting for a human"
     head = ("THREAD", "WORKFLOW", "WHO", "AMOUNT", "WHAT", "DUE (UTC)")
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     line = "  ".join
-    table = [line(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-             for r in [head, *rows]]  # fmt: skip
+    table = [
+        line(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [head, *rows]
+    ]
     return "\n".join([f"{len(rows)} waiting:", *table])
 
 

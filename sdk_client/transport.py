@@ -201,8 +201,9 @@ class HitlClient:
     async def notifications(self, status: str | None = None) -> list[dict[str, Any]]:
         """The webhook outbox, newest first (admins)."""
         params = {"status": status} if status else None
-        return await self._call(self.sdk.http.get("/notifications", params=params),
-                                "list notifications")  # fmt: skip
+        return await self._call(
+            self.sdk.http.get("/notifications", params=params), "list notifications"
+        )
 
     async def resend_notification(self, notification_id: str) -> dict[str, Any]:
         """Send one notification again (admins)."""

@@ -70,11 +70,14 @@ async def page(request: Request) -> Response:
     """The inbox page (under ``langgraph dev`` with the example users, it names their tokens)."""
     hint = ""
     if users := example_users_active():
-        who = ", ".join(f"{u.identity} ({u.role}): <code>{html.escape(u.token)}</code>"
-                        for u in users)  # fmt: skip
-        hint = (f'<p class="hint" id="dev-users">This development server signs in the example '
-                f"users of <code>.env.example</code>: {who}. Replace their tokens in "
-                "<code>.env</code> before anyone else can reach it.</p>")  # fmt: skip
+        who = ", ".join(
+            f"{u.identity} ({u.role}): <code>{html.escape(u.token)}</code>" for u in users
+        )
+        hint = (
+            f'<p class="hint" id="dev-users">This development server signs in the example '
+            f"users of <code>.env.example</code>: {who}. Replace their tokens in "
+            "<code>.env</code> before anyone else can reach it.</p>"
+        )
     return HTMLResponse(PAGE.replace("<!--DEV-USERS-->", hint))
 
 
@@ -149,9 +152,12 @@ async def answer(request: Request) -> JSONResponse:
             pause = next((p for p in pending_pauses(thread) if p["id"] == pause_id), None)
             if pause is None:
                 decisions = trail(thread.get("values"))
-                return refused(409, "already answered elsewhere: this item is stale"
-                               + last_decision(thread), "stale",
-                               last=decisions[-1] if decisions else None)  # fmt: skip
+                return refused(
+                    409,
+                    "already answered elsewhere: this item is stale" + last_decision(thread),
+                    "stale",
+                    last=decisions[-1] if decisions else None,
+                )
             value = pause.get("value") if isinstance(pause.get("value"), dict) else {}
             try:
                 resume = build_answer(
@@ -164,9 +170,12 @@ async def answer(request: Request) -> JSONResponse:
             except ValueError as exc:
                 return refused(422, str(exc), "invalid")
             result = await client.runs.wait(
-                thread_id, workflow_of(thread), command={"resume": {pause_id: resume}},
-                multitask_strategy="reject", raise_error=False,
-            )  # fmt: skip
+                thread_id,
+                workflow_of(thread),
+                command={"resume": {pause_id: resume}},
+                multitask_strategy="reject",
+                raise_error=False,
+            )
             after = await client.threads.get(thread_id)
         except (APIStatusError, httpx.HTTPStatusError) as exc:
             status, detail = status_and_detail(exc)
@@ -178,8 +187,14 @@ async def answer(request: Request) -> JSONResponse:
     values = after.get("values") or {}
     state = {"interrupted": "waiting", "idle": "finished", "error": "failed", "busy": "running"}
     waiting_for = (after.get("metadata") or {}).get("waiting_for")
-    return JSONResponse({"thread_id": thread_id, "state": state.get(after["status"]),
-                         "status": values.get("status"), "waiting_for": waiting_for})  # fmt: skip
+    return JSONResponse(
+        {
+            "thread_id": thread_id,
+            "state": state.get(after["status"]),
+            "status": values.get("status"),
+            "waiting_for": waiting_for,
+        }
+    )
 
 
 def status_and_detail(exc: APIStatusError | httpx.HTTPStatusError) -> tuple[int, str]:

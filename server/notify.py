@@ -245,9 +245,10 @@ class Notifier:
             return
         try:
             response = await http.post(
-                self.url, content=row["body"], headers={"Content-Type": "application/json",
-                                                        "Idempotency-Key": interrupt_id}
-            )  # fmt: skip
+                self.url,
+                content=row["body"],
+                headers={"Content-Type": "application/json", "Idempotency-Key": interrupt_id},
+            )
             problem = None if response.status_code < 300 else f"HTTP {response.status_code}"
         except httpx.HTTPError as exc:
             problem = repr(exc)
@@ -256,16 +257,31 @@ class Notifier:
             return
         attempts = row["attempts"] + 1
         if attempts >= self.attempts:
-            logger.error("webhook for pause %s is a dead letter after %d attempts: %s",
-                         interrupt_id, attempts, problem)  # fmt: skip
-            await asyncio.to_thread(settle, interrupt_id, status="dead", attempts=attempts,
-                                    last_error=problem)  # fmt: skip
+            logger.error(
+                "webhook for pause %s is a dead letter after %d attempts: %s",
+                interrupt_id,
+                attempts,
+                problem,
+            )
+            await asyncio.to_thread(
+                settle, interrupt_id, status="dead", attempts=attempts, last_error=problem
+            )
             return
         delay = min(self.backoff * 2 ** (attempts - 1), 60.0)
-        logger.warning("webhook attempt %d for %s failed: %s; next in %.1f s", attempts,
-                       interrupt_id, problem, delay)  # fmt: skip
-        await asyncio.to_thread(settle, interrupt_id, attempts=attempts, last_error=problem,
-                                next_at=now() + timedelta(seconds=delay))  # fmt: skip
+        logger.warning(
+            "webhook attempt %d for %s failed: %s; next in %.1f s",
+            attempts,
+            interrupt_id,
+            problem,
+            delay,
+        )
+        await asyncio.to_thread(
+            settle,
+            interrupt_id,
+            attempts=attempts,
+            last_error=problem,
+            next_at=now() + timedelta(seconds=delay),
+        )
 
     async def run(self) -> None:
         """Deliver due messages until cancelled; a restart first revives the dead letters."""
@@ -294,8 +310,9 @@ def _admin(request: Request) -> JSONResponse | None:
     """A 403 unless the caller is an admin."""
     who, role = caller(request)
     if role != ADMIN:
-        return JSONResponse({"detail": f"notifications are for admins; you are {who} ({role})"},
-                            status_code=403)  # fmt: skip
+        return JSONResponse(
+            {"detail": f"notifications are for admins; you are {who} ({role})"}, status_code=403
+        )
     return None
 
 

@@ -25,8 +25,13 @@ def _get(summary: str, *parameters: dict[str, Any]) -> dict[str, Any]:
 
 
 def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "description": description,
-            "schema": schema}  # fmt: skip
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema,
+    }
 
 
 def _path(name: str) -> dict[str, Any]:
@@ -72,7 +77,7 @@ PATHS: dict[str, Any] = {
             "summary": "Send one notification again (admins)",
             "tags": ["HITL"],
             "parameters": [_path("interrupt_id")],
-        }  # fmt: skip
+        }
     },
 }
 

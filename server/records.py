@@ -35,8 +35,7 @@ def too_recent(thread: dict[str, Any], now: datetime | None = None) -> str | Non
     until = updated_at(thread) + timedelta(days=retention_days())
     if (now or datetime.now(UTC)) >= until:
         return None
-    return (f"kept until {until:%Y-%m-%d %H:%M} UTC "
-            f"(HITL_RETENTION_DAYS={retention_days():g})")  # fmt: skip
+    return f"kept until {until:%Y-%m-%d %H:%M} UTC (HITL_RETENTION_DAYS={retention_days():g})"
 
 
 def _write(row: dict[str, Any]) -> None:

@@ -139,9 +139,10 @@ def outdated(known: dict[str, datetime], records: dict[str, ThreadRecord]) -> li
     return [
         thread_id
         for thread_id, updated in known.items()
-        if (record := records.get(thread_id)) and record.latest
+        if (record := records.get(thread_id))
+        and record.latest
         and checkpoint_time(record.latest) > updated
-    ]  # fmt: skip
+    ]
 
 
 async def showing_answered(client: LangGraphClient) -> list[str]:
@@ -242,6 +243,8 @@ async def recover(client: LangGraphClient, db: Path) -> RecoveryReport:
         logger.warning(
             "recovered after an unclean shutdown: %d threads restored, %d reconciled, "
             "%d stale runs cancelled",
-            len(report.restored), len(report.reconciled), len(report.cancelled_runs),
-        )  # fmt: skip
+            len(report.restored),
+            len(report.reconciled),
+            len(report.cancelled_runs),
+        )
     return report

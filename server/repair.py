@@ -117,9 +117,13 @@ async def sweep(client: LangGraphClient, since: datetime) -> int:
     repaired, offset = 0, 0
     while True:
         page = await client.threads.search(
-            status="idle", limit=100, offset=offset, sort_by="updated_at",
-            sort_order="desc", select=["thread_id", "updated_at"],
-        )  # fmt: skip
+            status="idle",
+            limit=100,
+            offset=offset,
+            sort_by="updated_at",
+            sort_order="desc",
+            select=["thread_id", "updated_at"],
+        )
         recent = [t for t in page if updated_at(t) >= since]
         for thread in recent:
             repaired += await repair(client, str(thread["thread_id"]))

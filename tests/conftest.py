@@ -48,8 +48,9 @@ def chromium(*args: str) -> Iterator[Any]:
 def _tree_status() -> str | None:
     """``git status --porcelain`` of the checkout (None outside a git checkout)."""
     try:
-        proc = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True,
-                              text=True, timeout=60)  # fmt: skip
+        proc = subprocess.run(
+            ["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True, timeout=60
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return proc.stdout if proc.returncode == 0 else None
@@ -68,7 +69,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     changed = sorted(set(after.splitlines()) ^ set(before.splitlines()))
     session.config.get_terminal_writer().line(
         "\nthe test run changed the checkout (git status --porcelain), which it must not:\n  "
-        + "\n  ".join(changed), red=True)  # fmt: skip
+        + "\n  ".join(changed),
+        red=True,
+    )
     session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
@@ -124,8 +127,19 @@ def submit_cli(
     url: str, graph: str, amount: float, description: str, *extra: str, user: str = "alice"
 ) -> subprocess.CompletedProcess:
     """Submit a request through the CLI, as ``user``; it must succeed (``.data``: its JSON)."""
-    proc = run_cli(url, "submit", "--graph", graph, "--amount", str(amount), "--description",
-                   description, *extra, json_output=True, user=user)  # fmt: skip
+    proc = run_cli(
+        url,
+        "submit",
+        "--graph",
+        graph,
+        "--amount",
+        str(amount),
+        "--description",
+        description,
+        *extra,
+        json_output=True,
+        user=user,
+    )
     assert proc.returncode == 0, proc.stderr
     return proc
 

@@ -130,8 +130,12 @@ def completion(body: dict, message: dict) -> dict:
 
 def chunks(body: dict, message: dict) -> list[dict]:
     """The same answer as streamed chunks."""
-    base = {"id": "chatcmpl-stub", "object": "chat.completion.chunk", "created": 0,
-            "model": body.get("model") or "stub"}  # fmt: skip
+    base = {
+        "id": "chatcmpl-stub",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": body.get("model") or "stub",
+    }
     out = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant"}}]}]
     if message.get("tool_calls"):
         for i, call in enumerate(message["tool_calls"]):

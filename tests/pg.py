@@ -75,9 +75,18 @@ class PgCluster:
             " -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
         )
         self._run(
-            str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.log),
-            "-o", options, "-w", "-t", "60", "start",
-        )  # fmt: skip
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.log),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         self.started = True
         return self
 

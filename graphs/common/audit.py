@@ -46,5 +46,12 @@ def audit_entry(
     changes: dict[str, Any] | None = None,
 ) -> AuditEntry:
     """Return an audit entry for a decision made now."""
-    return AuditEntry(step=step, role=role, decision=recorded(decision), approver=approver,
-                      note=note, changes=changes, at=utc_now())  # fmt: skip
+    return AuditEntry(
+        step=step,
+        role=role,
+        decision=recorded(decision),
+        approver=approver,
+        note=note,
+        changes=changes,
+        at=utc_now(),
+    )

@@ -190,6 +190,12 @@ def decide(
     changes = getattr(answer, "changes", None)
     if isinstance(changes, BaseModel):
         changes = changes.model_dump(exclude_none=True)
-    entry = audit_entry(pause.step, pause.role or "owner", decision, approver,
-                        getattr(answer, "note", ""), changes or None)  # fmt: skip
+    entry = audit_entry(
+        pause.step,
+        pause.role or "owner",
+        decision,
+        approver,
+        getattr(answer, "note", ""),
+        changes or None,
+    )
     return Answered(answer, approver, entry)

@@ -58,7 +58,7 @@ def is_human_interrupt(value) -> bool:
         and all(
             isinstance(config.get(f"allow_{k}"), bool)
             for k in ("accept", "edit", "respond", "ignore")
-        )  # fmt: skip
+        )
         and isinstance(value.get("description"), str)
     )
 
@@ -90,8 +90,12 @@ def test_every_approval_pause_is_a_human_interrupt(sdk, inbox, assistant_for):
         "action": "Approve expense",
         "args": {"amount": "5000", "description": "Fair", "requester": "alice"},
     }
-    assert value["config"] == {"allow_accept": True, "allow_edit": False,
-                               "allow_respond": True, "allow_ignore": False}  # fmt: skip
+    assert value["config"] == {
+        "allow_accept": True,
+        "allow_edit": False,
+        "allow_respond": True,
+        "allow_ignore": False,
+    }
     assert value["description"] == "Fair"  # the seed's own field keeps its meaning
     (value,) = listed(bob, CHAIN)[chain]
     assert value["action_request"]["action"] == "Approve request: step 1 of 3 (manager)"
@@ -130,8 +134,9 @@ def test_accept_edit_and_response_are_answers(sdk, inbox, ledger, assistant_for)
     chain = submit(sdk, CHAIN, {"amount": 500, "description": "Racks"})
     (value,) = listed(bob, CHAIN)[chain]
     edited = {**value["action_request"]["args"], "amount": "600"}  # a form sends text
-    respond(bob, chain, CHAIN, "edit", {"action": value["action_request"]["action"],
-                                        "args": edited})  # fmt: skip
+    respond(
+        bob, chain, CHAIN, "edit", {"action": value["action_request"]["action"], "args": edited}
+    )
     done = values_of(bob, chain)
     assert done["status"] == "approved" and done["amount"] == 600
     assert [(e["decision"], e["approver"], e["changes"]) for e in done["audit"]] == [

@@ -316,8 +316,13 @@ def saved_settings(page, base_url: str, server_url: str, token: str, graph: str,
     Writes the two localStorage keys it reads (faster than its dialogs, which
     :func:`sign_in` and the first test go through), then picks the inbox.
     """
-    inbox = {"id": str(uuid.uuid4()), "graphId": graph, "deploymentUrl": server_url,
-             "name": name, "selected": True}  # fmt: skip
+    inbox = {
+        "id": str(uuid.uuid4()),
+        "graphId": graph,
+        "deploymentUrl": server_url,
+        "name": name,
+        "selected": True,
+    }
     page.goto(f"{base_url}/favicon.ico")  # its origin, without the app's first-run dialog
     page.evaluate(
         "([inboxes, key]) => { localStorage.setItem('inbox:agent_inboxes', inboxes);"
@@ -661,7 +666,10 @@ def test_requester_reviews_her_assistants_tool_calls(
     assert response["type"] == "edit" and response["args"]["args"]["amount"] == "130"
     messages = values_of(alice, filed)["messages"]
     assert any("Filed expense 130.00" in str(m.get("content")) for m in messages), messages
-    reviews = [(r["decision"], r["approver"]) for t in (paid, refused, filed)
-               for r in values_of(alice, t)["reviews"]]  # fmt: skip
+    reviews = [
+        (r["decision"], r["approver"])
+        for t in (paid, refused, filed)
+        for r in values_of(alice, t)["reviews"]
+    ]
     assert reviews == [("approve", "alice"), ("reject", "alice"), ("edit", "alice")]
     assert recorder.page_errors == [], recorder.page_errors

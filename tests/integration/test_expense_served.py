@@ -88,8 +88,16 @@ def test_threshold_from_an_admin_made_assistant(sdk, assistant_for, cli):
     assistant = assistant_for(GRAPH, approval_threshold=1000)
     _, result = start(sdk, {"amount": 500, "description": "Hotel"}, assistant=assistant)
     assert result["status"] == "approved"
-    proc = cli("submit", "--amount", "500", "--description", "Hotel", "--assistant", assistant,
-               json_output=True)  # fmt: skip
+    proc = cli(
+        "submit",
+        "--amount",
+        "500",
+        "--description",
+        "Hotel",
+        "--assistant",
+        assistant,
+        json_output=True,
+    )
     assert proc.data["values"]["status"] == "approved"
     listed = cli("assistant", "list", "--graph", GRAPH, json_output=True).data
     assert assistant in [a["assistant_id"] for a in listed]
@@ -242,12 +250,29 @@ def test_the_cli_tells_the_truth_and_takes_flags_anywhere(server, cli):
 
 def order_through_a_failing_gateway(cli, failures: int):
     """Submit an order (under the limit) on an assistant whose gateway fails ``failures`` times."""
-    assistant = cli("assistant", "create", "--graph", "order_processing",
-                    "--name", f"{failures} gateway failures",
-                    "--context", json.dumps({"gateway": {"transient_failures": failures}}),
-                    user="erin", json_output=True).data[0]["assistant_id"]  # fmt: skip
-    return cli("submit", "--graph", "order_processing", "--amount", "60", "--customer", "Acme",
-               "--assistant", assistant)  # fmt: skip
+    assistant = cli(
+        "assistant",
+        "create",
+        "--graph",
+        "order_processing",
+        "--name",
+        f"{failures} gateway failures",
+        "--context",
+        json.dumps({"gateway": {"transient_failures": failures}}),
+        user="erin",
+        json_output=True,
+    ).data[0]["assistant_id"]
+    return cli(
+        "submit",
+        "--graph",
+        "order_processing",
+        "--amount",
+        "60",
+        "--customer",
+        "Acme",
+        "--assistant",
+        assistant,
+    )
 
 
 def test_a_long_wait_shows_progress(cli):
@@ -273,8 +298,15 @@ def test_a_closed_pipe_is_a_clean_exit(server):
         run_cli(server.url, "submit", "--amount", "500", "--description", "Piped")
     env = {k: v for k, v in os.environ.items() if not k.startswith("LANGGRAPH_")}
     cmd = f"{sys.executable} -m sdk_client --url {server.url} --token dev-bob pending | head -1"
-    proc = subprocess.run(cmd, shell=True, capture_output=True, text=True, cwd=ROOT,
-                          env={**env, "HITL_ENV_FILE": os.devnull}, timeout=60)  # fmt: skip
+    proc = subprocess.run(
+        cmd,
+        shell=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**env, "HITL_ENV_FILE": os.devnull},
+        timeout=60,
+    )
     assert proc.returncode == 0 and proc.stdout.strip()
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
 
@@ -292,8 +324,11 @@ def test_a_late_answer_is_refused_and_says_so():
         assert "expired at" in proc.stderr and "your answer was not applied" in proc.stderr
         (_, (pause,)) = pending_interrupts(alice, thread_id)
         answer = {"thread_id": thread_id, "interrupt_id": pause["id"], "decision": "approve"}
-        inbox = httpx.post(f"{server.url}/inbox/api/answer", json=answer,
-                           headers={"Authorization": "Bearer dev-bob"})  # fmt: skip
+        inbox = httpx.post(
+            f"{server.url}/inbox/api/answer",
+            json=answer,
+            headers={"Authorization": "Bearer dev-bob"},
+        )
         assert inbox.status_code == 409 and "expired at" in inbox.json()["error"]
         assert alice.threads.get(thread_id)["status"] == "interrupted"  # for the sweeper
 

@@ -61,8 +61,9 @@ def test_answers_are_validated_and_stale_items_say_so(server, cli):
     assert wrong_user.status_code in (404, 409)  # carol cannot even see it
     own = api(server, "answer", "alice", json={**target, "decision": "approve"})  # her own
     assert own.status_code == 403 and "nothing was applied" in own.json()["error"]
-    edited = api(server, "answer", "alice", json={**target, "decision": "edit",
-                                                  "changes": {"amount": 1}})  # fmt: skip
+    edited = api(
+        server, "answer", "alice", json={**target, "decision": "edit", "changes": {"amount": 1}}
+    )
     assert edited.status_code == 403 and own.json()["kind"] == "auth"
     ok = api(server, "answer", "bob", json={**target, "decision": "reject", "note": "No"})
     assert ok.status_code == 200 and ok.json()["status"] == "rejected"
@@ -82,8 +83,16 @@ def shown(item):
 
 
 def test_items_say_what_an_approver_reads_first(server, cli):
-    order = cli("submit", "--graph", "order_processing", "--amount", "5000", "--customer", "Globex",
-                json_output=True)  # fmt: skip
+    order = cli(
+        "submit",
+        "--graph",
+        "order_processing",
+        "--amount",
+        "5000",
+        "--customer",
+        "Globex",
+        json_output=True,
+    )
     expense = cli("submit", "--amount", "1240.5", "--description", "Lunch", json_output=True)
     assert api(server, "me", "bob").json()["currency"] == "USD"
     items = {i["thread_id"]: i for i in api(server, "items", "bob").json()}

@@ -98,8 +98,16 @@ def test_the_card_reads_as_an_approver_thinks_of_it(context, server, cli, shots)
 
 
 def test_edit_mode_says_it_approves_and_cancel_sends_nothing(context, server, cli, shots):
-    cli("submit", "--graph", "order_processing", "--amount", "5000", "--customer", "Globex",
-        user="frank")  # fmt: skip
+    cli(
+        "submit",
+        "--graph",
+        "order_processing",
+        "--amount",
+        "5000",
+        "--customer",
+        "Globex",
+        user="frank",
+    )
     cli("submit", "--amount", "1240.5", "--description", "Team offsite lunch", user="frank")
     submitted = submit_cli(server.url, "approval_chain", 600, "Desks")
     thread_id = submitted.data["thread_id"]
@@ -193,10 +201,11 @@ def test_a_stale_item_says_on_its_card_who_answered(context, server, cli, shots)
 
 def test_a_link_in_a_new_tab_lands_on_its_item_signed_in(context, server, cli):
     pauses = [
-        cli("submit", "--amount", str(200 + i), "--description", f"Linked {i}", json_output=True)
-        .data["interrupts"][0]["id"]
+        cli(
+            "submit", "--amount", str(200 + i), "--description", f"Linked {i}", json_output=True
+        ).data["interrupts"][0]["id"]
         for i in range(4)
-    ]  # fmt: skip
+    ]
     first = context.new_page()
     sign_in(first, server, "dev-bob")
     linked = context.new_page()  # a notification link, opened in a new tab

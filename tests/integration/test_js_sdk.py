@@ -30,11 +30,16 @@ def test_seed_flow_through_the_js_sdk(server):
         pytest.skip(
             "node or tests/js/node_modules is missing: run scripts/test.sh (it installs both)"
         )
-    env = {**os.environ, "LANGGRAPH_URL": server.url, "REQUESTER_KEY": TOKENS["alice"],
-           "MANAGER_KEY": TOKENS["bob"]}  # fmt: skip
+    env = {
+        **os.environ,
+        "LANGGRAPH_URL": server.url,
+        "REQUESTER_KEY": TOKENS["alice"],
+        "MANAGER_KEY": TOKENS["bob"],
+    }
     env = {k: v for k, v in env.items() if k not in ("LANGGRAPH_API_KEY", "LANGSMITH_API_KEY")}
-    proc = subprocess.run([node, "seed_flow.mjs"], cwd=JS, env=env, capture_output=True,
-                          text=True, timeout=120)  # fmt: skip
+    proc = subprocess.run(
+        [node, "seed_flow.mjs"], cwd=JS, env=env, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     seen = json.loads(proc.stdout.strip().splitlines()[-1])
     assert seen["small"] == "approved"
@@ -45,6 +50,9 @@ def test_seed_flow_through_the_js_sdk(server):
     }
     assert seen["waiting"] == {"status": "interrupted", "waiting_for": "manager"}
     assert seen["own_answer"] is not None and "403" in seen["own_answer"]
-    assert seen["final"] == {"status": "approved", "note": "Approved for Q4 conference",
-                             "by": "bob"}  # fmt: skip
+    assert seen["final"] == {
+        "status": "approved",
+        "note": "Approved for Q4 conference",
+        "by": "bob",
+    }
     assert seen["unknown_key"] is not None and "401" in seen["unknown_key"]

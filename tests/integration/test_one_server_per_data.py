@@ -21,8 +21,9 @@ def test_a_second_server_on_the_same_data_refuses_and_the_first_loses_nothing():
     with DevServer() as first:
         alice = client(first, "alice")
         thread_id = alice.threads.create(metadata={"graph_id": "expense_approval"})["thread_id"]
-        alice.runs.wait(thread_id, "expense_approval",
-                        input={"amount": 5_000, "description": "Offsite"})  # fmt: skip
+        alice.runs.wait(
+            thread_id, "expense_approval", input={"amount": 5_000, "description": "Offsite"}
+        )
         second = DevServer(root=first.root)  # the same view: the same ./data
         try:
             with pytest.raises(RuntimeError, match="exited early") as refused:
@@ -35,8 +36,9 @@ def test_a_second_server_on_the_same_data_refuses_and_the_first_loses_nothing():
         # The first one serves on, with everything it had.
         assert alice.threads.get(thread_id)["status"] == "interrupted"
         bob = client(first, "bob")
-        done = bob.runs.wait(thread_id, "expense_approval",
-                             command={"resume": {"decision": "approve"}})  # fmt: skip
+        done = bob.runs.wait(
+            thread_id, "expense_approval", command={"resume": {"decision": "approve"}}
+        )
         assert done["status"] == "approved"
     # Once the first has stopped, the data directory is free again.
     with DevServer() as again:

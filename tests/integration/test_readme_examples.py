@@ -58,13 +58,18 @@ def shown(line: str) -> re.Pattern[str]:
 def fresh_shell(home: Path) -> dict[str, str]:
     """A new login's environment: no venv, nothing this test process set."""
     path = [p for p in os.environ["PATH"].split(os.pathsep) if ".venv" not in p]
-    return {"PATH": os.pathsep.join(path), "HOME": os.environ.get("HOME", str(home)),
-            "LANG": "C.UTF-8", "TERM": "dumb"}  # fmt: skip
+    return {
+        "PATH": os.pathsep.join(path),
+        "HOME": os.environ.get("HOME", str(home)),
+        "LANG": "C.UTF-8",
+        "TERM": "dumb",
+    }
 
 
 def run(command: str, cwd: Path, env: dict[str, str], timeout: float = 120):
-    return subprocess.run(["bash", "-c", command], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        ["bash", "-c", command], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_the_readme_runs_as_written_from_a_fresh_clone(tmp_path):
@@ -80,8 +85,14 @@ def test_the_readme_runs_as_written_from_a_fresh_clone(tmp_path):
     with (clone / ".env").open("a") as env_file:
         env_file.write(f"\nHITL_PORT={port}\n")  # the one setting, for make dev and hitl
     log = (tmp_path / "make-dev.log").open("wb")
-    dev = subprocess.Popen(["make", "dev"], cwd=clone, env=shell, stdout=log,
-                           stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    dev = subprocess.Popen(
+        ["make", "dev"],
+        cwd=clone,
+        env=shell,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 300
         while True:

@@ -70,10 +70,14 @@ def agrees_with_checkpoint(server, thread_id):
 def test_decisions_made_just_before_a_kill_9_are_what_the_server_shows(fresh_server, second_kill):
     server = fresh_server
     alice = sdk(server, "alice")
-    expenses = [submit(alice, "expense_approval", {"amount": 5_000, "description": f"E{i}"})
-                for i in range(4)]  # fmt: skip
-    chains = [submit(alice, "approval_chain", {"amount": 25_000, "description": f"C{i}"})
-              for i in range(3)]  # fmt: skip
+    expenses = [
+        submit(alice, "expense_approval", {"amount": 5_000, "description": f"E{i}"})
+        for i in range(4)
+    ]
+    chains = [
+        submit(alice, "approval_chain", {"amount": 25_000, "description": f"C{i}"})
+        for i in range(3)
+    ]
     orders = [submit(alice, "order_processing", {"amount": 5_000}) for _ in range(3)]
     for level, chain in enumerate(chains):  # the chains wait at every level
         for _ in range(level):

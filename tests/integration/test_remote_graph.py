@@ -60,10 +60,14 @@ def test_large_expense_pauses_and_the_manager_answers(remote, answer, status):
     app, manager = remote("expense_approval", "alice"), remote("expense_approval", "bob")
     config = fresh()
     result = app.invoke(
-        {"amount": 500.0, "description": "Conference ticket", "status": "pending",
-         "approver_note": ""},
+        {
+            "amount": 500.0,
+            "description": "Conference ticket",
+            "status": "pending",
+            "approver_note": "",
+        },
         config,
-    )  # fmt: skip
+    )
     assert "__interrupt__" in result
     payload = result["__interrupt__"][0]["value"]
     assert (payload["amount"], payload["description"]) == (500.0, "Conference ticket")

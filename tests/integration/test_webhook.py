@@ -120,13 +120,21 @@ def test_dead_letters_are_listed_resent_and_retried_after_a_restart(receiver):
     with DevServer(env=env) as server:
         pauses = []
         for amount in (300, 400, 500):
-            expense = run_cli(server.url, "submit", "--amount", str(amount), "--description",
-                              "Outbox", json_output=True).data  # fmt: skip
+            expense = run_cli(
+                server.url,
+                "submit",
+                "--amount",
+                str(amount),
+                "--description",
+                "Outbox",
+                json_output=True,
+            ).data
             pauses.append(expense["interrupts"][0]["id"])
 
         def dead():
-            proc = run_cli(server.url, "notifications", "--status", "dead", json_output=True,
-                           user="erin")  # fmt: skip
+            proc = run_cli(
+                server.url, "notifications", "--status", "dead", json_output=True, user="erin"
+            )
             return {row["id"] for row in proc.data} >= set(pauses) and proc.data
 
         rows = eventually(dead, timeout=30)
@@ -148,6 +156,7 @@ def test_dead_letters_are_listed_resent_and_retried_after_a_restart(receiver):
         for pause in pauses:  # each delivered once, with its stable id
             (body,) = receiver.delivered(pause)
             assert body["id"] == pause
-        sent = run_cli(server.url, "notifications", "--status", "sent", json_output=True,
-                       user="erin").data  # fmt: skip
+        sent = run_cli(
+            server.url, "notifications", "--status", "sent", json_output=True, user="erin"
+        ).data
         assert set(pauses) <= {row["id"] for row in sent}

@@ -61,8 +61,9 @@ async def _history_and_resume(path: str) -> None:
         await graph.ainvoke({"amount": 5.0, "description": "Pens"}, done)
         before = [s async for s in graph.aget_state_history(waiting)]
         assert len(before) > 2
-        await saver.aprune([waiting["configurable"]["thread_id"],
-                            done["configurable"]["thread_id"]])  # fmt: skip
+        await saver.aprune(
+            [waiting["configurable"]["thread_id"], done["configurable"]["thread_id"]]
+        )
         after = [s async for s in graph.aget_state_history(waiting)]
         assert len(after) == 1 and after[0].values == before[0].values
         (pause,) = after[0].interrupts  # the pending pause survives, answerable

@@ -16,8 +16,10 @@ def drawn(tmp_path, monkeypatch):
     shown = []
     monkeypatch.setattr(plots, "_save", lambda fig, out, name: shown.append(fig) or out / name)
     plots.draw_all(json.loads(RESULTS.read_text()), tmp_path)
-    yield {(fig._suptitle.get_text() if fig._suptitle else fig.axes[0].get_title()): fig
-           for fig in shown}  # fmt: skip
+    yield {
+        (fig._suptitle.get_text() if fig._suptitle else fig.axes[0].get_title()): fig
+        for fig in shown
+    }
     plt.close("all")
 
 

@@ -26,19 +26,29 @@ def test_readme_names_the_two_commands():
 def files_table() -> list[str]:
     """Every path the README's Files table names."""
     section = MAIN.read_text().split("## Files", 1)[1]
-    return [p for row in section.splitlines() if row.startswith("| `")
-            for p in re.findall(r"`([^`]+)`", row.split("|")[1])]  # fmt: skip
+    return [
+        p
+        for row in section.splitlines()
+        if row.startswith("| `")
+        for p in re.findall(r"`([^`]+)`", row.split("|")[1])
+    ]
 
 
 def test_the_files_table_lists_what_exists_and_every_module():
     listed = files_table()
     assert [p for p in listed if not (ROOT / p).exists()] == []
-    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
-                             check=True).stdout.split()  # fmt: skip
-    modules = [p for p in tracked if p.endswith(".py") and p.split("/")[0] in
-               ("graphs", "server", "sdk_client", "scripts", "benchmarks")]  # fmt: skip
-    covered = [m for m in modules if any(m == p or m.startswith(p.rstrip("/") + "/")
-                                          for p in listed)]  # fmt: skip
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    modules = [
+        p
+        for p in tracked
+        if p.endswith(".py")
+        and p.split("/")[0] in ("graphs", "server", "sdk_client", "scripts", "benchmarks")
+    ]
+    covered = [
+        m for m in modules if any(m == p or m.startswith(p.rstrip("/") + "/") for p in listed)
+    ]
     assert sorted(set(modules) - set(covered)) == [], "add these to the README's Files table"
     pages = [p for p in tracked if p.startswith("docs/") and p.endswith(".md")]
     text = MAIN.read_text()

@@ -322,8 +322,13 @@ def cli_against(server: Server, monkeypatch, *argv: str) -> int:
 
 
 def test_a_decision_the_step_does_not_offer_is_refused_in_its_words_and_not_sent(monkeypatch):
-    offered = [{"id": PAUSE, "value": {"role": "manager", "options": ["approve", "reject"]},
-                "response_schema": SCHEMA}]  # fmt: skip
+    offered = [
+        {
+            "id": PAUSE,
+            "value": {"role": "manager", "options": ["approve", "reject"]},
+            "response_schema": SCHEMA,
+        }
+    ]
     server = Server(ok(thread(pauses=offered)))
     with pytest.raises(ClientError) as refused:
         cli_against(server, monkeypatch, "resume", THREAD, "edit", "--amount", "40")
