@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, NotRequired
 
 from langchain_core.runnables import RunnableConfig
+from langgraph.config import get_config
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, with_config
@@ -158,8 +159,9 @@ def load_policy(state: Mapping[str, Any]) -> list[PolicyTier]:
         raise ValueError(f"invalid approval_chain context.policy: {describe_error(exc)}") from None
 
 
-def submit(state: State, runtime: Runtime[Context], config: RunnableConfig) -> dict[str, Any]:
+def submit(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Validate the request and the run's policy."""
+    config = get_config()
     request = validate_input(Request, state, "approval_chain", config)
     settings = pin_context(runtime.context, Context, "approval_chain")
     load_policy({"settings": settings})
@@ -224,8 +226,7 @@ def build_graph() -> StateGraph[State, Context, InputState, OutputState]:
     builder = StateGraph(
         State, input_schema=InputState, output_schema=OutputState, context_schema=Context
     )
-    # No add_node overload takes a node of (state, runtime, config).
-    builder.add_node("submit", submit)  # type: ignore[arg-type]
+    builder.add_node("submit", submit)
     builder.add_node("review", review)
     builder.add_node("finalize", finalize)
     builder.add_edge(START, "submit")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, NotRequired
 
 from langchain_core.runnables import RunnableConfig
+from langgraph.config import get_config
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from pydantic import ConfigDict, Field, with_config
@@ -88,8 +89,9 @@ class Request(StrictModel):
     """The seed notebook sends an empty ``approver_note``: accepted as that, and ignored."""
 
 
-def submit(state: State, runtime: Runtime[Context], config: RunnableConfig) -> dict[str, Any]:
+def submit(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Validate the expense and the run's settings, and mark it pending."""
+    config = get_config()
     request = validate_input(Request, state, "expense_approval", config)
     settings = pin_context(runtime.context, Context, "expense_approval")
     return {
@@ -151,8 +153,7 @@ def build_graph() -> StateGraph[State, Context, InputState, OutputState]:
     builder = StateGraph(
         State, input_schema=InputState, output_schema=OutputState, context_schema=Context
     )
-    # No add_node overload takes a node of (state, runtime, config).
-    builder.add_node("submit", submit)  # type: ignore[arg-type]
+    builder.add_node("submit", submit)
     builder.add_node("approve", approve)
     builder.add_node("finalize", finalize)
     builder.add_edge(START, "submit")

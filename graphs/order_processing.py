@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, NotRequired, ParamSpec, Protocol, TypeVar, cast
 
 from langchain_core.runnables import RunnableConfig
+from langgraph.config import get_config
 from langgraph.func import task
 from langgraph.graph import START, StateGraph
 from langgraph.runtime import Runtime
@@ -35,6 +36,7 @@ from graphs.common.decisions import Decision, approves
 from graphs.common.fields import (
     Amount,
     Approver,
+    Channel,
     Limit,
     Note,
     StrictModel,
@@ -155,6 +157,7 @@ class RetryDecision(StrictModel):
     decision: Literal["retry", "cancel"] = Field(description="retry the charge, or cancel")
     note: Note = ""
     approver: Approver = None
+    channel: Channel = None
 
 
 @task
@@ -186,8 +189,9 @@ def process_payment(
     return payments.charge(key, order_id, amount, payments.GatewayFaults(**faults), who)
 
 
-def create_order(state: State, runtime: Runtime[Context], config: RunnableConfig) -> dict[str, Any]:
+def create_order(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Validate the order and give it an id."""
+    config = get_config()
     request = validate_input(Request, state, "order_processing", config)
     settings = pin_context(runtime.context, Context, "order_processing")
     _faults(settings)
@@ -363,8 +367,7 @@ def build_graph() -> StateGraph[State, Context, InputState, OutputState]:
     builder = StateGraph(
         State, input_schema=InputState, output_schema=OutputState, context_schema=Context
     )
-    # No add_node overload takes a node of (state, runtime, config).
-    builder.add_node("create_order", create_order)  # type: ignore[arg-type]
+    builder.add_node("create_order", create_order)
     builder.add_node("approve_order", approve_order)
     builder.add_node("charge", charge)
     builder.add_node("handle_failure", handle_failure)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, NotRequired
 
 from langchain_core.runnables import RunnableConfig
+from langgraph.config import get_config
 from langgraph.graph import START, StateGraph
 from langgraph.runtime import Runtime
 from pydantic import ConfigDict, Field, with_config
@@ -86,8 +87,9 @@ def next_level(state: State) -> dict[str, Any]:
     return {"step": state["step"] + 1, "due_at": due_at(pinned(state, Context).deadline_hours)}
 
 
-def submit(state: State, runtime: Runtime[Context], config: RunnableConfig) -> dict[str, Any]:
+def submit(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Validate the trip and pin the rules it is decided by."""
+    config = get_config()
     request = validate_input(Request, state, "travel_request", config)
     settings = pin_context(runtime.context, Context, "travel_request")
     first = {"step": 1, "due_at": due_at(settings["deadline_hours"])}
@@ -137,8 +139,7 @@ def route_review(state: State) -> Literal["review", "__end__"]:
 def build_graph() -> StateGraph[State, Context, InputState, State]:
     """Return the uncompiled travel request workflow."""
     builder = StateGraph(State, input_schema=InputState, context_schema=Context)
-    # No add_node overload takes a node of (state, runtime, config).
-    builder.add_node("submit", submit)  # type: ignore[call-overload]
+    builder.add_node("submit", submit)
     builder.add_node("review", review)
     builder.add_edge(START, "submit")
     builder.add_edge("submit", "review")

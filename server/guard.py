@@ -54,9 +54,10 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from graphs.common.access import why_not_answerable
 from graphs.common.audit import trail
 from graphs.common.decisions import APPROVING, decision_word, native_answer, schema_error
-from graphs.common.fields import describe_error
+from graphs.common.fields import SERVER_CHANNELS, describe_error
 from graphs.common.pauses import is_overdue
 from server.allowlist import Check, anything, empty, one_of, unset
+from server.internal import ANSWER_CHANNEL
 from server.threads import pending_pauses
 
 MAX_TEXT = 4_000
@@ -348,6 +349,27 @@ def answer_targets(
     return [(next(iter(pending.values())), None)]
 
 
+def channel_of(command: dict[str, Any], key: str | None) -> str:
+    """Where an answer came from, for its audit entry.
+
+    The server's own routes say so (:data:`~server.internal.ANSWER_CHANNEL`); Agent
+    Inbox's answers are known by their format; a client may say ``cli`` or ``api``
+    (the default), never one of the server's channels.
+
+    Raises:
+        Auth.exceptions.HTTPException: 403, a client claiming a server channel.
+    """
+    if channel := ANSWER_CHANNEL.get():
+        return channel
+    raw = command["resume"][key] if key else command["resume"]
+    if isinstance(raw, list):
+        return "agent-inbox"
+    claimed = raw.get("channel") if isinstance(raw, dict) else None
+    if claimed in SERVER_CHANNELS:
+        raise deny(403, f"channel {claimed!r} is recorded by the server only; nothing was applied")
+    return claimed or "api"
+
+
 def check_answer(
     thread: Mapping[str, Any], command: dict[str, Any], identity: str, role: str
 ) -> None:
@@ -383,7 +405,7 @@ def check_answer(
             claimed = answer.get("approver")
             if claimed not in (None, identity):
                 raise deny(403, f"approver {claimed!r} is not you ({identity})")
-            answer = {**answer, "approver": identity}
+            answer = {**answer, "approver": identity, "channel": channel_of(command, key)}
         if key:
             command["resume"][key] = answer
         else:

@@ -11,3 +11,8 @@ from contextvars import ContextVar
 INTERNAL_WRITE: ContextVar[bool] = ContextVar("hitl_internal_write", default=False)
 """Set while the server writes server-owned metadata. The in-process client calls the
 server's ASGI app in the calling task, so ``server.auth`` sees it; no HTTP client can."""
+
+ANSWER_CHANNEL: ContextVar[str | None] = ContextVar("hitl_answer_channel", default=None)
+"""Set by the server's own answering routes (the inbox, Slack, email) around the run
+they start: ``server.guard`` records it as the answer's ``channel``. Like
+:data:`INTERNAL_WRITE`, no HTTP client can set it."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NotRequired
 
 from typing_extensions import TypedDict
 
@@ -24,6 +24,9 @@ class AuditEntry(TypedDict):
     note: str
     changes: dict[str, Any] | None
     at: str
+    channel: NotRequired[str | None]
+    """Where the answer came from (``inbox``, ``slack``, ``email``, ``cli``, ``agent-inbox``,
+    ``api``); None for the workflow's own (``system``) entries."""
 
 
 def trail(values: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -44,6 +47,7 @@ def audit_entry(
     approver: str | None,
     note: str = "",
     changes: dict[str, Any] | None = None,
+    channel: str | None = None,
 ) -> AuditEntry:
     """Return an audit entry for a decision made now."""
     return AuditEntry(
@@ -54,4 +58,5 @@ def audit_entry(
         note=note,
         changes=changes,
         at=utc_now(),
+        channel=channel,
     )

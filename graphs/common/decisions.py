@@ -17,7 +17,7 @@ import jsonschema
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.config import JsonDict
 
-from graphs.common.fields import Approver, Note, StrictModel
+from graphs.common.fields import Approver, Channel, Note, StrictModel
 
 SPELLINGS = {"approved": "approve", "rejected": "reject", "expired": "expire"}
 
@@ -40,6 +40,8 @@ class NotedModel(StrictModel):
     """An answer whose reject needs a note (the requester reads why), everywhere."""
 
     model_config = ConfigDict(json_schema_extra=NOTE_RULE)
+
+    channel: Channel = None
 
     if TYPE_CHECKING:
         note: str  # declared by each answer model, as its own field

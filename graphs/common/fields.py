@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 from langchain_core.runnables import RunnableConfig
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
@@ -28,6 +28,21 @@ Limit = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Text = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_not_blank)]
 
 Note = Annotated[str, Field(max_length=2000, description="Why; shown to the requester")]
+
+ChannelName = Literal["inbox", "slack", "email", "cli", "agent-inbox", "api"]
+"""Where an answer came from, as its audit entry records it."""
+
+CHANNELS: tuple[str, ...] = get_args(ChannelName)
+
+SERVER_CHANNELS = frozenset({"inbox", "slack", "email"})
+"""Channels only the server's own routes set; a client claiming one is refused."""
+
+Channel = Annotated[
+    ChannelName | None,
+    Field(
+        description="Where the answer came from: set by the server (a client may say cli or api)"
+    ),
+]
 
 Approver = Annotated[
     str | None,

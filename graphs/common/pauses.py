@@ -197,5 +197,6 @@ def decide(
         approver,
         getattr(answer, "note", ""),
         changes or None,
+        getattr(answer, "channel", None),
     )
     return Answered(answer, approver, entry)

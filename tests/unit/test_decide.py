@@ -133,6 +133,7 @@ def test_an_answer_is_recorded_with_its_changes_and_announced(app, announced):
     assert result["outcome"] == "edit" and result["review_error"] is None
     (entry,) = result["audit"]
     assert {k: v for k, v in entry.items() if k != "at"} == {
+        "channel": None,  # in process: no server said where it came from
         "step": 1,
         "role": "manager",
         "decision": "edit",
