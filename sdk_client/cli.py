@@ -589,6 +589,7 @@ async def resume(client: HitlClient, args: argparse.Namespace) -> int:
                 approver=args.approver,
                 changes=changes,
                 args=args.args,
+                channel=channel_for(target.get("response_schema")),
             )
         except ValueError as exc:
             raise ClientError(str(exc), kind="invalid") from None
@@ -603,6 +604,12 @@ async def resume(client: HitlClient, args: argparse.Namespace) -> int:
         emit(args, refused.outcome)
         raise
     return emit(args, outcome)
+
+
+def channel_for(schema: Any) -> str | None:
+    """``cli``, where the pause's answer has a ``channel`` (pauses raised before it did not)."""
+    properties = schema.get("properties") if isinstance(schema, dict) else None
+    return "cli" if isinstance(properties, dict) and "channel" in properties else None
 
 
 def edits(args: argparse.Namespace, pause: Pause | None, response_schema: Any) -> dict[str, Any]:

@@ -25,10 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
-from langgraph_sdk.errors import APIStatusError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
@@ -37,16 +35,14 @@ from starlette.routing import Route
 from graphs.common.access import why_not_answerable
 from graphs.common.audit import trail
 from graphs.common.contract import Model, Pause, Shown, default_headline, fields_of, label_of
-from graphs.common.decisions import answer_errors, build_answer
+from server.answers import give_answer
 from server.auth import caller, example_users_active
-from server.guard import input_model, last_decision
+from server.guard import input_model
 from server.threads import pending_pauses
 
 logger = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
-
-KIND_FOR = {403: "auth", 404: "not_found", 409: "stale", 413: "invalid", 422: "invalid"}
 
 
 @asynccontextmanager
@@ -144,76 +140,20 @@ async def answer(request: Request) -> JSONResponse:
     """Answer one pause (a JSON body: thread_id, interrupt_id, decision, note, changes, args)."""
     body = await request.json()
     if not isinstance(body, dict) or not body.get("thread_id") or not body.get("interrupt_id"):
-        return refused(422, "thread_id and interrupt_id are required", "invalid")
-    thread_id, pause_id = str(body["thread_id"]), str(body["interrupt_id"])
+        error = {"error": "thread_id and interrupt_id are required", "kind": "invalid"}
+        return JSONResponse(error, status_code=422)
     async with as_caller(request) as client:
-        try:
-            thread = await client.threads.get(thread_id)
-            pause = next((p for p in pending_pauses(thread) if p["id"] == pause_id), None)
-            if pause is None:
-                decisions = trail(thread.get("values"))
-                return refused(
-                    409,
-                    "already answered elsewhere: this item is stale" + last_decision(thread),
-                    "stale",
-                    last=decisions[-1] if decisions else None,
-                )
-            value = pause.get("value") if isinstance(pause.get("value"), dict) else {}
-            try:
-                resume = build_answer(
-                    str(body.get("decision")),
-                    payload=value,
-                    note=body.get("note"),
-                    changes=body.get("changes") or None,
-                    args=body.get("args"),
-                )
-            except ValueError as exc:
-                return refused(422, str(exc), "invalid")
-            result = await client.runs.wait(
-                thread_id,
-                workflow_of(thread),
-                command={"resume": {pause_id: resume}},
-                multitask_strategy="reject",
-                raise_error=False,
-            )
-            after = await client.threads.get(thread_id)
-        except (APIStatusError, httpx.HTTPStatusError) as exc:
-            status, detail = status_and_detail(exc)
-            kind = "conflict" if "already running" in detail else KIND_FOR.get(status, "error")
-            return refused(status, detail, kind)
-    raised = result.get("__interrupt__") if isinstance(result, dict) else None
-    if errors := answer_errors(raised, pending_pauses(thread)):
-        return refused(422, f"the workflow refused the answer: {errors[0]}", "refused")
-    values = after.get("values") or {}
-    state = {"interrupted": "waiting", "idle": "finished", "error": "failed", "busy": "running"}
-    waiting_for = (after.get("metadata") or {}).get("waiting_for")
-    return JSONResponse(
-        {
-            "thread_id": thread_id,
-            "state": state.get(after["status"]),
-            "status": values.get("status"),
-            "waiting_for": waiting_for,
-        }
-    )
-
-
-def status_and_detail(exc: APIStatusError | httpx.HTTPStatusError) -> tuple[int, str]:
-    """The status and the server's reason of a refused call."""
-    if isinstance(exc, APIStatusError):
-        status, body = exc.status_code, exc.body
-    else:
-        status = exc.response.status_code
-        try:
-            body = exc.response.json()
-        except ValueError:
-            body = exc.response.text
-    detail = body.get("detail") if isinstance(body, dict) else body
-    return status, str(detail or exc)
-
-
-def refused(status: int, error: str, kind: str, **extra: Any) -> JSONResponse:
-    """An answer that was not applied, and why (a stale one: ``last``, the decision that won)."""
-    return JSONResponse({"error": error, "kind": kind, **extra}, status_code=status)
+        outcome = await give_answer(
+            client,
+            str(body["thread_id"]),
+            str(body["interrupt_id"]),
+            str(body.get("decision")),
+            channel="inbox",
+            note=body.get("note"),
+            changes=body.get("changes") or None,
+            args=body.get("args"),
+        )
+    return JSONResponse(outcome.body(), status_code=outcome.status)
 
 
 def workflow_of(thread: Mapping[str, Any]) -> str:

@@ -194,8 +194,13 @@ def build_answer(
     approver: str | None = None,
     changes: dict[str, Any] | None = None,
     args: dict[str, Any] | None = None,
+    channel: str | None = None,
 ) -> dict[str, Any]:
-    """Build the resume value for ``decision`` on the pause showing ``payload``."""
+    """Build the resume value for ``decision`` on the pause showing ``payload``.
+
+    ``channel`` says where it comes from (a client: ``cli`` or ``api``; the server
+    records its own routes' channels itself).
+    """
     if (payload or {}).get("type") == "tool_approval":
         return _tool_answer(payload or {}, decision, note, args)
     if args is not None:
@@ -207,6 +212,8 @@ def build_answer(
         answer["note"] = note
     if approver is not None:
         answer["approver"] = approver
+    if channel is not None:
+        answer["channel"] = channel
     if decision == "edit":
         if not changes:
             raise ValueError("edit needs at least one change (the fields the pause lets you edit)")

@@ -10,7 +10,7 @@ upgrade is checked in one place:
 - :data:`ENTRIES` names each private thing, who uses it, the packages it depends
   on, what is lost without it, and whether correctness depends on it
   (``required``) or it is a convenience that can be switched off;
-- the accessors below (:func:`runtime_threads`, :func:`with_user`,
+- the accessors below (:func:`runtime_threads`, :func:`with_user`, :func:`acting_as`,
   :func:`inmem_ops`, :func:`openapi_module`, :func:`decision_schema`,
   :func:`interrupt_id`, ``CONFIG_KEY_CHECKPOINT_NS``) are the only way the project
   reaches them. They import lazily: importing this module loads nothing but the
@@ -72,6 +72,20 @@ def with_user(user: Any, auth: Any) -> Any:
     return _with_user(user, auth)
 
 
+def acting_as(user: Mapping[str, Any]) -> Any:
+    """Run the calls inside as ``user`` (what ``authenticate`` returns for them).
+
+    The user is normalised the way langgraph-api normalises what ``authenticate``
+    returns, so the auth handlers and the run's stored user see the same object as
+    for that user's own HTTP requests.
+    """
+    from langgraph_api.auth.custom import normalize_user  # noqa: PLC0415
+    from starlette.authentication import AuthCredentials  # noqa: PLC0415
+
+    permissions = list(user.get("permissions") or [])
+    return with_user(normalize_user(dict(user)), AuthCredentials(permissions))
+
+
 def inmem_ops() -> Any:
     """The in-memory runtime's ``ops`` module (``Runs``, ``Threads``), for the run-queue wake."""
     from langgraph_runtime_inmem import ops  # noqa: PLC0415
@@ -123,6 +137,7 @@ def _probe_thread_read() -> None:
 
 
 def _probe_with_user() -> None:
+    from langgraph_api.auth.custom import normalize_user  # noqa: PLC0415, F401
     from langgraph_api.utils import with_user as _with_user  # noqa: PLC0415, F401
 
 
@@ -205,10 +220,10 @@ ENTRIES: tuple[Entry, ...] = (
     ),
     Entry(
         name="with-user",
-        uses="langgraph_api.utils.with_user",
-        used_by="server/inbox.py (the inbox's calls run as the signed-in user)",
+        uses="langgraph_api.utils.with_user, langgraph_api.auth.custom.normalize_user",
+        used_by="server/inbox.py, server/answers.py (calls run as the answering user)",
         packages=("langgraph-api",),
-        degrades="the inbox cannot act as the signed-in user",
+        degrades="the inbox, Slack and email answers cannot act as the answering user",
         required=True,
         probe=_probe_with_user,
     ),
