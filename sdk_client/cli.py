@@ -845,6 +845,8 @@ def render_entry(entry: dict[str, Any]) -> str:
     who = entry.get("approver") or "unknown"
     text = f"{entry.get('at')}  {entry.get('step')}/{entry.get('role')}: {entry.get('decision')}"
     text += f" by {who}"
+    if entry.get("channel"):
+        text += f" via {entry['channel']}"
     if entry.get("changes"):
         text += f" changes={json.dumps(entry['changes'])}"
     if entry.get("note"):

@@ -139,7 +139,8 @@ function trail(ol, entries, fields) {
     const li = document.createElement("li");
     const what = DONE[e.decision] || e.decision || e.type || "decided";
     const role = e.role ? ` (${e.role}${e.step ? `, step ${e.step}` : ""})` : "";
-    li.append(`${label(what)} by ${e.approver || "unknown"}${role}`);
+    const via = e.channel ? ` via ${e.channel}` : "";
+    li.append(`${label(what)} by ${e.approver || "unknown"}${role}${via}`);
     if (e.changes) {
       const changes = Object.entries(e.changes).map(([name, value]) => {
         const field = fieldNamed(fields, name);
