@@ -25,4 +25,4 @@ diagrams:
 	.venv/bin/python scripts/diagrams.py --write
 
 screenshots:  # refresh the pictures in docs/ (the suite itself writes them to a temporary directory)
-	HITL_WRITE_DOCS_SCREENSHOTS=1 .venv/bin/python -m pytest -q tests/integration/test_inbox_browser.py tests/integration/test_agent_inbox_browser.py
+	HITL_WRITE_DOCS_SCREENSHOTS=1 .venv/bin/python -m pytest -q tests/integration/test_inbox_browser.py tests/integration/test_agent_inbox_browser.py tests/integration/test_mail_browser.py

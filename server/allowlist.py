@@ -28,7 +28,8 @@ EVERYONE = frozenset(ROLES)
 ADMINS = frozenset({ADMIN})
 NOBODY: frozenset[str] = frozenset()
 PUBLIC = frozenset({"anonymous", *ROLES})
-"""Answers without a token (the health check, the docs, the inbox page's shell)."""
+"""Answers without a token (the health check, the docs, the inbox page's shell, the
+email links, which carry their own signed token, and Slack's signed interactions)."""
 
 
 def anything(_value: Any, _role: str) -> None:
@@ -99,6 +100,9 @@ class Shape:
     """Why the roles left out may not call it (shown in the refusal)."""
     whole: Callable[[dict[str, Any], str], str | None] | None = None
     """A rule over the body's fields together (``(body, role) -> why not``)."""
+    form: bool = False
+    """The body is a form (``application/x-www-form-urlencoded``: an HTML form, a signed
+    callback), whose fields are checked like a JSON body's; other routes take JSON only."""
 
 
 def fields(*names: str) -> dict[str, Check]:
@@ -174,6 +178,12 @@ SHAPES: dict[tuple[str, str], Shape] = {
                                      why="the notification outbox is for admins"),
     ("POST", "/notifications/{interrupt_id}/resend"): Shape(
         ADMINS, why="the notification outbox is for admins"),
+    # Email links (server/mail.py): no bearer token; the link's signed token names the user.
+    ("GET", "/email/answer"): Shape(PUBLIC, query=fields("token")),
+    ("POST", "/email/answer"): Shape(PUBLIC, fields("token", "csrf", "decision", "note"),
+                                     form=True),
+    # Slack's Request URL (server/slack.py): no bearer token; Slack's signature is checked.
+    ("POST", "/slack/interactions"): Shape(PUBLIC, fields("payload"), form=True),
     # Assistants: the deployment's policy. Everyone reads it; admins configure it.
     ("POST", "/assistants"): Shape(ADMINS, {
         **ASSISTANT_BODY, "assistant_id": anything, "if_exists": one_of("raise", "do_nothing"),
@@ -281,6 +291,12 @@ def route_of(method: str, path: str) -> tuple[str, str] | None:
         if route_method == method and pattern.match(path):
             return route_method, template
     return None
+
+
+def takes_form(method: str, path: str) -> bool:
+    """Whether a route's body is a form rather than JSON (:attr:`Shape.form`)."""
+    route = route_of(method, path)
+    return route is not None and SHAPES[route].form
 
 
 @dataclass(frozen=True)

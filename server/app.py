@@ -2,8 +2,9 @@
 
 Its lifespan runs after the server's own (graphs loaded, checkpointer open) and
 before ``/ok`` answers, which makes it the place for start-up recovery and for the
-background tasks (deadline sweeper, webhook notifier). It also serves ``/me`` and
-the approvals inbox (``server/inbox.py``).
+background tasks (deadline sweeper, notifier, Slack clicks). It also serves ``/me``,
+the approvals inbox (``server/inbox.py``), Slack's Request URL (``server/slack.py``)
+and the pages of the mailed links (``server/mail.py``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graphs.common import events, fence
-from server import allowlist, lock, openapi, records, repair, wake
+from server import allowlist, lock, mail, openapi, records, repair, slack, wake
 from server.auth import caller, user_for
 from server.checkpointer import checkpoint_path
 from server.deadlines import sweep_forever, sweep_interval
@@ -67,6 +68,10 @@ async def lifespan(_app: Starlette) -> AsyncIterator[None]:
     if reason := fence.unsupported_message(findings):
         refuse_to_start(reason)
     openapi.publish()
+    try:  # email on: its settings whole, its link secret not the example (outside dev)
+        mail.settings()
+    except ValueError as exc:
+        refuse_to_start(str(exc))
     notifier = Notifier.from_env(get_client())
     listener = PauseListener(get_client(), asyncio.get_running_loop(), notifier)
     events.subscribe(listener)
@@ -77,6 +82,10 @@ async def lifespan(_app: Starlette) -> AsyncIterator[None]:
             refuse_to_start(str(exc))
         wake.install()
         await recover(get_client(), await asyncio.to_thread(checkpoint_path))
+    try:  # Slack clicks accepted before a stop or a crash: applied once, outcome posted
+        await slack.INTERACTIONS.resume()
+    except ValueError as exc:
+        refuse_to_start(str(exc))
     background = [asyncio.create_task(sweep_forever(get_client(), sweep_interval(), repair.sweep))]
     if notifier is not None:
         background.append(asyncio.create_task(notifier.run()))
@@ -86,6 +95,7 @@ async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
+        await slack.INTERACTIONS.drain()
         await listener.drain()
         lock.release()
 
@@ -168,8 +178,12 @@ class Boundary:
                     await too_large()(scope, receive, send)
                     return
             raw = b"".join(m.get("body", b"") for m in chunks)
+            form = "application/x-www-form-urlencoded" in headers.get("content-type", "")
             try:
-                body = json.loads(raw) if raw.strip() else None
+                if form and allowlist.takes_form(method, path):
+                    body = dict(parse_qsl(raw.decode(errors="replace"), keep_blank_values=True))
+                else:
+                    body = json.loads(raw) if raw.strip() else None
             except ValueError:
                 not_json = f"{method} {path}: the body is not JSON"
                 await error_response(422, not_json)(scope, receive, send)
@@ -201,6 +215,8 @@ app = Starlette(
         Route("/deletions", deletions),
         *inbox_routes,
         *notification_routes,
+        *slack.routes,
+        *mail.routes,
     ],
     middleware=[Middleware(Boundary)],
 )

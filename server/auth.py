@@ -98,12 +98,17 @@ def parse_users(spec: str) -> list[User]:
     return users
 
 
+def development() -> bool:
+    """Whether this is ``langgraph dev``: the one place the example credentials are fine."""
+    return os.environ.get("LANGSMITH_LANGGRAPH_API_VARIANT") == "local_dev"
+
+
 def example_users_active() -> list[User]:
     """The users signing in with ``.env.example``'s tokens, when this is ``langgraph dev``.
 
     Outside development those tokens are a warning (see :func:`load_users`), never a hint.
     """
-    if os.environ.get("LANGSMITH_LANGGRAPH_API_VARIANT") != "local_dev":
+    if not development():
         return []
     return [user for user in USERS if user.token in EXAMPLE_TOKENS]
 
@@ -113,8 +118,7 @@ def load_users() -> list[User]:
     users = parse_users(os.environ.get("HITL_USERS", ""))
     if not users:
         logger.error("HITL_USERS is empty: every request will be refused (401)")
-    dev = os.environ.get("LANGSMITH_LANGGRAPH_API_VARIANT") == "local_dev"
-    if not dev and example_tokens() & {u.token for u in users}:
+    if not development() and example_tokens() & {u.token for u in users}:
         logger.warning(
             "\n%s\nINSECURE: HITL_USERS uses the example tokens from .env.example outside "
             "`langgraph dev`. Anyone who has read the README can sign in. Replace them.\n%s",
@@ -140,9 +144,11 @@ def find_user(token: str) -> User | None:
 
 auth = Auth()
 
-PUBLIC_PATHS = ("/", "/ok", "/inbox", "/inbox/")
-PUBLIC_PREFIXES = ("/inbox/static/",)
-"""What answers without a token: the health check and the inbox page's shell (no data)."""
+PUBLIC_PATHS = ("/", "/ok", "/inbox", "/inbox/", "/slack/interactions")
+PUBLIC_PREFIXES = ("/inbox/static/", "/email/")
+"""What answers without a token: the health check, the inbox page's shell (no data),
+the email links (``server.mail``: a signed token names the user they act as), and
+Slack's interactions (``server.slack``: Slack's signature, a mapped Slack user)."""
 
 
 def token_of(authorization: str | None, api_key: str | None) -> str | None:

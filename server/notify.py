@@ -23,6 +23,10 @@ in the inbox (``HITL_PUBLIC_URL``, default ``http://127.0.0.1:8123``).
   pending; a pause answered meanwhile is ``dropped``.
 - **Several replicas** claim a row before posting it (a lease on ``next_at``), so
   one replica posts it.
+- **Email** (``server.mail``, on when ``HITL_SMTP_URL`` is set) goes through the same
+  outbox, with the same attempts, back-off and dead letters: one row per pause and
+  recipient (its key a delivery id of its own, ``channel`` ``email``). The mail and
+  its signed link are made when it is sent, so no link rests in the outbox.
 """
 
 from __future__ import annotations
@@ -31,9 +35,10 @@ import asyncio
 import json
 import logging
 import os
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from langgraph_sdk.client import LangGraphClient
@@ -47,6 +52,7 @@ from graphs.common import contract, store
 from graphs.common.access import ADMIN
 from graphs.common.store import outbox
 from server.auth import caller
+from server.mail import Mailer
 from server.threads import pending_pauses
 
 logger = logging.getLogger(__name__)
@@ -83,10 +89,36 @@ def escape(text: Any) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def buttons(pause: Pause, asked: contract.Pause | None, link: str) -> list[dict[str, Any]]:
+    """Slack's Block Kit buttons for the answers a pause offers (none for other pauses).
+
+    Approve answers in Slack (``server.slack``): its value names the thread and the
+    pause only, and the server checks the click like any answer. Reject (it needs a
+    note) and Edit open the item in the inbox.
+    """
+    if asked is None:
+        return []
+
+    def button(action: str, label: str, **rest: Any) -> dict[str, Any]:
+        text = {"type": "plain_text", "text": label}
+        return {"type": "button", "action_id": action, "text": text, **rest}
+
+    shown = []
+    if "approve" in asked.options:
+        named = json.dumps({"thread_id": pause.thread_id, "interrupt_id": pause.interrupt_id})
+        shown.append(button("approve", "Approve", style="primary", value=named))
+    if "reject" in asked.options:
+        shown.append(button("reject", "Reject", style="danger", url=link))
+    if asked.editable and "edit" in asked.options:
+        shown.append(button("edit", "Edit", url=link))
+    return shown
+
+
 def message(pause: Pause, public_url: str) -> dict[str, Any]:
     """The Slack-compatible message for a pause, as its contract says it (user text escaped).
 
-    "<headline> — waits for <who>: <label>: <value>, ... <link|Open in the inbox>".
+    "<headline> — waits for <who>: <label>: <value>, ... <link|Open in the inbox>",
+    then the buttons of the answers it offers (:func:`buttons`).
     """
     link = f"{public_url}/inbox#item-{pause.interrupt_id}"
     asked = contract.Pause.read(pause.payload)
@@ -95,10 +127,13 @@ def message(pause: Pause, public_url: str) -> dict[str, Any]:
     who = escape(pause.waiting_for or "someone")
     details = f": {escape(shown)}" if shown else ""
     text = f"{said} — waits for {who}{details} <{link}|Open in the inbox>"
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    if elements := buttons(pause, asked, link):
+        blocks.append({"type": "actions", "block_id": "hitl-answer", "elements": elements})
     return {
         "id": pause.interrupt_id,
         "text": text,
-        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+        "blocks": blocks,
         "thread_id": pause.thread_id,
         "interrupt_id": pause.interrupt_id,
         "waiting_for": pause.waiting_for,
@@ -106,23 +141,43 @@ def message(pause: Pause, public_url: str) -> dict[str, Any]:
     }
 
 
-def add(pause: Pause, body: dict[str, Any]) -> bool:
-    """Queue a pause's message; False if that pause was queued before."""
+def delivery_id(interrupt_id: str, channel: str | None = None, recipient: str | None = None) -> str:
+    """A row's key: the pause id for the webhook; one id per pause, channel and recipient else."""
+    if channel is None:
+        return interrupt_id
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"hitl:{interrupt_id}/{channel}/{recipient}").hex
+
+
+def add(
+    pause: Pause, body: dict[str, Any], channel: str | None = None, recipient: str | None = None
+) -> bool:
+    """Queue a pause's message (for the webhook, or ``channel`` to ``recipient``).
+
+    False if it was queued before.
+    """
     try:
         with store.engine().begin() as conn:
             conn.execute(
                 insert(outbox).values(
-                    interrupt_id=pause.interrupt_id,
+                    interrupt_id=delivery_id(pause.interrupt_id, channel, recipient),
                     thread_id=pause.thread_id,
                     body=json.dumps(body),
                     status="pending",
                     attempts=0,
                     next_at=now(),
+                    channel=channel,
+                    recipient=recipient,
+                    pause_id=pause.interrupt_id if channel else None,
                 )
             )
     except IntegrityError:
         return False
     return True
+
+
+def pause_of(row: dict[str, Any]) -> str:
+    """The pause a row tells about."""
+    return str(row.get("pause_id") or row["interrupt_id"])
 
 
 def claim_due(limit: int = 20) -> list[dict[str, Any]]:
@@ -173,6 +228,9 @@ def listing(status: str | None = None, limit: int = 100) -> list[dict[str, Any]]
             "last_error": row.last_error,
             "created_at": aware(row.created_at).isoformat(),
             "sent_at": aware(row.sent_at).isoformat() if row.sent_at else None,
+            "channel": row.channel or "webhook",
+            "recipient": row.recipient,
+            "pause_id": row.pause_id or row.interrupt_id,
         }
         for row in rows
     ]
@@ -196,13 +254,15 @@ class Notifier:
     def __init__(
         self,
         client: LangGraphClient,
-        url: str,
+        url: str | None,
         public_url: str,
         attempts: int = 8,
         backoff: float = 0.5,
+        mailer: Mailer | None = None,
     ) -> None:
         self.client = client
         self.url = url
+        self.mailer = mailer
         self.public_url = public_url.rstrip("/")
         self.attempts = attempts
         self.backoff = backoff
@@ -210,55 +270,91 @@ class Notifier:
 
     @classmethod
     def from_env(cls, client: LangGraphClient) -> Notifier | None:
-        """A notifier configured by the environment, or None when no webhook is set."""
-        url = os.environ.get("HITL_WEBHOOK_URL")
-        if not url:
+        """A notifier configured by the environment, or None when neither webhook nor email is."""
+        url = os.environ.get("HITL_WEBHOOK_URL") or None
+        mailer = Mailer.from_env()
+        if not url and mailer is None:
             return None
         public = os.environ.get("HITL_PUBLIC_URL", "http://127.0.0.1:8123")
         attempts = int(os.environ.get("HITL_WEBHOOK_ATTEMPTS", "8"))
         return cls(
-            client, url, public, attempts, float(os.environ.get("HITL_WEBHOOK_BACKOFF", "0.5"))
+            client,
+            url,
+            public,
+            attempts,
+            float(os.environ.get("HITL_WEBHOOK_BACKOFF", "0.5")),
+            mailer,
         )
 
+    def queue(self, pause: Pause) -> bool:
+        """Queue a pause's messages: the webhook's, and a mail to each recipient (blocking)."""
+        queued = False
+        if self.url:
+            queued |= add(pause, message(pause, self.public_url))
+        if self.mailer is not None:
+            for identity, address in self.mailer.recipients(pause.payload):
+                queued |= add(pause, {"to": address}, "email", identity)
+        return queued
+
     async def enqueue(self, pause: Pause) -> None:
-        """Queue a pause's message in the outbox and wake the deliverer."""
-        if await asyncio.to_thread(add, pause, message(pause, self.public_url)):
+        """Queue a pause's messages in the outbox and wake the deliverer."""
+        if await asyncio.to_thread(self.queue, pause):
             self.wake.set()
 
-    async def still_pending(self, row: dict[str, Any]) -> bool | None:
-        """Whether the pause still waits (None: its run is still finishing)."""
+    async def still_pending(self, row: dict[str, Any]) -> dict[str, Any] | Literal["busy"] | None:
+        """The pause if it still waits; None once answered; "busy" while its run finishes."""
         thread = await self.client.threads.get(row["thread_id"])
         if thread["status"] == "busy":
-            return None
-        return row["interrupt_id"] in [i["id"] for i in pending_pauses(thread)]
+            return "busy"
+        return next((i for i in pending_pauses(thread) if i["id"] == pause_of(row)), None)
 
-    async def deliver(self, http: httpx.AsyncClient, row: dict[str, Any]) -> None:
-        """Post one claimed row and record the outcome."""
-        interrupt_id = row["interrupt_id"]
-        pending = await self.still_pending(row)
-        if pending is None:
-            await asyncio.to_thread(settle, interrupt_id, next_at=now() + BUSY_RETRY)
-            return
-        if not pending:
-            logger.info("not notifying %s: already answered", interrupt_id)
-            await asyncio.to_thread(settle, interrupt_id, status="dropped")
-            return
+    async def post(self, http: httpx.AsyncClient, row: dict[str, Any]) -> str | None:
+        """Post a webhook row: the problem, or None when the receiver took it."""
+        if not self.url:
+            return "HITL_WEBHOOK_URL is no longer set"
         try:
             response = await http.post(
                 self.url,
                 content=row["body"],
-                headers={"Content-Type": "application/json", "Idempotency-Key": interrupt_id},
+                headers={
+                    "Content-Type": "application/json",
+                    "Idempotency-Key": row["interrupt_id"],
+                },
             )
-            problem = None if response.status_code < 300 else f"HTTP {response.status_code}"
         except httpx.HTTPError as exc:
-            problem = repr(exc)
+            return repr(exc)
+        return None if response.status_code < 300 else f"HTTP {response.status_code}"
+
+    async def mail(self, row: dict[str, Any], pause: dict[str, Any]) -> str | None:
+        """Mail an email row: the problem, or None when the SMTP server took it."""
+        if self.mailer is None:
+            return "HITL_SMTP_URL is no longer set"
+        to = json.loads(row["body"])["to"]
+        return await self.mailer.deliver(row["recipient"], to, row["thread_id"], pause)
+
+    async def deliver(self, http: httpx.AsyncClient, row: dict[str, Any]) -> None:
+        """Send one claimed row and record the outcome."""
+        interrupt_id = row["interrupt_id"]
+        pending = await self.still_pending(row)
+        if isinstance(pending, str):  # busy
+            await asyncio.to_thread(settle, interrupt_id, next_at=now() + BUSY_RETRY)
+            return
+        if pending is None:
+            logger.info("not notifying %s: already answered", interrupt_id)
+            await asyncio.to_thread(settle, interrupt_id, status="dropped")
+            return
+        if row.get("channel") == "email":
+            problem = await self.mail(row, pending)
+        else:
+            problem = await self.post(http, row)
         if problem is None:
             await asyncio.to_thread(settle, interrupt_id, status="sent", sent_at=now())
             return
         attempts = row["attempts"] + 1
         if attempts >= self.attempts:
             logger.error(
-                "webhook for pause %s is a dead letter after %d attempts: %s",
+                "%s %s is a dead letter after %d attempts: %s",
+                row.get("channel") or "webhook",
                 interrupt_id,
                 attempts,
                 problem,
@@ -269,7 +365,8 @@ class Notifier:
             return
         delay = min(self.backoff * 2 ** (attempts - 1), 60.0)
         logger.warning(
-            "webhook attempt %d for %s failed: %s; next in %.1f s",
+            "%s attempt %d for %s failed: %s; next in %.1f s",
+            row.get("channel") or "webhook",
             attempts,
             interrupt_id,
             problem,
@@ -287,7 +384,7 @@ class Notifier:
         """Deliver due messages until cancelled; a restart first revives the dead letters."""
         revived = await asyncio.to_thread(resend)
         if revived:
-            logger.warning("webhook: retrying %d dead letters after a restart", revived)
+            logger.warning("outbox: retrying %d dead letters after a restart", revived)
         async with httpx.AsyncClient(timeout=5) as http:
             while True:
                 try:
@@ -296,7 +393,7 @@ class Notifier:
                 except asyncio.CancelledError:
                     raise
                 except Exception:
-                    logger.exception("webhook delivery failed; retrying")
+                    logger.exception("outbox delivery failed; retrying")
                     due = []
                 if not due:
                     self.wake.clear()

@@ -51,6 +51,21 @@ ANSWER = {
         "args": {"type": "object", "description": "A tool review's edited arguments"},
     },
 }
+SLACK_FORM = {
+    "type": "object",
+    "required": ["payload"],
+    "properties": {"payload": {"type": "string", "description": "Slack's block_actions JSON"}},
+}
+EMAIL_FORM = {
+    "type": "object",
+    "required": ["token", "csrf", "decision"],
+    "properties": {
+        "token": {"type": "string", "description": "The mailed link's signed token"},
+        "csrf": {"type": "string", "description": "The page's CSRF value (also its cookie)"},
+        "decision": {"type": "string", "description": "One of the pause's options (not edit)"},
+        "note": {"type": "string", "description": "Why (required to reject)"},
+    },
+}
 PATHS: dict[str, Any] = {
     "/": _get("Health check; points to the inbox and the API docs"),
     "/me": _get("Who the token belongs to"),
@@ -77,6 +92,43 @@ PATHS: dict[str, Any] = {
             "summary": "Send one notification again (admins)",
             "tags": ["HITL"],
             "parameters": [_path("interrupt_id")],
+        }
+    },
+    "/email/answer": {
+        "get": {
+            "summary": "A mailed link: the confirmation page (decides nothing)",
+            "tags": ["HITL"],
+            "parameters": [
+                {
+                    "name": "token",
+                    "in": "query",
+                    "required": True,
+                    "description": "The link's signed token (user, thread, pause, expiry)",
+                    "schema": {"type": "string"},
+                }
+            ],
+        },
+        "post": {
+            "summary": "Answer from the confirmation page, once, as the link's user",
+            "tags": ["HITL"],
+            "requestBody": {
+                "required": True,
+                "content": {"application/x-www-form-urlencoded": {"schema": EMAIL_FORM}},
+            },
+        },
+    },
+    "/slack/interactions": {
+        "post": {
+            "summary": "Slack's interactivity Request URL: an Approve click (signed by Slack)",
+            "tags": ["HITL"],
+            "parameters": [
+                {"name": name, "in": "header", "required": True, "schema": {"type": "string"}}
+                for name in ("X-Slack-Request-Timestamp", "X-Slack-Signature")
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {"application/x-www-form-urlencoded": {"schema": SLACK_FORM}},
+            },
         }
     },
 }

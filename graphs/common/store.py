@@ -1,9 +1,9 @@
-"""The project's store: one database for the payment ledger, order ids and the notification outbox.
+"""The project's store: the ledger, order ids, the outbox, Slack interactions, used email links.
 
 ``HITL_LEDGER_URL`` (any SQLAlchemy URL; a libpq URL such as the server's
 ``DATABASE_URI``, ``postgres://...``, is read as psycopg 3), by default the SQLite
 file ``$HITL_DATA_DIR/ledger.sqlite``. This module owns the engine, every table
-and their creation; ``graphs.payments`` and ``server.notify`` use them.
+and their creation; ``graphs.payments``, ``server.notify`` and ``server.mail`` use them.
 
 Schema changes are additive only: a table the code knows but the database lacks is
 created, and a nullable column it lacks is added (:func:`create_tables`), so a
@@ -95,8 +95,32 @@ outbox = Table(
     Column("last_error", Text),
     Column("created_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
     Column("sent_at", DateTime(timezone=True)),
+    # A row for another channel than the webhook (an email to one user) is keyed by a
+    # delivery id of its own (one per pause, channel and recipient) and names its pause
+    # here. Empty on webhook rows, whose key is the pause id.
+    Column("channel", String(16)),
+    Column("recipient", String(200)),
+    Column("pause_id", String(64)),
 )
-"""Webhook notifications waiting to be delivered (``server.notify``), one per pause."""
+"""Notifications waiting to be delivered (``server.notify``): one per pause for the webhook,
+one per pause and recipient for email."""
+
+email_links = Table(
+    "email_links",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("identity", String(200), nullable=False),
+    Column("thread_id", String(64), nullable=False),
+    Column("interrupt_id", String(64), nullable=False),
+    Column("claimed_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True)),
+    Column("decision", String(20)),
+)
+"""Email links that answered (``server.mail``), by the SHA-256 of their token: each answers once.
+
+A row without ``used_at`` is a link whose answer is being applied (claimed at
+``claimed_at``); it is removed if the answer is not applied.
+"""
 
 deletions = Table(
     "deletions",
@@ -109,6 +133,31 @@ deletions = Table(
     Column("record", Text, nullable=False),
 )
 """Threads an admin deleted (``server.records``): who, when, and the request's decisions."""
+
+slack_interactions = Table(
+    "slack_interactions",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("request_ts", Integer, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("thread_id", String(64)),
+    Column("interrupt_id", String(64)),
+    Column("slack_user", String(64)),
+    Column("project_user", String(200)),
+    Column("response_url", Text),
+    Column("outcome", Text),
+    Column("last_error", Text),
+    Column("created_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
+    Column("done_at", DateTime(timezone=True)),
+    Index("slack_interactions_by_status", "status", "request_ts"),
+)
+"""Signed Slack requests (``server.slack``), keyed by their signature: a replay is a duplicate.
+
+An Approve click is written here (``pending``) before Slack gets its answer, applied
+in the background, its outcome posted to ``response_url``, then ``done``; a server
+that died in between applies what is still ``pending`` when it starts again. Other
+signed requests (link buttons, refusals) are ``ignored`` or ``refused``.
+"""
 
 
 def data_dir() -> Path:

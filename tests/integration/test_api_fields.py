@@ -223,6 +223,10 @@ FIELDS: dict[tuple[str, str, str], Verdict] = {
          # 404 for the others): no sample names the pending pause, so nothing is decided.
          thread_id=accepted("a thread that does not exist: 404 for all", others=404),
          interrupt_id=OK, decision=OK, note=OK, changes=OK, args=OK),
+    # A mailed link: email is off on the test server (404 for all, with or without a token;
+    # what a token does when it is on: tests/integration/test_mail_served.py). Its POST is a
+    # form, whose fields the door checks like a body's (server.allowlist, Shape.form).
+    **on("GET", "/email/answer", token=OK),
     # Assistants: admins configure them (erin), the others are refused by the door
     **on("POST", "/assistants",
          assistant_id=accepted("a fresh id: erin creates an assistant (deleted afterwards)"),

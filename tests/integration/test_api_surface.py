@@ -161,6 +161,15 @@ TABLE: dict[tuple[str, str], Expect] = {
     ("GET", "/inbox/api/history"): everyone(200),
     ("POST", "/inbox/api/answer"): thread_read(
         409, "answer to a pause id that is not pending: stale (409) if visible, else 404"),
+    ("GET", "/email/answer"): public(
+        404, "a mailed link, signed by the server, not a token: off (404) without HITL_SMTP_URL "
+        "(refusals when on: tests/integration/test_mail_served.py)"),
+    ("POST", "/email/answer"): public(
+        404, "a mailed link's form (signed token + CSRF pair): off (404) without HITL_SMTP_URL "
+        "(refusals when on: tests/integration/test_mail_served.py)"),
+    ("POST", "/slack/interactions"): public(
+        404, "Slack's Request URL, signed by Slack, not by a token: off (404) without "
+        "HITL_SLACK_SIGNING_SECRET (refusals when on: tests/integration/test_slack_served.py)"),
     # Assistants
     ("POST", "/assistants"): admin_only(),
     ("POST", "/assistants/search"): everyone(200),
