@@ -1,4 +1,4 @@
-"""Each answer's audit entry says where it came from, and no client can claim the server's channels."""
+"""Each answer's audit entry says where it came from; no client claims the server's channels."""
 
 from __future__ import annotations
 
