@@ -196,7 +196,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="create: the policy as a JSON object, e.g. '{\"approval_threshold\": 1000}'",
     )
 
-    p = command("notifications", "(admins) the webhook outbox: list, or resend one")
+    p = command("notifications", "(admins) the outbox (webhook and email): list, or resend one")
     p.add_argument("action", nargs="?", choices=["list", "resend"], default="list")
     p.add_argument("id", nargs="?", help="resend: the notification (pause) id")
     p.add_argument("--status", choices=["pending", "sent", "dead", "dropped"])
@@ -675,9 +675,10 @@ async def notifications(client: HitlClient, args: argparse.Namespace) -> int:
         print("no notifications" + (f" {args.status}" if args.status else ""))
     for row in rows:
         error = f"  ({row['last_error']})" if row.get("last_error") else ""
+        to = f" to {row['recipient']}" if row.get("recipient") else ""
         print(
-            f"{row['id']}  {row['status']:<7}  attempts {row['attempts']}  "
-            f"thread {row['thread_id']}{error}"
+            f"{row['id']}  {row['status']:<7}  {row.get('channel') or 'webhook'}{to}  "
+            f"attempts {row['attempts']}  thread {row['thread_id']}{error}"
         )
     return 0
 

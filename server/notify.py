@@ -347,10 +347,12 @@ class Notifier:
             problem = await self.mail(row, pending)
         else:
             problem = await self.post(http, row)
+        attempts = row["attempts"] + 1  # every try, the one that went through too
         if problem is None:
-            await asyncio.to_thread(settle, interrupt_id, status="sent", sent_at=now())
+            await asyncio.to_thread(
+                settle, interrupt_id, status="sent", attempts=attempts, sent_at=now()
+            )
             return
-        attempts = row["attempts"] + 1
         if attempts >= self.attempts:
             logger.error(
                 "%s %s is a dead letter after %d attempts: %s",

@@ -209,6 +209,8 @@ def test_a_pause_is_mailed_to_its_approvers_never_the_requester(served, mailbox)
         ]
     )
     assert [(r["channel"], r["recipient"]) for r in rows] == [("email", "bob")]
+    listed = run_cli(served.url, "notifications", "--status", "sent", user="erin").stdout
+    assert f"{rows[0]['id']}  sent     email to bob  attempts 1" in listed, listed
     # alice (the requester, with an address) and carol (finance) are not mailed about it.
     assert mailbox.about(pause_id) == ["bob@example.com"]
     unanswered(served, thread_id, pause_id)
@@ -389,7 +391,7 @@ def test_a_refused_mail_is_sent_again_with_back_off(served, mailbox):
     (message,) = eventually(lambda: mailbox.to("bob@example.com", pause_id), timeout=30)
     assert len([m for m in mailbox.refused if m["X-HITL-Pause"] == pause_id]) == 2
     (row,) = eventually(lambda: [r for r in outbox_rows(served, pause_id) if r["status"] == "sent"])
-    assert (row["channel"], row["recipient"], row["attempts"]) == ("email", "bob", 2)
+    assert (row["channel"], row["recipient"], row["attempts"]) == ("email", "bob", 3)
     assert "451" in row["last_error"]
     unanswered(served, thread_id, pause_id)
 
