@@ -486,7 +486,7 @@ def test_the_stored_answer_names_who_gave_it(sdk_as, expense):
         for run in bob.runs.list(expense)
         if (run["kwargs"].get("command") or {}).get("resume")
     ]
-    assert answers == [{"decision": "approve", "note": "ok", "approver": "bob"}]
+    assert answers == [{"decision": "approve", "note": "ok", "approver": "bob", "channel": "api"}]
 
 
 @pytest.mark.parametrize("graph", [EXPENSE, CHAIN, ORDER])
