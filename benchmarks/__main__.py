@@ -6,12 +6,20 @@ Sections (all by default, or some with ``--only``):
   counterpart, with InMemorySaver, SqliteSaver and AsyncSqliteSaver;
 - ``latency``: served cycle (wake on enqueue, and the stock queue) against the
   in-process floor of the same graph;
-- ``throughput``: cycles per second at 1, 10 and 100 concurrent clients;
+- ``throughput``: cycles per second at 1, 10, 100 and 300 concurrent clients, with
+  p50 / p99 cycle latency and the server's CPU per cycle against the in-process
+  cycle of the same graph; then a burst of 1,000 submissions at once;
 - ``scale``: with 10, 1,000 (and 10,000 with ``--full``) approvals waiting: the
-  time to list a role's first page, cycle latency, server memory and restart time.
+  time to list a role's first page, cycle latency, server memory and restart time;
+- ``history``: 1,000 approvals waiting and 0, 10,000 and 50,000 decided requests
+  archived: cycle latency and throughput at 10 and 100 clients at each level, and
+  memory and disk per decided request before and after archiving
+  (``benchmarks/history.py``);
+- ``cli``: start-up of ``hitl --help`` and ``hitl pending`` (``benchmarks/cli.py``).
 
-Writes ``benchmarks/results/results.json`` and one PNG per section next to it.
-Default sizes take a few minutes on 2 cores; ``--full`` takes longer.
+Writes ``benchmarks/results/results.json`` and one PNG per section next to it
+(``cli`` has none). Default sizes take about 15 minutes on 2 cores; ``--full``
+takes longer. ``--size NAME=VALUE`` changes one size (a field of ``Sizes``).
 """
 
 from __future__ import annotations
@@ -25,19 +33,18 @@ import platform
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from benchmarks import inprocess, plots, served
-from benchmarks.common import WORKLOADS, summarize
+from benchmarks import cli, history, inprocess, plots, served
+from benchmarks.common import DEFAULT, FULL, WORKLOADS, Sizes, bar, say, summarize, ticker
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = ("overhead", "latency", "throughput", "scale")
+SECTIONS = ("overhead", "latency", "throughput", "scale", "history", "cli")
 
 TARGETS = {
     "overhead_ratio": 1.5,
@@ -47,52 +54,13 @@ TARGETS = {
     "cycle_growth": 1.2,
     "restart_s": 10.0,
     "kb_per_pending": 20.0,
+    "no_collapse": 0.9,
+    "cpu_ratio": 4.0,
+    "history_cycle": 1.2,
+    "history_throughput": 0.9,
+    "cli_s": 0.3,
 }
-"""The targets of issue 10 (2 cores)."""
-
-
-@dataclass(frozen=True)
-class Sizes:
-    """How much each section does."""
-
-    inproc_cycles: int = 100
-    inproc_warmup: int = 10
-    served_cycles: int = 20
-    stock_cycles: int = 4
-    throughput_seconds: float = 8.0
-    clients: tuple[int, ...] = (1, 10, 100)
-    pending: tuple[int, ...] = (10, 1_000)
-    scale_cycles: int = 20
-    list_reps: int = 20
-    seed_concurrency: int = 16
-
-
-DEFAULT = Sizes()
-FULL = Sizes(
-    inproc_cycles=300,
-    inproc_warmup=20,
-    served_cycles=60,
-    stock_cycles=8,
-    throughput_seconds=20.0,
-    pending=(10, 1_000, 10_000),
-    scale_cycles=40,
-    list_reps=30,
-)
-
-
-def say(message: str = "") -> None:
-    """Print a line without breaking the progress bars."""
-    tqdm.write(message)
-
-
-def bar(total: int, desc: str) -> tqdm:
-    """Return a progress bar for ``total`` steps."""
-    return tqdm(total=total, desc=desc, unit="step", leave=False, dynamic_ncols=True)
-
-
-def ticker(progress: tqdm) -> Callable[[], None]:
-    """Return a callable advancing ``progress`` by one."""
-    return lambda: progress.update(1)
+"""The targets of issues 10 and 24 (2 cores)."""
 
 
 # --- sections -----------------------------------------------------------------------------
@@ -159,13 +127,28 @@ def run_latency(sizes: Sizes) -> dict[str, Any]:
 
 
 def run_throughput(sizes: Sizes) -> dict[str, Any]:
-    """Cycles per second at each client count, for the default server and two variants."""
+    """Cycles/s, cycle latency and server CPU per cycle at each client count; then a burst.
+
+    The in-process cycle of the same graph (InMemorySaver) is measured first, in
+    the same run, so that server CPU per cycle can be given as a ratio of it.
+    """
     workload = WORKLOADS["expense_approval"]
-    variants = {
+    all_variants = {
         "wake": (True, {}),
         "wake_log_warning": (True, {"LOG_LEVEL": "WARNING"}),
         "stock": (False, {}),
     }
+    variants = {k: all_variants[k] for k in sizes.throughput_variants}
+    with bar(sizes.inproc_cycles + sizes.inproc_warmup, "throughput: in-process") as progress:
+        times = inprocess.compare(
+            workload,
+            "memory",
+            sizes.inproc_cycles,
+            sizes.inproc_warmup,
+            ticker(progress),
+            variants=("project",),
+        )
+    floor = summarize(times["project"])
     results: dict[str, list[dict[str, Any]]] = {}
     for key, (fast, env) in variants.items():
         results[key] = []
@@ -182,13 +165,24 @@ def run_throughput(sizes: Sizes) -> dict[str, Any]:
                         )
                     )
                     cpu = served.cpu_seconds(dev.proc.pid) - cpu_before
+                cpu_ms = 1000 * cpu / max(run["cycles"], 1)
                 run["server_cpu_cores"] = round(cpu / run["seconds"], 2)
-                run["server_cpu_ms_per_cycle"] = round(1000 * cpu / max(run["cycles"], 1), 1)
+                run["server_cpu_ms_per_cycle"] = round(cpu_ms, 1)
+                run["cpu_vs_inprocess"] = round(cpu_ms / floor["median_ms"], 2)
                 results[key].append(run)
+    with bar(sizes.burst, "throughput: burst") as progress, served.server(True) as dev:
+        cpu_before = served.cpu_seconds(dev.proc.pid)
+        burst = asyncio.run(
+            served.burst(dev.url, workload, sizes.burst, sizes.burst_concurrency, ticker(progress))
+        )
+        burst["server_cpu_s"] = round(served.cpu_seconds(dev.proc.pid) - cpu_before, 1)
     return {
         "graph": workload.graph_id,
+        "inprocess": floor,
         "variants": results,
-        "target_cycles_per_s": TARGETS["throughput_100"],
+        "burst": burst,
+        "target_no_collapse": TARGETS["no_collapse"],
+        "target_cpu_ratio": TARGETS["cpu_ratio"],
     }
 
 
@@ -279,13 +273,43 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                 entry["ratio"] <= TARGETS["served_ratio"],
             )
     if "throughput" in results:
-        runs = {r["clients"]: r for r in results["throughput"]["variants"]["wake"]}
+        section = results["throughput"]
+        runs = {r["clients"]: r for r in section["variants"].get("wake", [])}
         if 100 in runs:
             add(
                 "throughput, 100 clients",
                 ">= 100 cycles/s",
                 f"{runs[100]['cycles_per_s']:.1f} cycles/s",
                 runs[100]["cycles_per_s"] >= TARGETS["throughput_100"],
+            )
+        if 10 in runs and 100 in runs:
+            ten, hundred = runs[10], runs[100]
+            ratio = hundred["cycles_per_s"] / max(ten["cycles_per_s"], 1e-9)
+            errors = ten.get("errors", 0) + hundred.get("errors", 0)
+            add(
+                "no collapse",
+                ">= 0.9x the 10-client throughput at 100 clients",
+                f"{hundred['cycles_per_s']:.1f} vs {ten['cycles_per_s']:.1f} cycles/s "
+                f"= {ratio:.2f}x" + (f", {errors} failed cycles" if errors else ""),
+                ratio >= TARGETS["no_collapse"] and not errors,
+            )
+        if 100 in runs and "cpu_vs_inprocess" in runs[100]:
+            r = runs[100]
+            add(
+                "server CPU per cycle",
+                "<= 4x the in-process cycle (100 clients)",
+                f"{r['server_cpu_ms_per_cycle']:.1f} ms vs "
+                f"{section['inprocess']['median_ms']:.1f} ms = {r['cpu_vs_inprocess']:.1f}x",
+                r["cpu_vs_inprocess"] <= TARGETS["cpu_ratio"],
+            )
+        if "burst" in section:
+            b = section["burst"]
+            add(
+                f"burst of {b['submissions']:,} submissions",
+                "no error, every one paused",
+                f"{b['seconds']:.1f} s, {b['errors']} errors, {b['paused']:,} paused "
+                f"({b['concurrency']} at a time)",
+                b["errors"] == 0 and b["paused"] >= b["submissions"],
             )
     if "scale" in results:
         levels = results["scale"]["levels"]
@@ -320,6 +344,35 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             top["kb_per_pending"] <= TARGETS["kb_per_pending"],
             note,
         )
+    if "history" in results:
+        levels = results["history"]["levels"]
+        empty = levels[0]
+        for lv in levels[1:]:
+            n = f"at {lv['decided']:,} decided"
+            add(
+                f"history: cycle {n}",
+                "<= 1.2x the empty server's",
+                f"{lv['cycle']['median_ms']:.1f} vs {empty['cycle']['median_ms']:.1f} ms "
+                f"= {lv['cycle_vs_empty']:.2f}x",
+                lv["cycle_vs_empty"] <= TARGETS["history_cycle"],
+            )
+            for r in lv["throughput"]:
+                ratio = lv["throughput_vs_empty"][str(r["clients"])]
+                add(
+                    f"history: throughput, {r['clients']} clients, {n}",
+                    ">= 0.9x the empty server's",
+                    f"{r['cycles_per_s']:.1f} cycles/s = {ratio:.2f}x"
+                    + (f", {r['errors']} failed cycles" if r.get("errors") else ""),
+                    ratio >= TARGETS["history_throughput"] and not r.get("errors"),
+                )
+    if "cli" in results:
+        for c in results["cli"]["commands"].values():
+            add(
+                f"cli: {' '.join(c['argv'])}",
+                "median <= 0.3 s",
+                f"{c['median_s']:.2f} s (p90 {c['p90_s']:.2f} s)",
+                c["median_s"] <= TARGETS["cli_s"],
+            )
     return found
 
 
@@ -346,10 +399,30 @@ def report(results: dict[str, Any]) -> None:
             )
             say(f"{graph_id:18} {cells}")
     if "throughput" in results:
-        say("\nThroughput (cycles/s)")
-        for key, runs in results["throughput"]["variants"].items():
-            cells = "  ".join(f"{r['clients']:>3} clients: {r['cycles_per_s']:>6.1f}" for r in runs)
-            say(f"{key:18} {cells}")
+        section = results["throughput"]
+        floor = section.get("inprocess", {}).get("median_ms")
+        say(f"\nThroughput (in-process cycle of the same graph: {floor} ms)")
+        say(
+            f"{'variant':18} {'clients':>7} {'cycles/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+            f"{'CPU ms/cycle':>13} {'x in-proc':>10} {'client ms':>10} {'errors':>7}"
+        )
+        for key, runs in section["variants"].items():
+            for r in runs:
+                c = r.get("cycle", {})
+                say(
+                    f"{key:18} {r['clients']:>7} {r['cycles_per_s']:>9.1f} "
+                    f"{c.get('median_ms', 0):>8.0f} {c.get('p99_ms', 0):>8.0f} "
+                    f"{r.get('server_cpu_ms_per_cycle', 0):>13.1f} "
+                    f"{r.get('cpu_vs_inprocess', 0):>9.1f}x "
+                    f"{r.get('client_cpu_ms_per_cycle', 0):>10.1f} {r.get('errors', 0):>7}"
+                )
+        if "burst" in section:
+            b = section["burst"]
+            say(
+                f"burst: {b['submissions']:,} submissions, {b['concurrency']} at a time: "
+                f"{b['seconds']} s ({b['submissions_per_s']}/s), {b['errors']} errors, "
+                f"{b['paused']:,} paused"
+            )
     if "scale" in results:
         say(f"\nScale (empty server: {results['scale']['rss_empty_mb']} MB RSS)")
         for lv in results["scale"]["levels"]:
@@ -359,6 +432,35 @@ def report(results: dict[str, Any]) -> None:
                 f"RSS {lv['rss_mb']} MB ({lv['kb_per_pending']} KB/waiting), "
                 f"restart {lv['restart']['start_s']} s (stop {lv['restart']['stop_s']} s)"
             )
+    if "history" in results:
+        h = results["history"]
+        seeding = h["seeding"]
+        say(f"\nHistory ({h['pending']:,} waiting; {h['method']})")
+        for key, label in (
+            ("per_request_held", "held in the runtime"),
+            ("per_request_archived_in_place", "archived, same process"),
+            ("per_request_archived_restarted", "archived, after a restart"),
+        ):
+            per = seeding[key]
+            say(
+                f"  per decided request, {label:26}: RSS {per['rss_kb']:>8.1f} KB, "
+                f"disk {per['disk_kb']:>7.1f} KB"
+            )
+        for lv in h["levels"]:
+            tps = ", ".join(
+                f"{r['clients']} clients {r['cycles_per_s']:.1f}/s "
+                f"(p50 {r['cycle']['median_ms']:.0f} / p99 {r['cycle']['p99_ms']:.0f} ms)"
+                for r in lv["throughput"]
+            )
+            say(
+                f"  {lv['decided']:>6,} decided: cycle {_ms(lv['cycle'])} ms "
+                f"({lv['cycle_vs_empty']:.2f}x); {tps}; RSS {lv['rss_bytes'] / 2**20:.0f} MB, "
+                f"disk {lv['disk_bytes']['total'] / 2**20:.1f} MB, start {lv['start_s']} s"
+            )
+    if "cli" in results:
+        say(f"\nCLI start-up ({results['cli']['runs']} runs each)")
+        for c in results["cli"]["commands"].values():
+            say(f"  {' '.join(c['argv']):32} median {c['median_s']:.3f} s, p90 {c['p90_s']:.3f} s")
     say("\nTargets")
     for t in results.get("targets", []):
         mark = "met" if t["met"] else "NOT MET"
@@ -418,8 +520,40 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=lambda s: tuple(int(x) for x in s.split(",")),
         help="waiting-approval levels for scale, e.g. 10,1000,10000",
     )
+    parser.add_argument(
+        "--size",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="change one size, e.g. throughput_seconds=2 or clients=1,10 (fields of Sizes)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="where to write results")
     return parser.parse_args(argv)
+
+
+def resize(sizes: Sizes, settings: list[str]) -> Sizes:
+    """Apply ``NAME=VALUE`` settings to ``sizes`` (tuples are comma-separated).
+
+    Raises:
+        SystemExit: A setting names no field of :class:`Sizes` or has a bad value.
+    """
+    kinds = {f.name: f.type for f in fields(Sizes)}
+    changes: dict[str, Any] = {}
+    for setting in settings:
+        name, _, value = setting.partition("=")
+        kind = str(kinds.get(name, ""))
+        try:
+            if not kind:
+                raise ValueError(f"no size called {name!r}: one of {', '.join(kinds)}")
+            if kind.startswith("tuple[int"):
+                changes[name] = tuple(int(v) for v in value.split(","))
+            elif kind.startswith("tuple[str"):
+                changes[name] = tuple(value.split(","))
+            else:
+                changes[name] = float(value) if kind == "float" else int(value)
+        except ValueError as exc:
+            raise SystemExit(f"--size {setting}: {exc}") from exc
+    return replace(sizes, **changes)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -428,6 +562,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = FULL if args.full else DEFAULT
     if args.pending:
         sizes = replace(sizes, pending=args.pending)
+    sizes = resize(sizes, args.size)
     # In-process runs of order_processing write a ledger: keep it out of the project's data/.
     os.environ["HITL_DATA_DIR"] = tempfile.mkdtemp(prefix="hitl-bench-data-")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -440,6 +575,8 @@ def main(argv: list[str] | None = None) -> int:
         "latency": run_latency,
         "throughput": run_throughput,
         "scale": run_scale,
+        "history": history.run,
+        "cli": cli.run,
     }
     started = time.perf_counter()
     sections = tqdm(args.only, desc="sections", unit="section", dynamic_ncols=True)
@@ -455,10 +592,8 @@ def main(argv: list[str] | None = None) -> int:
     path.write_text(json.dumps(results, indent=2) + "\n")
     drawn = plots.draw_all(results, args.out)
     report(results)
-    say(
-        f"\nwrote {path} and {', '.join(p.name for p in drawn)} "
-        f"in {time.perf_counter() - started:.0f} s"
-    )
+    files = ", ".join(p.name for p in [path, *drawn])
+    say(f"\nwrote {files} (in {args.out}) in {time.perf_counter() - started:.0f} s")
     return 0
 
 

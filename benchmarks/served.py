@@ -23,7 +23,7 @@ from typing import Any
 
 from langgraph_sdk import get_client
 
-from benchmarks.common import Workload, check_outcome
+from benchmarks.common import Workload, check_outcome, summarize
 from scripts.devserver import TOKENS, DevServer
 
 BENCH_ENV = {"HITL_SWEEP_SECONDS": "30"}
@@ -97,35 +97,122 @@ async def cycles(
 
 async def throughput(
     url: str, workload: Workload, clients: int, seconds: float, tick: Callable[[], None]
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """Run ``clients`` concurrent clients doing cycles for ``seconds``; return cycles/s.
 
-    Each client is a coroutine with its own pair of users (connections); cycles
-    still under way when the time is up are finished and counted.
+    Each client is a coroutine with its own pair of users (connections), all made
+    before the clock starts: making one costs 20-80 ms of the event loop (the SDK
+    builds an SSL context per client), which with 100 clients inside the window
+    would block every cycle under way for seconds. Cycles still under way when
+    the time is up are finished and counted. Every cycle's duration is kept
+    (``cycle``: median, p95, p99), and so is the clients' own CPU per cycle (this
+    process shares the machine with the server). A cycle that fails is counted in
+    ``errors`` (the first few messages in ``error_samples``) and its client goes
+    on, so that one timeout does not end a long run.
     """
     done = 0
+    times: list[float] = []
+    errors: list[str] = []
+    pairs = [Users(url) for _ in range(clients)]
     deadline = time.perf_counter() + seconds
 
-    async def client() -> None:
+    async def client(users: Users) -> None:
         nonlocal done
-        users = Users(url)
-        try:
-            while time.perf_counter() < deadline:
-                await cycle(users, workload)
-                done += 1
-                tick()
-        finally:
-            await users.close()
+        while time.perf_counter() < deadline:
+            try:
+                times.append(await cycle(users, workload))
+            except Exception as exc:
+                errors.append(f"{type(exc).__name__}: {exc}"[:300])
+                continue
+            done += 1
+            tick()
 
-    start = time.perf_counter()
-    await asyncio.gather(*(client() for _ in range(clients)))
-    elapsed = time.perf_counter() - start
+    start, cpu = time.perf_counter(), time.process_time()
+    try:
+        await asyncio.gather(*(client(users) for users in pairs))
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    finally:
+        for users in pairs:
+            await users.close()
     return {
         "clients": clients,
         "cycles": done,
         "seconds": round(elapsed, 3),
         "cycles_per_s": round(done / elapsed, 2),
+        "cycle": summarize(times),
+        "errors": len(errors),
+        "error_samples": errors[:5],
+        "client_cpu_ms_per_cycle": round(1000 * cpu / max(done, 1), 1),
     }
+
+
+async def burst(
+    url: str, workload: Workload, count: int, concurrency: int, tick: Callable[[], None]
+) -> dict[str, Any]:
+    """Submit ``count`` requests at once, each run to its pause; at most ``concurrency`` in flight.
+
+    All ``count`` submissions are started together and wait on one semaphore, the
+    way a crowd of clients arrives: each holds a slot (its own connection, as a
+    real client would) while it creates its thread and waits for the pause.
+    Afterwards the server is asked how many of alice's threads are waiting.
+    """
+    slots = asyncio.Semaphore(concurrency)
+    pool: asyncio.Queue[Users] = asyncio.Queue()
+    for _ in range(concurrency):
+        pool.put_nowait(Users(url))
+    errors: list[str] = []
+
+    async def one() -> None:
+        async with slots:
+            users = pool.get_nowait()
+            try:
+                await submit(users, workload)
+                tick()
+            except Exception as exc:
+                errors.append(f"{type(exc).__name__}: {exc}"[:300])
+            finally:
+                pool.put_nowait(users)
+
+    start = time.perf_counter()
+    try:
+        await asyncio.gather(*(one() for _ in range(count)))
+        elapsed = time.perf_counter() - start
+        paused = await waiting_count(url, expected=count)
+    finally:
+        while not pool.empty():
+            await pool.get_nowait().close()
+    return {
+        "submissions": count,
+        "concurrency": concurrency,
+        "seconds": round(elapsed, 2),
+        "submissions_per_s": round(count / elapsed, 1),
+        "errors": len(errors),
+        "error_samples": errors[:5],
+        "paused": paused,
+    }
+
+
+async def thread_count(url: str, status: str, token: str = TOKENS["alice"]) -> int:
+    """Return how many threads with ``status`` the user of ``token`` sees (``threads.count``)."""
+    client = get_client(url=url, headers={"Authorization": f"Bearer {token}"})
+    try:
+        return int(await client.threads.count(status=status))  # type: ignore[arg-type]
+    finally:
+        await client.aclose()
+
+
+async def waiting_count(url: str, expected: int, timeout: float = 15.0) -> int:
+    """Return how many of alice's threads are waiting, polling until ``expected`` or ``timeout``.
+
+    A thread's status is set when its run ends, which may be just after the client
+    saw the pause: give the server a moment before counting what it says.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        found = await thread_count(url, "interrupted")
+        if found >= expected or time.monotonic() > deadline:
+            return found
+        await asyncio.sleep(0.5)
 
 
 async def seed_pending(
@@ -199,7 +286,58 @@ def restart(dev: DevServer) -> dict[str, float]:
     return {"stop_s": round(stopped - start, 3), "start_s": round(ready - stopped, 3)}
 
 
-def cpu_seconds(pid: int) -> float:
-    """Return the CPU time (user + system) a process has used."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def _group_stats(pgid: int) -> list[list[str]]:
+    """The ``/proc/<pid>/stat`` fields (after the command name) of every process in ``pgid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 12 and fields[2] == str(pgid):
+            found.append(fields)
+    return found
+
+
+def cpu_seconds(pgid: int) -> float:
+    """Return the CPU time (user + system) used by the server's process group so far.
+
+    Every live process of the group counts (``utime`` + ``stime``), and so do its
+    children that already exited and were waited for (``cutime`` + ``cstime``). A
+    :class:`DevServer` starts its own session, so its pid is the group id.
+    """
+    ticks = 0
+    for fields in _group_stats(pgid):
+        ticks += sum(int(fields[i]) for i in (11, 12, 13, 14))
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def tree_bytes(path: Path) -> int:
+    """Return the apparent size of the files under ``path`` (0 when it does not exist)."""
+    total = 0
+    for folder, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += (Path(folder) / name).lstat().st_size
+            except OSError:
+                continue
+    return total
+
+
+def disk_bytes(dev: DevServer) -> dict[str, int]:
+    """Return what the server keeps on disk: its data directory and ``.langgraph_api``.
+
+    Per entry of the data directory (the checkpoints, the store) and the runtime's
+    own files, plus ``total``. SQLite files include their ``-wal`` and ``-shm``.
+    """
+    sizes: dict[str, int] = {}
+    if dev.data_dir.exists():
+        for entry in sorted(dev.data_dir.iterdir()):
+            stem = entry.name.split("-wal")[0].split("-shm")[0]
+            size = tree_bytes(entry) if entry.is_dir() else entry.lstat().st_size
+            sizes[stem] = sizes.get(stem, 0) + size
+    sizes[".langgraph_api"] = tree_bytes(dev.root / ".langgraph_api")
+    sizes["total"] = sum(sizes.values())
+    return sizes

@@ -174,6 +174,9 @@ SHAPES: dict[tuple[str, str], Shape] = {
     ("POST", "/inbox/api/answer"): Shape(EVERYONE, fields(
         "thread_id", "interrupt_id", "decision", "note", "changes", "args")),
     ("GET", "/deletions"): Shape(ADMINS, why="the deletion log is for admins"),
+    # The archive (server/archive.py): rows filtered by who may see the thread; admins all.
+    ("GET", "/archive"): Shape(EVERYONE, query=fields("limit", "offset")),
+    ("GET", "/archive/{thread_id}"): Shape(EVERYONE),
     ("GET", "/notifications"): Shape(ADMINS, query=fields("status"),
                                      why="the notification outbox is for admins"),
     ("POST", "/notifications/{interrupt_id}/resend"): Shape(

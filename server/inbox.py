@@ -35,10 +35,11 @@ from starlette.routing import Route
 from graphs.common.access import why_not_answerable
 from graphs.common.audit import trail
 from graphs.common.contract import Model, Pause, Shown, default_headline, fields_of, label_of
+from server import archive
 from server.answers import give_answer
 from server.auth import caller, example_users_active
 from server.guard import input_model
-from server.threads import pending_pauses
+from server.threads import pending_pauses, updated_at
 
 logger = logging.getLogger(__name__)
 
@@ -124,13 +125,27 @@ async def items(request: Request) -> JSONResponse:
     return JSONResponse(found)
 
 
+HISTORY = 50
+"""Finished workflows the history shows (the newest)."""
+
+
 async def history(request: Request) -> JSONResponse:
-    """Finished workflows the caller may see, with their outcome and audit trail."""
+    """Finished workflows the caller may see, with their outcome and audit trail.
+
+    The runtime's and the archive's (``server.archive``), newest first, each once.
+    """
+    identity, role = caller(request)
     async with as_caller(request) as client:
-        threads = await client.threads.search(
-            status="idle", limit=50, sort_by="updated_at", sort_order="desc"
+        live = await client.threads.search(
+            status="idle", limit=HISTORY, sort_by="updated_at", sort_order="desc"
         )
-    threads = [t for t in threads if t.get("values")]  # nothing to show (no run yet): skipped
+    # The caller's own view of the archive (an admin's too): what may_see allows.
+    archived = await asyncio.to_thread(archive.read_page, identity, role, HISTORY)
+    seen = {str(t["thread_id"]) for t in live}
+    merged = [*live, *(t for t in archived if t["thread_id"] not in seen)]
+    merged.sort(key=updated_at, reverse=True)
+    # Nothing to show (no run yet): skipped.
+    threads = [t for t in merged if t.get("values")][:HISTORY]
     # A workflow's module is loaded (a file read) the first time it is asked for.
     models = {g: await asyncio.to_thread(input_model, g) for g in {workflow_of(t) for t in threads}}
     return JSONResponse([finished(t, models[workflow_of(t)]) for t in threads])

@@ -70,6 +70,20 @@ PATHS: dict[str, Any] = {
     "/": _get("Health check; points to the inbox and the API docs"),
     "/me": _get("Who the token belongs to"),
     "/deletions": _get("Threads deleted by admins, with their records (admins)"),
+    "/archive": _get(
+        "Archived decided threads, newest decided first (admins: every one; others: "
+        "those they may see)",
+        _query(
+            "limit",
+            "At most this many",
+            {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+        ),
+        _query("offset", "Skip this many", {"type": "integer", "minimum": 0, "default": 0}),
+    ),
+    "/archive/{thread_id}": _get(
+        "One archived thread, as the runtime shows a thread, with archived_at",
+        _path("thread_id"),
+    ),
     "/inbox": _get("The approvals inbox page", REFRESH),
     "/inbox/": _get("The approvals inbox page", REFRESH),
     "/inbox/static/{name}": _get("The inbox's script and style sheet", _path("name")),

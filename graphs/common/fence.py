@@ -57,7 +57,8 @@ def runtime_threads() -> tuple[Callable[..., Any], Any]:
     """The serving runtime's ``connect`` and ``Threads`` (``langgraph_runtime``).
 
     The interface langgraph-api serves every API call with, in memory or on Postgres;
-    it exists only inside a server.
+    it exists only inside a server. The project calls ``Threads.get`` (thread reads),
+    ``Threads.search`` and ``Threads.delete`` (archiving, as the server itself).
     """
     from langgraph_runtime.database import connect  # noqa: PLC0415
     from langgraph_runtime.ops import Threads  # noqa: PLC0415
@@ -133,7 +134,7 @@ def _has(owner: Any, *names: str) -> None:
 
 def _probe_thread_read() -> None:
     connect, threads = runtime_threads()
-    _has(threads, "get")
+    _has(threads, "get", "search", "delete")
 
 
 def _probe_with_user() -> None:
@@ -211,10 +212,13 @@ class Entry:
 ENTRIES: tuple[Entry, ...] = (
     Entry(
         name="runtime-thread-read",
-        uses="langgraph_runtime.ops.Threads.get and langgraph_runtime.database.connect",
-        used_by="server/threads.py (read_thread: auth handlers, pause events)",
+        uses="langgraph_runtime.ops.Threads.get/search/delete and "
+        "langgraph_runtime.database.connect",
+        used_by="server/threads.py (read_thread: auth handlers, pause events), "
+        "server/archive.py (decided threads leave the runtime)",
         packages=("langgraph-api",),
-        degrades="authorization of runs and answers cannot read thread records",
+        degrades="authorization of runs and answers cannot read thread records, "
+        "and decided threads cannot be archived",
         required=True,
         probe=_probe_thread_read,
     ),

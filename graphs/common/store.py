@@ -1,4 +1,4 @@
-"""The project's store: the ledger, order ids, the outbox, Slack interactions, used email links.
+"""The project's store: ledger, order ids, outbox, Slack clicks, used email links, archive.
 
 ``HITL_LEDGER_URL`` (any SQLAlchemy URL; a libpq URL such as the server's
 ``DATABASE_URI``, ``postgres://...``, is read as psycopg 3), by default the SQLite
@@ -133,6 +133,28 @@ deletions = Table(
     Column("record", Text, nullable=False),
 )
 """Threads an admin deleted (``server.records``): who, when, and the request's decisions."""
+
+archive = Table(
+    "archive",
+    metadata,
+    Column("thread_id", String(64), primary_key=True),
+    Column("workflow", String(100)),
+    Column("owner", String(200)),
+    Column("outcome", String(40)),
+    Column("metadata", Text, nullable=False),
+    Column("record", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=False),
+    Column("archived_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
+    Index("archive_by_decided", "decided_at"),
+)
+"""Decided threads moved out of the runtime (``server.archive``): one row per thread.
+
+``outcome`` is the workflow's ``status`` value (or ``finished``), ``metadata`` the
+thread's metadata and ``record`` its values (the request, the audit trail, the
+outcome, ledger references), both JSON; ``decided_at`` is the thread's last
+``updated_at``. Written once (insert-if-absent), never rewritten.
+"""
 
 slack_interactions = Table(
     "slack_interactions",

@@ -218,6 +218,7 @@ FIELDS: dict[tuple[str, str, str], Verdict] = {
     **on("GET", "/inbox", refresh=OK),
     **on("GET", "/inbox/", refresh=OK),
     **on("GET", "/notifications", status=OK),
+    **on("GET", "/archive", limit=OK, offset=OK),
     **on("POST", "/inbox/api/answer",
          # The base answers a pause id that is not pending (409 for who sees the thread,
          # 404 for the others): no sample names the pending pause, so nothing is decided.

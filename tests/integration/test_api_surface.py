@@ -151,6 +151,11 @@ TABLE: dict[tuple[str, str], Expect] = {
     ("GET", "/me"): everyone(200),
     ("GET", "/notifications"): admin_only(200, "the webhook outbox: admins only"),
     ("GET", "/deletions"): admin_only(200, "the log of deleted threads: admins only"),
+    ("GET", "/archive"): everyone(200, "archived threads: each caller's visible ones, an "
+                                  "admin's all"),
+    ("GET", "/archive/{thread_id}"): everyone(
+        404, "the probed thread is in the runtime, not archived (reads of archived threads: "
+        "tests/integration/test_archive_served.py)"),
     ("POST", "/notifications/{interrupt_id}/resend"): admin_only(
         404, "admins only (the probed id is not in the outbox: 404)"),
     ("GET", "/inbox"): public(200, "the inbox page shell holds no data"),

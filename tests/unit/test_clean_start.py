@@ -1,15 +1,20 @@
-"""What a clean start needs: route docstrings langgraph-api can read, a checkpointer that prunes."""
+"""What a clean start needs: route docstrings langgraph-api can read, a checkpointer that prunes.
+
+Pruning (``keep_latest``) keeps what a pending pause needs to resume and the audit
+trail; ``delete`` removes everything of the thread.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import uuid
 
 import pytest
 import yaml
 from langgraph.types import Command
 
-from graphs import expense_approval
+from graphs import approval_chain, expense_approval, order_processing, payments
 from server.checkpointer import PruningSqliteSaver
 
 
@@ -81,3 +86,87 @@ async def _history_and_resume(path: str) -> None:
 
 def test_pruning_keeps_the_state_the_audit_and_a_pending_pause(tmp_path):
     asyncio.run(_history_and_resume(str(tmp_path / "checkpoints.sqlite")))
+
+
+def _rows(path: str, thread_id: str) -> dict[str, int]:
+    """How many checkpoints and pending writes the file holds for a thread."""
+    with sqlite3.connect(path) as conn:
+        return {
+            table: conn.execute(
+                f"SELECT COUNT(*) FROM {table} WHERE thread_id = ?",  # noqa: S608
+                (thread_id,),
+            ).fetchone()[0]
+            for table in ("checkpoints", "writes")
+        }
+
+
+async def _chain_pruned_between_levels(path: str) -> None:
+    async with PruningSqliteSaver.from_conn_string(path) as saver:
+        graph = approval_chain.build_graph().compile(checkpointer=saver)
+        config = {"configurable": {"thread_id": str(uuid.uuid4())}}
+        thread_id = config["configurable"]["thread_id"]
+        await graph.ainvoke(
+            {"amount": 5000.0, "description": "Racks", "requester": "alice"}, config
+        )
+        first = (await graph.aget_state(config)).interrupts[0]
+        answer = {"decision": "approve", "approver": "bob", "note": "ok"}
+        await graph.ainvoke(Command(resume={first.id: answer}), config)
+        before = await graph.aget_state(config)
+        (waiting,) = before.interrupts  # finance's turn
+        assert waiting.value["role"] == "finance" and len(before.values["audit"]) == 1
+        assert _rows(path, thread_id)["checkpoints"] > 1
+        await saver.aprune([thread_id])
+        after = await graph.aget_state(config)
+        assert _rows(path, thread_id)["checkpoints"] == 1
+        assert after.values == before.values  # the audit trail (a state field) intact
+        assert [i.id for i in after.interrupts] == [waiting.id] and after.next == before.next
+        answer = {"decision": "approve", "approver": "carol"}
+        done = await graph.ainvoke(Command(resume={waiting.id: answer}), config)
+        assert done["status"] == "approved"
+        assert [e["approver"] for e in done["audit"]] == ["bob", "carol"]
+
+
+def test_pruning_between_levels_keeps_the_trail_and_the_next_pause(tmp_path):
+    asyncio.run(_chain_pruned_between_levels(str(tmp_path / "checkpoints.sqlite")))
+
+
+async def _order_pruned_after_its_task(path: str) -> None:
+    async with PruningSqliteSaver.from_conn_string(path) as saver:
+        graph = order_processing.build_graph().compile(checkpointer=saver)
+        config = {"configurable": {"thread_id": str(uuid.uuid4())}}
+        thread_id = config["configurable"]["thread_id"]
+        flaky = {"gateway": {"transient_failures": 3}}
+        paused = await graph.ainvoke({"amount": 50}, config, context=flaky)
+        (pause,) = paused["__interrupt__"]
+        assert pause.value["type"] == "payment_failed"
+        await saver.aprune([thread_id])
+        assert _rows(path, thread_id)["checkpoints"] == 1
+        done = await graph.ainvoke(Command(resume={"decision": "retry"}), config)
+        assert done["status"] == "paid"
+        assert done["order_id"] == pause.value["order_id"]  # the @task's result was kept
+        assert payments.ledger_count(done["order_id"]) == 1
+
+
+def test_pruning_a_paused_order_keeps_its_order_id_and_charges_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("HITL_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("HITL_LEDGER_URL", raising=False)
+    asyncio.run(_order_pruned_after_its_task(str(tmp_path / "checkpoints.sqlite")))
+
+
+async def _delete_one_thread(path: str) -> tuple[str, str]:
+    async with PruningSqliteSaver.from_conn_string(path) as saver:
+        graph = expense_approval.build_graph().compile(checkpointer=saver)
+        gone, kept = str(uuid.uuid4()), str(uuid.uuid4())
+        for thread_id in (gone, kept):
+            config = {"configurable": {"thread_id": thread_id}}
+            await graph.ainvoke({"amount": 500.0, "description": "Ticket"}, config)
+        await saver.aprune([gone], strategy="delete")
+        return gone, kept
+
+
+def test_pruning_by_delete_removes_every_checkpoint_and_write_of_the_thread(tmp_path):
+    path = str(tmp_path / "checkpoints.sqlite")
+    gone, kept = asyncio.run(_delete_one_thread(path))
+    assert _rows(path, gone) == {"checkpoints": 0, "writes": 0}
+    left = _rows(path, kept)
+    assert left["checkpoints"] > 1 and left["writes"] > 0  # the other thread untouched

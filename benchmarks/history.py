@@ -1,0 +1,303 @@
+"""A server holding a long history: decided requests archived, approvals waiting.
+
+Two servers in one run:
+
+1. **Real cycles, archived for real.** A fresh server with the archive window so
+   large that nothing leaves the runtime runs ``real`` approval cycles; its memory
+   (RSS of the process group) and disk (data directory and ``.langgraph_api``)
+   are measured with them held in the runtime. Restarted with
+   ``HITL_ARCHIVE_AFTER_HOURS=0``, its sweeper archives them; memory and disk
+   are measured again (in place, and after one more restart). The archived rows
+   it wrote are the templates for step 2.
+2. **Levels.** A second server gets ``pending`` approvals waiting (alice's
+   submissions), then, for each level of decided requests (0, 10,000, 50,000):
+   it is stopped, its archive table is filled up to the level with copies of the
+   real rows under fresh thread ids (:func:`fill_archive`: seeding 50,000 through
+   real cycles would take hours at ~20 cycles/s), started again, and measured:
+   sequential cycles, then throughput at each client count. It runs with the
+   window at 0 so each level starts with the runtime holding the waiting
+   approvals only: the decided requests of earlier levels' cycles are archived
+   by the sweeper as they would be on a server in use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from benchmarks import served
+from benchmarks.common import WORKLOADS, Sizes, bar, summarize, ticker
+from graphs.common import store
+from scripts.devserver import DevServer
+
+HELD = {"HITL_ARCHIVE_AFTER_HOURS": "1000000"}
+"""A window no request reaches: every decided request stays in the runtime."""
+ARCHIVE_NOW = {"HITL_ARCHIVE_AFTER_HOURS": "0", "HITL_ARCHIVE_SWEEP_SECONDS": "1"}
+"""Archive every decided request at once (the seeding server's second life)."""
+MEASURED = {"HITL_ARCHIVE_AFTER_HOURS": "0", "HITL_ARCHIVE_SWEEP_SECONDS": "10"}
+"""The measured server: decided requests leave the runtime within a sweep."""
+FLUSH_S = 11.0
+"""The in-memory runtime writes ``.langgraph_api`` every 10 s: wait for one write."""
+SPREAD = timedelta(minutes=10)
+"""Copies are dated back this much each, so 50,000 of them span about a year."""
+
+
+def store_url(dev: DevServer) -> str:
+    """The URL of the store (archive table included) the server ``dev`` uses."""
+    return dev.env.get("HITL_LEDGER_URL") or f"sqlite:///{dev.data_dir / 'ledger.sqlite'}"
+
+
+def archive_count(url: str) -> int:
+    """Return how many rows the archive table at ``url`` holds."""
+    engine = store.engine(url)
+    with engine.connect() as conn:
+        count = conn.execute(select(func.count()).select_from(store.archive)).scalar_one()
+    engine.dispose()  # no connection left open on a server's file
+    return int(count)
+
+
+def archive_rows(url: str) -> list[dict[str, Any]]:
+    """Return every row of the archive table at ``url``."""
+    engine = store.engine(url)
+    with engine.connect() as conn:
+        rows = [dict(row._mapping) for row in conn.execute(select(store.archive))]
+    engine.dispose()
+    return rows
+
+
+def copies(templates: list[dict[str, Any]], count: int) -> Any:
+    """Yield ``count`` archive rows copied from ``templates``, each under a fresh thread id.
+
+    The old thread id is replaced wherever the metadata or the record names it;
+    the n-th copy's dates move back by ``n`` times :data:`SPREAD`.
+    """
+    if not templates:
+        raise ValueError("no archived rows to copy")
+    for n in range(count):
+        row = dict(templates[n % len(templates)])
+        old, new = str(row["thread_id"]), str(uuid.uuid4())
+        back = SPREAD * (n + 1)
+        row["thread_id"] = new
+        row["metadata"] = str(row["metadata"]).replace(old, new)
+        row["record"] = str(row["record"]).replace(old, new)
+        for key in ("created_at", "decided_at", "archived_at"):
+            if row.get(key) is not None:
+                row[key] = row[key] - back
+        yield row
+
+
+def fill_archive(url: str, templates: list[dict[str, Any]], target: int, batch: int = 5_000) -> int:
+    """Add copies of ``templates`` to the archive at ``url`` until it holds ``target`` rows.
+
+    Meant for a stopped server's store. Returns how many rows were added.
+    """
+    missing = target - archive_count(url)
+    if missing <= 0:
+        return 0
+    rows = copies(templates, missing)
+    engine = store.engine(url)
+    added = 0
+    while added < missing:
+        chunk = [row for _, row in zip(range(min(batch, missing - added)), rows, strict=False)]
+        with engine.begin() as conn:
+            conn.execute(store.archive.insert(), chunk)
+        added += len(chunk)
+    engine.dispose()  # the server opens the file next
+    return added
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str) -> float:
+    """Poll ``check`` every 0.5 s until it holds; return the seconds it took.
+
+    Raises:
+        TimeoutError: ``check`` did not hold within ``timeout`` seconds.
+    """
+    start = time.monotonic()
+    while not check():
+        if time.monotonic() - start > timeout:
+            raise TimeoutError(f"not within {timeout:.0f} s: {what}")
+        time.sleep(0.5)
+    return round(time.monotonic() - start, 1)
+
+
+def decided_in_runtime(dev: DevServer) -> int:
+    """How many of alice's threads the runtime still holds finished (status ``idle``)."""
+    return asyncio.run(served.thread_count(dev.url, "idle"))
+
+
+def _footprint(dev: DevServer) -> dict[str, Any]:
+    disk = served.disk_bytes(dev)
+    return {"rss_bytes": served.rss_bytes(dev.proc.pid), "disk_bytes": disk}
+
+
+def _per_request(before: dict[str, Any], after: dict[str, Any], n: int) -> dict[str, float]:
+    rss = (after["rss_bytes"] - before["rss_bytes"]) / n
+    disk = (after["disk_bytes"]["total"] - before["disk_bytes"]["total"]) / n
+    return {"rss_kb": round(rss / 1024, 2), "disk_kb": round(disk / 1024, 2)}
+
+
+async def _run_cycles(url: str, count: int, concurrency: int, tick: Callable[[], None]) -> None:
+    """Run ``count`` full cycles, ``concurrency`` at a time."""
+    workload = WORKLOADS["expense_approval"]
+    todo = iter(range(count))
+
+    async def worker() -> None:
+        users = served.Users(url)
+        try:
+            for _ in todo:
+                await served.cycle(users, workload)
+                tick()
+        finally:
+            await users.close()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+def seed_real(sizes: Sizes, tick: Callable[[], None]) -> dict[str, Any]:
+    """Step 1: real cycles, measured held in the runtime and archived; return the templates too."""
+    n = sizes.history_real
+    with served.server(True, HELD) as dev:
+        url = store_url(dev)
+        asyncio.run(_run_cycles(dev.url, 5, 1, lambda: None))  # warm up
+        time.sleep(FLUSH_S)
+        empty = _footprint(dev)
+        started = time.perf_counter()
+        asyncio.run(_run_cycles(dev.url, n, sizes.seed_concurrency, tick))
+        cycles_s = time.perf_counter() - started
+        time.sleep(FLUSH_S)
+        held = _footprint(dev)
+        decided = n + 5
+        dev.stop()
+        dev.env.update(ARCHIVE_NOW)
+        dev.start(timeout=600)
+        swept_s = wait_until(
+            lambda: archive_count(url) >= decided and decided_in_runtime(dev) == 0,
+            timeout=120 + 0.5 * decided,
+            what=f"{decided} decided requests archived (is the archive sweeper running?)",
+        )
+        time.sleep(FLUSH_S)
+        archived_in_place = _footprint(dev)
+        dev.stop()
+        dev.start(timeout=600)
+        time.sleep(FLUSH_S)
+        archived_restarted = _footprint(dev)
+        templates = archive_rows(url)
+    payload = [len(str(r["metadata"])) + len(str(r["record"])) for r in templates]
+    return {
+        "templates": templates,
+        "result": {
+            "real_cycles": n,
+            "decided": decided,
+            "cycles_s": round(cycles_s, 1),
+            "archive_s": swept_s,
+            "archived_rows": len(templates),
+            "row_payload_bytes": round(sum(payload) / max(len(payload), 1)),
+            "empty": empty,
+            "held": held,
+            "archived_in_place": archived_in_place,
+            "archived_restarted": archived_restarted,
+            "per_request_held": _per_request(empty, held, decided),
+            "per_request_archived_in_place": _per_request(empty, archived_in_place, decided),
+            "per_request_archived_restarted": _per_request(empty, archived_restarted, decided),
+        },
+    }
+
+
+def measure_level(dev: DevServer, sizes: Sizes, tick: Callable[[], None]) -> dict[str, Any]:
+    """Sequential cycles, then throughput at each client count, on the running server."""
+    workload = WORKLOADS["expense_approval"]
+    times = asyncio.run(served.cycles(dev.url, workload, sizes.history_cycles, 2, tick))
+    runs = []
+    for clients in sizes.history_clients:
+        cpu_before = served.cpu_seconds(dev.proc.pid)
+        run = asyncio.run(
+            served.throughput(dev.url, workload, clients, sizes.throughput_seconds, tick)
+        )
+        cpu = served.cpu_seconds(dev.proc.pid) - cpu_before
+        run["server_cpu_ms_per_cycle"] = round(1000 * cpu / max(run["cycles"], 1), 1)
+        runs.append(run)
+    return {"cycle": summarize(times), "throughput": runs}
+
+
+def run(sizes: Sizes) -> dict[str, Any]:
+    """The history section: real archived requests, then each level of decided requests."""
+    levels_wanted = sorted(sizes.history_decided)
+    steps = sizes.history_real + sizes.history_pending
+    steps += len(levels_wanted) * (sizes.history_cycles + 2)
+    with bar(steps, "history: real cycles") as progress:
+        tick = ticker(progress)
+        seeded = seed_real(sizes, tick)
+        templates = seeded["templates"]
+        levels: list[dict[str, Any]] = []
+        with served.server(True, MEASURED) as dev:
+            url = store_url(dev)
+            progress.set_description(f"history: {sizes.history_pending:,} waiting")
+            asyncio.run(
+                served.seed_pending(
+                    dev.url,
+                    WORKLOADS["expense_approval"],
+                    sizes.history_pending,
+                    sizes.seed_concurrency,
+                    tick,
+                )
+            )
+            for level in levels_wanted:
+                progress.set_description(f"history: {level:,} decided")
+                # The last level's cycles leave the runtime before the archive is counted.
+                wait_until(
+                    lambda: decided_in_runtime(dev) == 0,
+                    timeout=120,
+                    what="the sweeper archives the last level's decided requests",
+                )
+                dev.stop()
+                copy_start = time.perf_counter()
+                added = fill_archive(url, templates, level) if level else 0
+                copy_s = time.perf_counter() - copy_start
+                restart_start = time.perf_counter()
+                dev.start(timeout=600)
+                start_s = time.perf_counter() - restart_start
+                settle_s = wait_until(
+                    lambda: decided_in_runtime(dev) == 0,
+                    timeout=120,
+                    what="the runtime holds no decided request",
+                )
+                waiting = asyncio.run(served.thread_count(dev.url, "interrupted"))
+                measured = measure_level(dev, sizes, tick)
+                levels.append(
+                    {
+                        "decided": level,
+                        "archived": archive_count(url),
+                        "copied": added,
+                        "copy_s": round(copy_s, 1),
+                        "start_s": round(start_s, 1),
+                        "settle_s": settle_s,
+                        "waiting": waiting,
+                        **measured,
+                        **_footprint(dev),
+                    }
+                )
+    base = levels[0]
+    base_tp = {r["clients"]: r["cycles_per_s"] for r in base["throughput"]}
+    for entry in levels:
+        entry["cycle_vs_empty"] = round(entry["cycle"]["median_ms"] / base["cycle"]["median_ms"], 2)
+        entry["throughput_vs_empty"] = {
+            str(r["clients"]): round(r["cycles_per_s"] / max(base_tp[r["clients"]], 1e-9), 2)
+            for r in entry["throughput"]
+        }
+    return {
+        "graph": "expense_approval",
+        "pending": sizes.history_pending,
+        "seeding": seeded["result"],
+        "levels": levels,
+        "method": (
+            f"{seeded['result']['decided']} real cycles archived by the sweeper; levels "
+            "above them filled with copies of those rows under fresh thread ids, "
+            "written into the stopped server's archive table"
+        ),
+    }
