@@ -1,7 +1,8 @@
 """A thin client for the project's workflows, built on ``langgraph_sdk``.
 
-The client's names are imported on first use: ``langgraph_sdk`` takes most of a
-second to import, and ``hitl --help`` (``sdk_client.cli``) should not wait for it.
+The client's names are imported on first use, so ``hitl --help`` (``sdk_client.cli``)
+loads nothing it does not need; ``langgraph_sdk`` itself, which takes most of a second
+to import, is imported only when a :class:`HitlClient` is built.
 """
 
 from __future__ import annotations

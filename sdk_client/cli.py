@@ -10,7 +10,8 @@ fields, typed by its answer's schema), so a new workflow needs no change here.
 
 The client's own modules (``langgraph_sdk``, ``httpx``, the graphs' models) take
 about a second to import, so they are imported where they are used: ``hitl --help``
-and a mistyped command answer at once.
+and a mistyped command answer at once, and ``pending`` reads through
+``sdk_client/reader.py`` (the standard library) without them.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from graphs.common.contract import Pause
+    from graphs.common.pause_view import PauseRow
     from sdk_client.transport import HitlClient, Outcome
 
 T = TypeVar("T")
@@ -82,9 +84,12 @@ examples:
   hitl submit --graph approval_chain --amount 5000 --description Racks
   hitl resume <thread> edit --amount 4000 --note "no UPS" --token dev-carol
   hitl history <thread>
+  hitl archive --limit 20
 
 a <thread> is its id (submit and pending print it) or a start of the id that no
 other thread you can see shares, 8 characters or more: 01a230c0-bb95-… will do.
+A decided request leaves the server's working set for its archive after a while:
+status and history still read it, by its whole id (`hitl archive` lists them).
 """
 
 
@@ -139,6 +144,13 @@ def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
+def _not_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
     return value
 
 
@@ -228,8 +240,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--timeout", type=float, default=300.0, help="give up after this many seconds (default 300)"
     )
 
-    p = command("history", "print a thread's audit trail (or the assistant's reviews)")
+    p = command(
+        "history", "print a thread's audit trail (or the assistant's reviews), archived ones too"
+    )
     p.add_argument("thread_id", help=THREAD_HELP)
+
+    p = command("archive", "list decided requests moved to the archive, newest decided first")
+    p.add_argument("--limit", type=_positive, default=50, help="at most this many (default 50)")
+    p.add_argument("--offset", type=_not_negative, default=0, help="skip this many (default 0)")
 
     p = command("demo", "replay the seed notebook's three expenses")
     p.add_argument(
@@ -506,12 +524,9 @@ async def run(args: argparse.Namespace) -> int:
     if args.command == "notifications":
         return await notifications(client, args)
     if args.command == "pending":
-        outcomes = await client.pending(args.graph, args.limit)
-        if args.json:
-            print(json.dumps([o.as_dict() for o in outcomes], indent=2, default=str))
-        else:
-            print(render_pending(outcomes))
-        return 0
+        return pending(args)
+    if args.command == "archive":
+        return await archive(client, args)
     if args.command == "resume":
         return await resume(client, args)
     if args.command == "chat":
@@ -531,6 +546,28 @@ async def run(args: argparse.Namespace) -> int:
             print(f"thread {args.thread_id} has no decisions yet")
         return 0
     return await demo(client, HitlClient(args.url, token=args.approver_token), args)
+
+
+def pending(args: argparse.Namespace) -> int:
+    """List what waits for a human: one request, no SDK (``hitl pending`` answers at once)."""
+    from sdk_client.reader import Reader
+
+    outcomes = Reader(args.url, args.token).pending(args.graph, args.limit)
+    if args.json:
+        print(json.dumps([o.as_dict() for o in outcomes], indent=2, default=str))
+    else:
+        print(render_pending(outcomes))
+    return 0
+
+
+async def archive(client: HitlClient, args: argparse.Namespace) -> int:
+    """List archived requests, one line each: id, workflow, outcome, decided, owner."""
+    threads = await client.archive(args.limit, args.offset)
+    if args.json:
+        print(json.dumps(threads, indent=2, default=str))
+    else:
+        print(render_archive(threads))
+    return 0
 
 
 async def submit(client: HitlClient, args: argparse.Namespace) -> int:
@@ -725,6 +762,8 @@ def render(outcome: Outcome) -> str:
     from graphs.common.contract import Pause
 
     head = f"thread {outcome.thread_id} [{outcome.graph_id}] {outcome.state}"
+    if outcome.archived_at:
+        head += f" (archived {_when(outcome.archived_at)} UTC)"
     lines = []
     if outcome.values.get("messages"):
         last = outcome.values["messages"][-1]
@@ -786,13 +825,18 @@ def next_step(outcome: Outcome) -> str:
 
 
 def render_pending(outcomes: list[Outcome]) -> str:
-    """Pending pauses as a table, one row each, with a count."""
-    from graphs.common.contract import Pause, as_text
+    """Pending pauses as a table, one row each, with a count.
+
+    It reads each pause as a list row (:class:`PauseRow`: the contract's keys without
+    pydantic), so ``hitl pending`` answers at once.
+    """
+    from graphs.common.pause_view import PauseRow, as_text
 
     rows = []
     for outcome in outcomes:
         for interrupt in outcome.interrupts:
-            pause = Pause.read(interrupt.get("value")) or _unread(interrupt.get("value"))
+            value = interrupt.get("value")
+            pause = PauseRow.read(value) or PauseRow(headline=_short(value))
             amount = pause.amount
             rows.append(
                 (
@@ -807,15 +851,43 @@ def render_pending(outcomes: list[Outcome]) -> str:
     if not rows:
         return "nothing is waiting for a human"
     head = ("THREAD", "WORKFLOW", "WHO", "AMOUNT", "WHAT", "DUE (UTC)")
+    return "\n".join([f"{len(rows)} waiting:", *_table(head, rows)])
+
+
+def render_archive(threads: list[dict[str, Any]]) -> str:
+    """Archived requests as a table, one row each, with a count."""
+    if not threads:
+        return "no archived requests"
+    rows = []
+    for thread in threads:
+        metadata = thread.get("metadata") or {}
+        rows.append(
+            (
+                str(thread["thread_id"]),
+                str(metadata.get("graph_id") or "?"),
+                str((thread.get("values") or {}).get("status") or "finished"),
+                _when(thread.get("updated_at")),
+                str(metadata.get("owner") or "?"),
+            )
+        )
+    return "\n".join(
+        [
+            f"{len(rows)} archived:",
+            *_table(("THREAD", "WORKFLOW", "OUTCOME", "DECIDED (UTC)", "OWNER"), rows),
+        ]
+    )
+
+
+def _table(head: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+    """Rows under a head, in columns as wide as their widest cell."""
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-    line = "  ".join
-    table = [
-        line(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [head, *rows]
+    return [
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+        for r in [head, *rows]
     ]
-    return "\n".join([f"{len(rows)} waiting:", *table])
 
 
-def _who(pause: Pause, unknown: str) -> str:
+def _who(pause: Pause | PauseRow, unknown: str) -> str:
     """Whom a pause waits for, with the chain's step: ``finance (step 2 of 3)``."""
     who = pause.role or pause.user or unknown
     if pause.levels:
@@ -903,32 +975,26 @@ def reachable(url: str) -> None:
     Raises:
         ClientError: The server does not answer.
     """
-    import httpx
+    from sdk_client.reader import Reader
 
-    from sdk_client.transport import ClientError
-
-    try:
-        httpx.get(f"{url.rstrip('/')}/ok", timeout=3)
-    except httpx.HTTPError as exc:
-        raise ClientError(
-            f"cannot reach the server at {url} ({type(exc).__name__}): is it running? "
-            "Start one with `make dev` (it serves on HITL_PORT, default 8123), or point "
-            "--url / LANGGRAPH_URL at yours",
-            kind="unreachable",
-        ) from None
+    Reader(url, timeout=3).ok()
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``hitl`` and ``python -m sdk_client``."""
-    from dotenv import load_dotenv
+    env_file = os.environ.get("HITL_ENV_FILE", ".env")
+    if os.path.isfile(env_file):  # python-dotenv takes as long to import as argparse
+        from dotenv import load_dotenv
 
-    load_dotenv(os.environ.get("HITL_ENV_FILE", ".env"), override=False)
+        load_dotenv(env_file, override=False)
     args = parse_args(argv)  # --help, --version and usage errors exit here, at once
-    import asyncio
-
     from sdk_client.transport import ClientError
 
     try:
+        if args.command == "pending":  # one read, no SDK and no event loop (issue 24)
+            return pending(args)
+        import asyncio
+
         reachable(args.url)
         return asyncio.run(run(args))
     except BrokenPipeError:  # `hitl pending | head`: the reader left; nothing to report

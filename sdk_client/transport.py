@@ -3,24 +3,24 @@
 Nothing here prints or reads the terminal (that is ``cli.py``). Each failure the
 server or the network can produce is turned into a :class:`ClientError` whose
 message a person can act on.
+
+Importing this module is cheap (the standard library only): ``langgraph_sdk``,
+``httpx`` and the answer models (jsonschema, pydantic) take about a second to
+import, so they are imported where a call needs them. ``sdk_client/reader.py``
+reads with the same errors and no SDK at all (``hitl pending``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import string
 import time
-import uuid
 from collections.abc import Awaitable
 from dataclasses import asdict, dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import httpx
-from langgraph_sdk import get_client
-from langgraph_sdk.client import LangGraphClient
-from langgraph_sdk.errors import APIStatusError
-
-from graphs.common.decisions import answer_errors, schema_error
+if TYPE_CHECKING:
+    import httpx
+    from langgraph_sdk.errors import APIStatusError
 
 T = TypeVar("T")
 
@@ -67,10 +67,58 @@ class Outcome:
     error: str | None = None
     created_at: str | None = None
     updated_at: str | None = None
+    archived_at: str | None = None
+    """When a decided thread left the runtime for the archive; None for every other."""
 
     def as_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready copy."""
-        return asdict(self)
+        """Return a JSON-ready copy (``archived_at`` only for an archived thread)."""
+        data = asdict(self)
+        if data["archived_at"] is None:
+            del data["archived_at"]
+        return data
+
+
+def outcome_of(thread: dict[str, Any]) -> Outcome:
+    """Where a thread stands, read from the thread as the server returns it.
+
+    A failed run's error and the values of a thread restored after a crash take
+    further reads: :meth:`HitlClient.status` makes them.
+    """
+    interrupts = [i for group in (thread.get("interrupts") or {}).values() for i in group]
+    state = {
+        "interrupted": WAITING,
+        "idle": FINISHED,
+        "error": FAILED,
+        "busy": RUNNING,
+    }.get(thread["status"], thread["status"])
+    if state == FINISHED and interrupts:
+        state = WAITING
+    archived_at = thread.get("archived_at")
+    return Outcome(
+        thread_id=thread["thread_id"],
+        graph_id=(thread.get("metadata") or {}).get("graph_id"),
+        state=state,
+        values=thread.get("values") or {},
+        interrupts=interrupts,
+        created_at=str(thread.get("created_at")),
+        updated_at=str(thread.get("updated_at")),
+        archived_at=None if archived_at is None else str(archived_at),
+    )
+
+
+def search_body(
+    status: str, graph_id: str | None, limit: int, waiting_for: str | None = None
+) -> dict[str, Any]:
+    """The body of ``POST /threads/search`` for a listing, as ``langgraph_sdk`` sends it.
+
+    Newest change first; ``graph_id`` and ``waiting_for`` (a role or ``user:<name>``)
+    narrow it by the thread's metadata.
+    """
+    body: dict[str, Any] = {"limit": limit, "offset": 0}
+    metadata = {k: v for k, v in (("graph_id", graph_id), ("waiting_for", waiting_for)) if v}
+    if metadata:
+        body["metadata"] = metadata
+    return body | {"status": status, "sort_by": "updated_at", "sort_order": "desc"}
 
 
 def validate_answer(interrupt: dict[str, Any], value: Any) -> None:
@@ -79,6 +127,8 @@ def validate_answer(interrupt: dict[str, Any], value: Any) -> None:
     Raises:
         ClientError: The answer does not fit the schema; the message names the field.
     """
+    from graphs.common.decisions import schema_error
+
     if error := schema_error(interrupt.get("response_schema"), value):
         raise ClientError(f"invalid answer, not sent: {error}", kind="invalid")
 
@@ -93,6 +143,10 @@ class HitlClient:
         timeout: float = 60.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        import httpx
+        from langgraph_sdk import get_client
+        from langgraph_sdk.client import LangGraphClient
+
         headers = {"Authorization": f"Bearer {token}"} if token else None
         self.url = url
         self.has_token = bool(token)
@@ -114,6 +168,9 @@ class HitlClient:
 
     async def _call(self, awaitable: Awaitable[T], what: str, conflict: str | None = None) -> T:
         """Await an SDK call, translating transport and HTTP failures."""
+        import httpx
+        from langgraph_sdk.errors import APIStatusError
+
         try:
             return await awaitable
         except httpx.TransportError as exc:
@@ -122,13 +179,7 @@ class HitlClient:
             ) from None
         except (APIStatusError, httpx.HTTPStatusError) as exc:
             code, body = _status_and_body(exc)
-            detail = _detail(body)
-            if code == 409 and detail.startswith("stale answer"):
-                raise ClientError(f"{what}: {detail}", kind="stale") from None
-            if code == 409 and conflict and "already running" in detail:
-                raise ClientError(conflict, kind="conflict") from None
-            kind = {401: "auth", 403: "auth", 404: "not_found", 409: "conflict"}.get(code, "error")
-            raise ClientError(_explain_status(code, body, what, self.has_token), kind) from None
+            raise status_error(code, body, what, self.has_token, conflict) from None
 
     async def submit(
         self,
@@ -233,6 +284,8 @@ class HitlClient:
         """
         digits = id_prefix(text)
         if len(digits) == 32:
+            import uuid
+
             return str(uuid.UUID(digits))
         found = [t for t in await self.thread_ids() if _digits(t).startswith(digits)]
         if len(found) == 1:
@@ -241,7 +294,8 @@ class HitlClient:
         if not found:
             raise ClientError(
                 f"no thread you can see starts with {shown}: `hitl pending` lists the threads "
-                "waiting, with their ids, and `hitl submit` prints each new thread's id",
+                "waiting, with their ids, and `hitl submit` prints each new thread's id; an "
+                "archived request is found by its whole id only (`hitl archive` lists them)",
                 kind="not_found",
             )
         listed = ", ".join(found[:10]) + (f" and {len(found) - 10} more" if found[10:] else "")
@@ -271,40 +325,70 @@ class HitlClient:
             offset += PAGE
 
     async def status(self, thread_id: str) -> Outcome:
-        """Return where a thread stands."""
-        thread = await self._call(self.sdk.threads.get(thread_id), f"thread {thread_id}")
+        """Return where a thread stands: in the runtime, else in the archive.
+
+        A decided thread leaves the runtime for the archive after the retention
+        window (``GET /archive/{id}``); it reads as ``finished`` with its
+        ``archived_at``.
+        """
+        try:
+            thread = dict(await self._call(self.sdk.threads.get(thread_id), f"thread {thread_id}"))
+        except ClientError as exc:
+            if exc.kind != "not_found" or (archived := await self.archived(thread_id)) is None:
+                raise
+            thread = archived
         return await self._outcome(thread)
 
+    async def archived(self, thread_id: str) -> dict[str, Any] | None:
+        """The archived record of a thread the runtime no longer holds, in its thread shape.
+
+        None when the caller may see no such record (or the server keeps no archive).
+        """
+        try:
+            found: dict[str, Any] = await self._call(
+                self.sdk.http.get(f"/archive/{thread_id}"), f"archived thread {thread_id}"
+            )
+        except ClientError as exc:
+            if exc.kind == "not_found":
+                return None
+            raise
+        return found
+
+    async def archive(self, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+        """Archived threads, newest decided first (admins: all; others: what they may see).
+
+        Raises:
+            ClientError: The server keeps no archive (a version before it had one).
+        """
+        try:
+            found: list[dict[str, Any]] = await self._call(
+                self.sdk.http.get("/archive", params={"limit": limit, "offset": offset}),
+                "list the archive",
+            )
+        except ClientError as exc:
+            if exc.kind != "not_found":
+                raise
+            raise ClientError(
+                f"the server at {self.url} keeps no archive (404 for /archive): it runs a "
+                "version from before decided requests were archived",
+                kind="not_found",
+            ) from None
+        return found
+
     async def _outcome(self, thread: dict[str, Any]) -> Outcome:
-        thread_id = thread["thread_id"]
-        interrupts = [i for group in (thread.get("interrupts") or {}).values() for i in group]
-        state = {
-            "interrupted": WAITING,
-            "idle": FINISHED,
-            "error": FAILED,
-            "busy": RUNNING,
-        }.get(thread["status"], thread["status"])
-        if state == FINISHED and interrupts:
-            state = WAITING
-        error = None
-        if state == FAILED:
-            error = await self._last_error(thread_id)
-        values = thread.get("values")
-        if values is None and state == FINISHED:
+        outcome = outcome_of(thread)
+        if outcome.state == FAILED:
+            outcome.error = await self._last_error(outcome.thread_id)
+        if thread.get("values") is None and outcome.state == FINISHED:
             # A thread restored after a crash has its values only in its checkpoints.
-            values = (await self._call(self.sdk.threads.get_state(thread_id), "state"))["values"]
-        return Outcome(
-            thread_id=thread_id,
-            graph_id=(thread.get("metadata") or {}).get("graph_id"),
-            state=state,
-            values=values or {},
-            interrupts=interrupts,
-            error=error,
-            created_at=str(thread.get("created_at")),
-            updated_at=str(thread.get("updated_at")),
-        )
+            state = await self._call(self.sdk.threads.get_state(outcome.thread_id), "state")
+            outcome.values = state["values"] or {}
+        return outcome
 
     async def _last_error(self, thread_id: str) -> str | None:
+        import httpx
+        from langgraph_sdk.errors import APIStatusError
+
         runs = await self._call(self.sdk.runs.list(thread_id, limit=1), "list runs")
         if not runs:
             return None
@@ -330,16 +414,9 @@ class HitlClient:
     async def _search(
         self, status: str, graph_id: str | None, limit: int, waiting_for: str | None = None
     ) -> list[Outcome]:
-        metadata = {k: v for k, v in (("graph_id", graph_id), ("waiting_for", waiting_for)) if v}
+        body = search_body(status, graph_id, limit, waiting_for)
         threads = await self._call(
-            self.sdk.threads.search(
-                status=status,
-                metadata=metadata or None,
-                limit=limit,
-                sort_by="updated_at",
-                sort_order="desc",
-            ),
-            "search threads",
+            self.sdk.http.post("/threads/search", json=body), "search threads"
         )
         return [await self._outcome(t) for t in threads]
 
@@ -375,6 +452,8 @@ class HitlClient:
             conflict=f"thread {thread_id} is already being answered by someone else "
             "(409 conflict): this answer was not applied",
         )
+        from graphs.common.decisions import answer_errors
+
         raised = result.get("__interrupt__") if isinstance(result, dict) else None
         errors = answer_errors(raised, before.interrupts)
         after = await self.status(thread_id)
@@ -406,6 +485,8 @@ class HitlClient:
 
     async def watch(self, thread_id: str, timeout: float = 300.0, interval: float = 0.5) -> Outcome:
         """Poll a thread until it waits for a human or ends."""
+        import asyncio
+
         deadline = time.monotonic() + timeout
         while True:
             outcome = await self.status(thread_id)
@@ -447,6 +528,8 @@ def _digits(text: str) -> str:
 
 
 def _is_uuid(text: str) -> bool:
+    import uuid
+
     try:
         uuid.UUID(text)
     except ValueError:
@@ -497,12 +580,36 @@ def pick_interrupt(outcome: Outcome, interrupt_id: str | None) -> dict[str, Any]
 
 
 def _status_and_body(exc: APIStatusError | httpx.HTTPStatusError) -> tuple[int, Any]:
+    from langgraph_sdk.errors import APIStatusError
+
     if isinstance(exc, APIStatusError):
         return exc.status_code, exc.body
     try:
         return exc.response.status_code, exc.response.json()
     except ValueError:
         return exc.response.status_code, exc.response.text
+
+
+def status_error(
+    code: int, body: Any, what: str, has_token: bool, conflict: str | None = None
+) -> ClientError:
+    """The error for a refused request: the server's status ``code`` and error ``body``.
+
+    Args:
+        code: The HTTP status (400 or more).
+        body: The error body, decoded from JSON where it was JSON.
+        what: What was asked, as the message starts ("thread 01a2…", "search threads").
+        has_token: Whether a token was sent (a 401 then means it was refused).
+        conflict: The message for "another run is in progress", where that is a conflict
+            between people (two answers at once).
+    """
+    detail = _detail(body)
+    if code == 409 and detail.startswith("stale answer"):
+        return ClientError(f"{what}: {detail}", kind="stale")
+    if code == 409 and conflict and "already running" in detail:
+        return ClientError(conflict, kind="conflict")
+    kind = {401: "auth", 403: "auth", 404: "not_found", 409: "conflict"}.get(code, "error")
+    return ClientError(_explain_status(code, body, what, has_token), kind)
 
 
 def _detail(body: Any) -> str:

@@ -8,16 +8,20 @@ own keys, Agent Inbox's ``HumanInterrupt`` keys, and a plain first line for list
 rows. The inbox, ``hitl``, notifications and Agent Inbox read it back with
 :meth:`Pause.read`, never a workflow's field names.
 
-This module imports pydantic only, so the CLI can read a pause quickly.
+This module imports pydantic only. A list that must answer at once (``hitl pending``)
+reads the same keys with :class:`graphs.common.pause_view.PauseRow`, no pydantic.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+
+from graphs.common.pause_view import as_text, from_older, label_of
+
+__all__ = ["MONEY", "Pause", "Shown", "as_text", "fields_of", "label_of"]
 
 Model = type[BaseModel]
 """A workflow's request model (or its changes')."""
@@ -45,22 +49,6 @@ class Shown(BaseModel):
     def text(self) -> str:
         """The value as text (money with separators and two decimals)."""
         return as_text(self.value, self.money)
-
-
-def as_text(value: Any, money: bool = False) -> str:
-    """A value as people read it."""
-    if money and isinstance(value, int | float) and not isinstance(value, bool):
-        return f"{value:,.2f}"
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, list | dict):
-        return json.dumps(value)
-    return str(value)
-
-
-def label_of(name: str) -> str:
-    """A field's label: ``payment_error`` -> "Payment error"."""
-    return name.replace("_", " ").capitalize()
 
 
 def fields_of(
@@ -231,7 +219,7 @@ class Pause(BaseModel):
         if not isinstance(payload, dict):
             return None
         if "headline" not in payload:
-            payload = _from_older(payload)
+            payload = from_older(payload)
         else:  # the payload carries the action once, as Agent Inbox's
             payload = {**payload, "action": (payload.get("action_request") or {}).get("action")}
         try:
@@ -251,36 +239,3 @@ def default_headline(requester: str | None, fields: list[Shown]) -> str:
 def shown_args(values: Mapping[str, Any]) -> dict[str, str]:
     """A request's fields as text, as Agent Inbox shows and edits them (empty ones left out)."""
     return {k: as_text(v) for k, v in values.items() if v is not None}
-
-
-def _from_older(payload: dict[str, Any]) -> dict[str, Any]:
-    args = (payload.get("action_request") or {}).get("args") or payload.get("args") or {}
-    given = payload.get("request")
-    request: dict[str, Any] = given if isinstance(given, dict) else _typed(args, payload)
-    fields = [
-        {"name": k, "label": label_of(k), "value": request.get(k, v), "money": k == "amount"}
-        for k, v in args.items()
-        if k != "requester"
-    ]
-    first = str(payload.get("description") or "").splitlines() or [""]
-    return {
-        **payload,
-        "type": payload.get("type") or "pause",
-        "action": (payload.get("action_request") or {}).get("action") or "Decide",
-        "headline": first[0].replace("**", ""),
-        "request": request,
-        "fields": fields,
-        "options": payload.get("options") or [],
-        "step": payload.get("step") or 1,
-    }
-
-
-def _typed(args: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
-    """A request's values from Agent Inbox's text ``args``, typed where they can be.
-
-    A seed-style payload also carries the request's keys flat: where one shows as
-    the same text, it is the typed value.
-    """
-    return {
-        k: payload[k] if k in payload and as_text(payload[k]) == v else v for k, v in args.items()
-    }

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from graphs.common.contract import Pause, Shown, fields_of
 from graphs.common.fields import Amount
+from graphs.common.pause_view import PauseRow
 
 
 class Purchase(BaseModel):
@@ -241,6 +242,56 @@ def test_read_of_an_older_payload_with_its_request_and_a_markdown_description():
     assert pause is not None
     assert pause.headline == "alice asks for 5,000.00: Racks"
     assert [(f.name, f.value, f.money) for f in pause.fields] == [("amount", 5000, True)]
+
+
+def row_of(pause: Pause | None) -> PauseRow | None:
+    """What a list row shows of a pause read with pydantic."""
+    if pause is None:
+        return None
+    return PauseRow(
+        headline=pause.headline,
+        role=pause.role,
+        user=pause.user,
+        step=pause.step,
+        levels=pause.levels,
+        due_at=pause.due_at,
+        amount=pause.amount,
+        summary=pause.summary,
+    )
+
+
+OLDER = {
+    "action_request": {"action": "Approve expense", "args": {"amount": "1500", "memo": "Fair"}},
+    "description": "**alice** asks for 1,500.00: Fair",
+    "amount": 1500.0,
+    "options": ["approve", "reject"],
+    "role": "manager",
+}
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        purchase().payload(),
+        Pause.about(
+            Purchase, VALUES, type="p", action="A", options=["approve"], user="dave", due_at="t"
+        ).payload(),
+        purchase(step=2, levels=["manager", "finance"], editable=PurchaseChanges).payload(),
+        Pause.about(Purchase, {"vendor": "Acme"}, type="p", action="A", options=[]).payload(),
+        OLDER,
+        {**OLDER, "request": {"amount": 1500, "memo": "Fair"}, "step": 2},
+        {k: v for k, v in purchase().payload().items() if k != "options"},
+        {**purchase().payload(), "action_request": None},
+        {**purchase().payload(), "fields": [{"name": "x"}]},
+        {**purchase().payload(), "step": None},
+        None,
+        "approve",
+        ["approve"],
+    ],
+)
+def test_a_list_row_reads_what_the_contract_reads(payload):
+    """``PauseRow`` (no pydantic, for ``hitl pending``) agrees with ``Pause.read``."""
+    assert PauseRow.read(payload) == row_of(Pause.read(payload))
 
 
 # -- the markdown ------------------------------------------------------------------------------

@@ -201,6 +201,7 @@ def test_no_match_says_so_and_how_to_find_ids():
     assert refused.value.kind == "not_found"
     assert "no thread you can see starts with ffffffff-" in str(refused.value)
     assert "`hitl pending`" in str(refused.value)
+    assert "archived request is found by its whole id only" in str(refused.value)
 
 
 def test_too_short_or_not_an_id_is_refused_before_asking_the_server():
@@ -282,24 +283,6 @@ def test_help_states_one_default_url_the_same_everywhere_and_reads_hitl_port_fro
     down = hitl("pending", env_file=str(env_file))  # and the client really goes there
     assert down.returncode == 1 and f"cannot reach the server at {url}" in down.stderr
     assert "make dev" in down.stderr
-
-
-def test_help_answers_without_importing_the_sdk():
-    """``hitl --help`` must be quick: no langgraph_sdk, httpx or graph models (issue 24)."""
-    probe = (
-        "import sys; from sdk_client.cli import main\n"
-        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-        "heavy = {'langgraph_sdk', 'httpx', 'langgraph', 'graphs'}\n"
-        "print('HEAVY', sorted(heavy & set(sys.modules)))"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", probe],
-        env={**os.environ, "HITL_ENV_FILE": os.devnull},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert "HEAVY []" in proc.stdout, proc.stdout + proc.stderr
 
 
 def mock_client(server: Server, monkeypatch) -> None:
@@ -633,3 +616,130 @@ def test_an_older_pause_still_shows_its_amount_and_what_it_is_for():
     pause = {"id": PAUSE, "value": older}
     row = render_pending([Outcome(THREAD, "g", "waiting", interrupts=[pause])]).splitlines()[-1]
     assert re.search(r"waiting for manager +500\.00 +Hotel$", row), row
+
+
+# The archive (issue 24): a decided thread leaves the runtime after its retention window;
+# status and history read it there. The server's archive is another module's: these
+# read its contract (``GET /archive/{id}``, ``GET /archive``) from canned answers.
+
+ARCHIVED_AT = "2026-12-03T09:00:00+00:00"
+AUDIT = [
+    {
+        "step": 1,
+        "role": "manager",
+        "decision": "approve",
+        "approver": "bob",
+        "note": "ok",
+        "changes": None,
+        "at": "2026-12-02T08:37:13+00:00",
+        "channel": "cli",
+    }
+]
+
+
+def archived_thread(**changes) -> dict:
+    """An archived thread as ``GET /archive/{id}`` returns it: the runtime's shape, and more."""
+    return {
+        **thread("idle", [], {"amount": 500.0, "status": "approved", "audit": AUDIT}),
+        "metadata": {"graph_id": "expense_approval", "owner": "alice"},
+        "updated_at": "2026-12-02T08:37:14+00:00",
+        "archived_at": ARCHIVED_AT,
+        **changes,
+    }
+
+
+def gone() -> httpx.Response:
+    """The runtime's answer for a thread it no longer holds."""
+    return httpx.Response(404, json={"detail": f"Thread with ID {THREAD} not found"})
+
+
+def test_status_and_history_read_a_thread_from_the_archive(monkeypatch, capsys):
+    server = Server(gone(), ok(archived_thread()))
+    assert cli_against(server, monkeypatch, "status", THREAD) == 0
+    assert [r.url.path for r in server.requests] == [f"/threads/{THREAD}", f"/archive/{THREAD}"]
+    said = capsys.readouterr().out.splitlines()
+    assert said[0] == f"thread {THREAD} [expense_approval] finished (archived 2026-12-03 09:00 UTC)"
+    assert "  status: approved" in said and "  amount: 500.0" in said
+    server = Server(gone(), ok(archived_thread()))
+    assert cli_against(server, monkeypatch, "history", THREAD) == 0
+    trail = "2026-12-02T08:37:13+00:00  1/manager: approve by bob via cli note='ok'\n"
+    assert capsys.readouterr().out == trail
+    server = Server(gone(), ok(archived_thread()))
+    assert cli_against(server, monkeypatch, "--json", "status", THREAD) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["state"] == "finished" and shown["archived_at"] == ARCHIVED_AT
+
+
+def test_a_thread_in_neither_the_runtime_nor_the_archive_is_not_found():
+    server = Server(gone(), httpx.Response(404, json={"detail": "not archived"}))
+    with pytest.raises(ClientError) as refused:
+        run(server.client().status(THREAD))
+    said = f"thread {THREAD}: not found (404), or not visible to this user"
+    assert refused.value.kind == "not_found" and str(refused.value) == said
+    broken = Server(gone(), httpx.Response(500, text="boom"))
+    with pytest.raises(ClientError, match=r"archived thread .*\(500\): boom"):
+        run(broken.client().status(THREAD))
+
+
+def test_a_thread_in_the_runtime_shows_as_before_without_archived_at():
+    """``pending --json`` and ``status --json`` keep their keys: no ``archived_at`` there."""
+    server = Server(ok(thread()))
+    outcome = run(server.client().status(THREAD))
+    assert list(outcome.as_dict()) == [
+        "thread_id",
+        "graph_id",
+        "state",
+        "values",
+        "interrupts",
+        "error",
+        "created_at",
+        "updated_at",
+    ]
+    assert [r.url.path for r in server.requests] == [f"/threads/{THREAD}"]  # no archive read
+
+
+def test_archive_lists_one_line_each_newest_decided_first(monkeypatch, capsys):
+    older = archived_thread(
+        thread_id=IDS[0],
+        values={"status": "rejected"},
+        metadata={"graph_id": "travel_request", "owner": "frank"},
+        updated_at="2026-12-01T10:00:00+00:00",
+    )
+    server = Server(ok([archived_thread(), older]))
+    assert cli_against(server, monkeypatch, "archive", "--limit", "2", "--offset", "4") == 0
+    asked = server.requests[0]
+    assert asked.url.path == "/archive" and dict(asked.url.params) == {"limit": "2", "offset": "4"}
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "2 archived:"
+    assert lines[1].split() == ["THREAD", "WORKFLOW", "OUTCOME", "DECIDED", "(UTC)", "OWNER"]
+    assert lines[2].split() == [
+        THREAD,
+        "expense_approval",
+        "approved",
+        "2026-12-02",
+        "08:37",
+        "alice",
+    ]
+    assert lines[3].split() == [
+        IDS[0],
+        "travel_request",
+        "rejected",
+        "2026-12-01",
+        "10:00",
+        "frank",
+    ]
+    server = Server(ok([older]))
+    assert cli_against(server, monkeypatch, "--json", "archive") == 0
+    assert json.loads(capsys.readouterr().out) == [older]
+    assert dict(server.requests[0].url.params) == {"limit": "50", "offset": "0"}
+
+
+def test_an_empty_archive_and_a_server_without_one_say_so(monkeypatch, capsys):
+    assert cli_against(Server(ok([])), monkeypatch, "archive") == 0
+    assert capsys.readouterr().out == "no archived requests\n"
+    older_server = Server(httpx.Response(404, json={"detail": "Not Found"}))
+    with pytest.raises(ClientError) as refused:
+        cli_against(older_server, monkeypatch, "archive")
+    assert "keeps no archive (404 for /archive)" in str(refused.value)
+    with pytest.raises(SystemExit):
+        cli_against(Server(), monkeypatch, "archive", "--offset", "-1")
