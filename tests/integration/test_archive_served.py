@@ -106,6 +106,17 @@ def test_a_decided_request_leaves_the_runtime_and_stays_readable(server):
     assert history[thread_id]["outcome"] == "approved"
     assert history[thread_id]["audit"][0]["approver"] == "bob"
 
+    # The CLI reads the archive: history, status and the admin's audit export.
+    trail = run_cli(server.url, "history", thread_id, user="alice")
+    assert trail.returncode == 0, trail.stderr
+    assert re.search(r"1/manager: approve by bob via cli note='Q4 budget'", trail.stdout)
+    status = run_cli(server.url, "status", thread_id, user="bob")
+    assert status.returncode == 0 and "archived" in status.stdout, status.stdout
+    listed = run_cli(server.url, "archive", "--limit", "500", user="erin")
+    assert listed.returncode == 0 and thread_id in listed.stdout, listed.stdout
+    refused = run_cli(server.url, "history", thread_id, user="frank")
+    assert refused.returncode != 0 and thread_id[:8] in refused.stderr, refused.stderr
+
     assert get(server, f"/archive/{thread_id}", "bob").status_code == 200  # he answered it
     hidden = get(server, f"/archive/{thread_id}", "frank")
     assert hidden.status_code == 404 and thread_id in hidden.json()["detail"]
