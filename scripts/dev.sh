@@ -22,7 +22,11 @@ with socket.socket() as sock:
                  f"port for both the server and hitl with HITL_PORT=<port>")
 PY
 export LANGSMITH_TRACING=false LANGGRAPH_CLI_NO_ANALYTICS=1 LANGGRAPH_NO_VERSION_CHECK=true
+# langgraph-api's INFO lines come several per request (LOG_LEVEL in .env wins); the
+# project's own INFO events stay. Ten runs at a time, as a deployed server: with
+# `langgraph dev`'s one, one slow step holds up every run (docs/performance.md).
+export LOG_LEVEL="${LOG_LEVEL:-WARNING}"
 echo "serving on http://127.0.0.1:$PORT (inbox: http://127.0.0.1:$PORT/inbox); restarts when graphs/, server/ or sdk_client/ change"
 exec .venv/bin/watchfiles --filter python --sigint-timeout 20 \
-  ".venv/bin/langgraph dev --no-browser --no-reload --host 127.0.0.1 --port $PORT" \
+  ".venv/bin/langgraph dev --no-browser --no-reload --host 127.0.0.1 --port $PORT --n-jobs-per-worker 10" \
   graphs server sdk_client

@@ -43,6 +43,14 @@ QUIET_ENV = {
     "LANGGRAPH_NO_VERSION_CHECK": "true",
     "HITL_SWEEP_SECONDS": "1",  # expire overdue pauses promptly in tests
 }
+LOG_LEVEL = "WARNING"
+"""langgraph-api's level unless the environment (or ``env=``) names one, as ``make dev``:
+its INFO lines come several per request; the project's own INFO events stay
+(``server.app.keep_project_logs``)."""
+JOBS = 10
+"""Runs at a time (``--n-jobs-per-worker``, as ``make dev`` and a deployed server;
+``langgraph dev`` runs one): with one, every run waits for the one before it, so one
+slow step (an LLM call) holds up every approval (docs/performance.md)."""
 
 
 def free_port() -> int:
@@ -55,14 +63,23 @@ def free_port() -> int:
 class DevServer:
     """One ``langgraph dev`` process group on a free port, on its own data."""
 
-    def __init__(self, env: dict[str, str] | None = None, root: Path | None = None) -> None:
+    def __init__(
+        self, env: dict[str, str] | None = None, root: Path | None = None, jobs: int = JOBS
+    ) -> None:
         self.root = root or Path(tempfile.mkdtemp(prefix="hitl-server-"))
         for entry in ROOT.iterdir():
             if entry.name not in PRIVATE and not (self.root / entry.name).exists():
                 (self.root / entry.name).symlink_to(entry)
         shutil.copy(ROOT / ".env.example", self.root / ".env")
         self.data_dir = self.root / "data"
-        self.env = {**os.environ, **QUIET_ENV, "HITL_DATA_DIR": str(self.data_dir), **(env or {})}
+        self.env = {
+            "LOG_LEVEL": LOG_LEVEL,
+            **os.environ,
+            **QUIET_ENV,
+            "HITL_DATA_DIR": str(self.data_dir),
+            **(env or {}),
+        }
+        self.jobs = jobs
         self.env.pop("LANGGRAPH_URL", None)
         self.proc: subprocess.Popen | None = None
         self.port = 0
@@ -87,6 +104,8 @@ class DevServer:
                 "127.0.0.1",
                 "--port",
                 str(self.port),
+                "--n-jobs-per-worker",
+                str(self.jobs),
             ],
             cwd=self.root,
             env=self.env,

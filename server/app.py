@@ -2,9 +2,10 @@
 
 Its lifespan runs after the server's own (graphs loaded, checkpointer open) and
 before ``/ok`` answers, which makes it the place for start-up recovery and for the
-background tasks (deadline sweeper, notifier, Slack clicks). It also serves ``/me``,
-the approvals inbox (``server/inbox.py``), Slack's Request URL (``server/slack.py``)
-and the pages of the mailed links (``server/mail.py``).
+background tasks (deadline sweeper, archive sweeper, notifier, Slack clicks). It
+also serves ``/me``, the approvals inbox (``server/inbox.py``), the archive
+(``server/archive.py``), Slack's Request URL (``server/slack.py``) and the pages of
+the mailed links (``server/mail.py``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graphs.common import events, fence
-from server import allowlist, lock, mail, openapi, records, repair, slack, wake
+from server import allowlist, archive, lock, mail, openapi, records, repair, slack, wake
 from server.auth import caller, user_for
 from server.checkpointer import checkpoint_path
 from server.deadlines import sweep_forever, sweep_interval
@@ -56,9 +57,28 @@ def refuse_to_start(reason: str) -> NoReturn:
     os._exit(1)
 
 
+PROJECT_LOGGERS = ("server", "graphs")
+
+
+def keep_project_logs() -> None:
+    """Keep the project's own INFO events when ``LOG_LEVEL`` quiets langgraph-api's.
+
+    ``make dev`` and the test servers run with ``LOG_LEVEL=WARNING`` (``.env`` may say
+    otherwise): langgraph-api writes nine INFO lines per approval cycle, which cost a
+    fifth of the server's CPU per cycle under a burst of 100 clients
+    (docs/performance.md). The project's own loggers write none per request, only what
+    operators need (the run-queue wake, recovery, sweeps): they log INFO whatever
+    ``LOG_LEVEL`` says, and more when it is DEBUG.
+    """
+    level = min(logging.INFO, logging.getLogger().getEffectiveLevel())
+    for name in PROJECT_LOGGERS:
+        logging.getLogger(name).setLevel(level)
+
+
 @asynccontextmanager
 async def lifespan(_app: Starlette) -> AsyncIterator[None]:
     """Check the fence, watch workflow pauses, repair what a crash left behind, then serve."""
+    keep_project_logs()
     # First: the private APIs below (and on every request) are the versions they were
     # written for, or the server says what is degraded, or refuses to start.
     findings = await asyncio.to_thread(fence.check, embedded=embedded_sqlite_mode())
@@ -68,12 +88,13 @@ async def lifespan(_app: Starlette) -> AsyncIterator[None]:
     if reason := fence.unsupported_message(findings):
         refuse_to_start(reason)
     openapi.publish()
-    try:  # email on: its settings whole, its link secret not the example (outside dev)
-        mail.settings()
+    try:  # email on: its settings whole, its link secret not the example (outside dev);
+        mail.settings()  # the archive's window and sweep interval: numbers, not negative
+        archiving = archive.settings()
     except ValueError as exc:
         refuse_to_start(str(exc))
     notifier = Notifier.from_env(get_client())
-    listener = PauseListener(get_client(), asyncio.get_running_loop(), notifier)
+    listener = PauseListener(asyncio.get_running_loop(), notifier)
     events.subscribe(listener)
     if embedded_sqlite_mode():
         try:  # before recovery touches the data: one server per data directory
@@ -87,6 +108,8 @@ async def lifespan(_app: Starlette) -> AsyncIterator[None]:
     except ValueError as exc:
         refuse_to_start(str(exc))
     background = [asyncio.create_task(sweep_forever(get_client(), sweep_interval(), repair.sweep))]
+    # After recovery: threads a crash left archived but not yet removed go first.
+    background.append(await archive.start(archiving))
     if notifier is not None:
         background.append(asyncio.create_task(notifier.run()))
     try:
@@ -215,6 +238,7 @@ app = Starlette(
         Route("/deletions", deletions),
         *inbox_routes,
         *notification_routes,
+        *archive.routes,
         *slack.routes,
         *mail.routes,
     ],

@@ -212,6 +212,24 @@ def visible(ctx: Auth.types.AuthContext) -> dict[str, Any]:
     }
 
 
+def may_see(identity: str, role: str, metadata: Any) -> bool:
+    """Whether ``identity`` (of ``role``) may see a thread with ``metadata``.
+
+    :func:`visible`'s rule as a predicate, for records outside the runtime
+    (``server.archive``); ``tests/unit/test_archive.py`` checks that they agree.
+    """
+    if not isinstance(metadata, Mapping):
+        return False
+    if metadata.get("owner") == identity or metadata.get("waiting_for") == f"user:{identity}":
+        return True
+    if role in ("employee", ADMIN):
+        return False
+    answered = metadata.get("answered_by")
+    return metadata.get("waiting_for") == role or (
+        isinstance(answered, list) and identity in answered
+    )
+
+
 def _check_metadata(metadata: Any, reserved: tuple[str, ...] = RESERVED) -> None:
     """Refuse client metadata that sets a server-owned key, or that is oversized."""
     if isinstance(metadata, dict):

@@ -2,8 +2,9 @@
 
 Workflows emit an event for every pause and every accepted decision
 (``graphs.common.events``). This subscriber writes what authorization filters on
-into the thread's metadata, through the server's own in-process client and the
-internal channel that ``server.auth`` recognises (``server.internal``):
+into the thread's metadata, as the server itself, straight into the runtime's
+thread record (``server.threads.write_metadata``: no HTTP loopback, no auth
+handler; no client can write these keys, ``server.auth``):
 
 - ``waiting_for``: the role (or ``user:<name>``) the open pauses are addressed to,
   cleared when a decision is accepted and nothing else waits. A run that leaves
@@ -31,7 +32,7 @@ import asyncio
 import logging
 import weakref
 from collections import OrderedDict
-from collections.abc import Coroutine, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -43,7 +44,7 @@ from graphs.common.events import Decided, Event, Paused
 from server.internal import INTERNAL_WRITE
 from server.notify import Notifier, Pause
 from server.recovery import ThreadRecord, owned_metadata
-from server.threads import all_threads, read_thread
+from server.threads import all_threads, read_thread, write_metadata
 
 logger = logging.getLogger(__name__)
 
@@ -56,18 +57,21 @@ DRAIN_TIMEOUT = 10.0
 
 _listeners: weakref.WeakSet[PauseListener] = weakref.WeakSet()
 
+MetadataWriter = Callable[[str, dict[str, Any]], Awaitable[Any]]
+"""Merges metadata into a thread's record: ``server.threads.write_metadata`` in the server."""
+
 
 class PauseListener:
     """Apply pause and decision events to thread metadata on the server's event loop."""
 
     def __init__(
         self,
-        client: LangGraphClient,
         loop: asyncio.AbstractEventLoop,
         notifier: Notifier | None = None,
         retry_delays: Iterable[float] = RETRY_DELAYS,
+        write: MetadataWriter = write_metadata,
     ) -> None:
-        self.client = client
+        self.write = write
         self.loop = loop
         self.notifier = notifier
         self.retry_delays = tuple(retry_delays)
@@ -239,11 +243,7 @@ class PauseListener:
             if event.approver and event.approver not in answered:
                 answered.append(event.approver)
             metadata["answered_by"] = answered
-        token = INTERNAL_WRITE.set(True)
-        try:
-            await self.client.threads.update(thread_id, metadata=metadata)
-        finally:
-            INTERNAL_WRITE.reset(token)
+        await self.write(thread_id, metadata)
 
 
 async def settled(timeout: float = SETTLE_TIMEOUT) -> bool:

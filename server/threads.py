@@ -1,4 +1,4 @@
-"""Reading threads inside the server: every page of a search, one record, their pauses."""
+"""Threads inside the server: every page of a search, one record, their pauses, metadata writes."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from langgraph_sdk.schema import Thread, ThreadSelectField, ThreadStatus
 from starlette.exceptions import HTTPException
 
 from graphs.common import fence
+from server.internal import INTERNAL_WRITE
 
 PAGE = 500
 T = TypeVar("T")
@@ -78,6 +79,34 @@ async def read_thread(
         # The runtime falls back to the auth context of the request being served.
         return await as_server(_read(None, thread_id))
     return await _read(ctx, thread_id)
+
+
+async def write_metadata(thread_id: str, metadata: Mapping[str, Any]) -> None:
+    """Merge server-owned ``metadata`` into a thread's record, as the server itself.
+
+    Through the runtime's own ``Threads.patch`` (what ``PATCH /threads/{id}`` calls,
+    reached through ``graphs.common.fence``), in a fresh context: no caller's auth
+    context, so no auth handler runs, as for the server's own writes through
+    :data:`~server.internal.INTERNAL_WRITE`. A loopback through the in-process client
+    does the same through the server's whole HTTP stack (middlewares, routing, JSON
+    both ways), on the event loop every request shares (docs/performance.md).
+
+    Raises:
+        LookupError: The thread does not exist (deleted since, say).
+    """
+    await as_server(_patch(str(thread_id), dict(metadata)))
+
+
+async def _patch(thread_id: str, metadata: dict[str, Any]) -> None:
+    connect, Threads = fence.runtime_threads()  # noqa: N806 - the runtime's class
+    token = INTERNAL_WRITE.set(True)  # should a handler run after all, it lets this through
+    try:
+        async with connect() as conn:
+            found = [t async for t in await Threads.patch(conn, thread_id, metadata=metadata)]
+    finally:
+        INTERNAL_WRITE.reset(token)
+    if not found:
+        raise LookupError(f"thread {thread_id} not found")
 
 
 async def _read(ctx: Auth.types.BaseAuthContext | None, thread_id: Any) -> dict[str, Any] | None:

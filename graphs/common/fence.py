@@ -134,7 +134,7 @@ def _has(owner: Any, *names: str) -> None:
 
 def _probe_thread_read() -> None:
     connect, threads = runtime_threads()
-    _has(threads, "get", "search", "delete")
+    _has(threads, "get", "search", "delete", "patch")
 
 
 def _probe_with_user() -> None:
@@ -212,13 +212,14 @@ class Entry:
 ENTRIES: tuple[Entry, ...] = (
     Entry(
         name="runtime-thread-read",
-        uses="langgraph_runtime.ops.Threads.get/search/delete and "
+        uses="langgraph_runtime.ops.Threads.get/search/delete/patch and "
         "langgraph_runtime.database.connect",
-        used_by="server/threads.py (read_thread: auth handlers, pause events), "
+        used_by="server/threads.py (read_thread: auth handlers, pause events; "
+        "write_metadata: the pause listener's metadata writes), "
         "server/archive.py (decided threads leave the runtime)",
         packages=("langgraph-api",),
         degrades="authorization of runs and answers cannot read thread records, "
-        "and decided threads cannot be archived",
+        "pauses cannot be addressed, and decided threads cannot be archived",
         required=True,
         probe=_probe_thread_read,
     ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 import time
 from collections.abc import Iterator
@@ -37,6 +38,10 @@ class FlakyThreads:
             raise httpx.ConnectError("metadata store unavailable")
         self.applied.append((thread_id, dict(metadata)))
         return {}
+
+    async def write(self, thread_id: str, metadata: dict[str, Any]) -> None:
+        """The listener's writer (the runtime's record in the server), failing like ``update``."""
+        await self.update(thread_id, metadata=metadata)
 
     async def search(self, *, status: str, limit: int, offset: int, select: list[str]) -> list:
         found = [t for t in self.records.values() if t["status"] == status]
@@ -91,7 +96,7 @@ def paused(role: str = "manager", interrupt_id: str = "i1") -> Paused:
 
 def test_emitting_returns_at_once_and_writes_land_in_order_after_failures(loop):
     threads = FlakyThreads(failures=2)
-    listener = PauseListener(FakeClient(threads), loop, retry_delays=(0.05, 0.05, 0.05))
+    listener = PauseListener(loop, write=threads.write, retry_delays=(0.05, 0.05, 0.05))
 
     started = time.perf_counter()
     listener(config(run_id="r1"), paused("manager"))
@@ -113,7 +118,7 @@ def test_emitting_returns_at_once_and_writes_land_in_order_after_failures(loop):
 
 def test_emitting_on_the_loop_itself_returns_at_once(loop):
     threads = FlakyThreads(failures=1)
-    listener = PauseListener(FakeClient(threads), loop, retry_delays=(0.05,))
+    listener = PauseListener(loop, write=threads.write, retry_delays=(0.05,))
 
     async def async_node() -> float:
         started = time.perf_counter()
@@ -127,7 +132,7 @@ def test_emitting_on_the_loop_itself_returns_at_once(loop):
 
 def test_threads_do_not_wait_on_each_other_and_readers_wait_only_for_fresh_writes(loop):
     threads = FlakyThreads(failures=1)
-    listener = PauseListener(FakeClient(threads), loop, retry_delays=(2.0,))
+    listener = PauseListener(loop, write=threads.write, retry_delays=(2.0,))
     listener(config("slow", "r1"), paused())  # its first write fails, then waits 2 s
     time.sleep(0.05)
     listener(config("fast", "r2"), paused("finance"))
@@ -148,7 +153,7 @@ def test_a_failing_notifier_fails_nothing(loop):
             raise OSError("outbox unavailable")
 
     threads = FlakyThreads(failures=0, delay=0)
-    listener = PauseListener(FakeClient(threads), loop, notifier=BrokenNotifier())
+    listener = PauseListener(loop, write=threads.write, notifier=BrokenNotifier())
     listener(config(), paused())
     on(loop, listener.drain())
     assert threads.applied == [("t1", {"waiting_for": "manager"})]
@@ -157,13 +162,13 @@ def test_a_failing_notifier_fails_nothing(loop):
 def test_a_closed_loop_is_logged_not_raised(caplog):
     loop = asyncio.new_event_loop()
     loop.close()
-    PauseListener(FakeClient(FlakyThreads(0)), loop)(config(), paused())
+    PauseListener(loop, write=FlakyThreads(0).write)(config(), paused())
     assert "could not schedule" in caplog.text
 
 
 def test_drain_is_bounded_and_the_sweep_takes_over(loop, caplog):
     threads = FlakyThreads(failures=100, delay=0)
-    listener = PauseListener(FakeClient(threads), loop, retry_delays=(5.0,))
+    listener = PauseListener(loop, write=threads.write, retry_delays=(5.0,))
     listener(config(), paused())
     time.sleep(0.1)
     started = time.perf_counter()
@@ -185,7 +190,7 @@ def record(thread_id: str, status: str, waiting_for: str | None, *pauses_for: st
 
 def test_a_write_that_gave_up_is_reconciled_by_the_sweep(loop):
     threads = FlakyThreads(failures=100, delay=0)
-    listener = PauseListener(FakeClient(threads), loop, retry_delays=(0.01, 0.01))
+    listener = PauseListener(loop, write=threads.write, retry_delays=(0.01, 0.01))
     listener(config("lost"), paused("finance"))
     listener(config("decided"), Decided("bob"))
     listener(config("deleted"), paused())
@@ -213,9 +218,61 @@ def test_a_write_that_gave_up_is_reconciled_by_the_sweep(loop):
 def test_the_sweep_leaves_threads_with_a_write_under_way_alone(loop):
     threads = FlakyThreads(failures=1, delay=0)
     threads.records = {"t1": record("t1", "interrupted", None, "manager")}
-    listener = PauseListener(FakeClient(threads), loop, retry_delays=(1.0,))
+    listener = PauseListener(loop, write=threads.write, retry_delays=(1.0,))
     listener(config(), paused())
     time.sleep(0.1)  # first attempt failed, the retry is waiting
     assert on(loop, reconcile(FakeClient(threads))) == 0
     on(loop, listener.drain())
     assert threads.applied == [("t1", {"waiting_for": "manager"})]
+
+
+def test_the_server_writes_straight_into_the_runtime_record_as_itself(monkeypatch):
+    """No HTTP loopback: the runtime's ``Threads.patch``, with no caller's context.
+
+    langgraph-api keeps the caller's auth in a context variable (its ``AuthContext``), which
+    the runtime falls back to when no ``ctx`` is given: ``caller`` stands in for it here.
+    """
+    from graphs.common import fence
+    from server.threads import write_metadata
+
+    caller: contextvars.ContextVar[str | None] = contextvars.ContextVar("caller", default=None)
+    records = {"t1": {"thread_id": "t1", "metadata": {"owner": "alice", "waiting_for": "x"}}}
+    seen: list[Any] = []
+
+    class Threads:
+        @staticmethod
+        async def patch(conn: Any, thread_id: str, *, metadata: dict[str, Any]) -> Any:
+            seen.append((caller.get(), pauses.INTERNAL_WRITE.get()))
+            found = [records[thread_id]] if thread_id in records else []
+            for thread in found:
+                thread["metadata"] = {**thread["metadata"], **metadata}
+
+            async def rows() -> Any:
+                for thread in found:
+                    yield thread
+
+            return rows()
+
+    class Connection:
+        async def __aenter__(self) -> None:
+            return None
+
+        async def __aexit__(self, *exc: object) -> None:
+            return None
+
+    monkeypatch.setattr(fence, "runtime_threads", lambda: (Connection, Threads))
+
+    async def as_a_caller() -> None:
+        caller.set("mallory")  # a request being served: its user's context
+        await write_metadata("t1", {"waiting_for": "manager", "answered_by": ["bob"]})
+        with pytest.raises(LookupError, match="t2 not found"):
+            await write_metadata("t2", {"waiting_for": None})
+        assert caller.get() == "mallory" and not pauses.INTERNAL_WRITE.get()
+
+    asyncio.run(as_a_caller())
+    assert records["t1"]["metadata"] == {
+        "owner": "alice",
+        "waiting_for": "manager",
+        "answered_by": ["bob"],
+    }
+    assert seen == [(None, True), (None, True)]  # no caller's context: no auth handler runs
