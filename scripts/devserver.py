@@ -141,6 +141,21 @@ class DevServer:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
 
+    def refusal(self, timeout: float = 60.0) -> str:
+        """Start a server that must refuse to start: what it said (its whole log).
+
+        Raises:
+            AssertionError: It started (it is stopped again first).
+        """
+        try:
+            self.start(timeout=timeout)
+        except RuntimeError as exc:
+            if "exited early" not in str(exc):
+                raise
+            return self.log_path.read_text(errors="replace")
+        self.stop()
+        raise AssertionError("the server started")
+
     def stop(self) -> None:
         """Stop the server cleanly (SIGTERM to its process group, then SIGKILL)."""
         self._signal_group(signal.SIGTERM, wait=20)

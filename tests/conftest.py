@@ -195,6 +195,19 @@ def offline(tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def inside_a_server(tmp_path, monkeypatch):
+    """What `langgraph dev` sets before langgraph-api and the runtime are imported."""
+    monkeypatch.chdir(tmp_path)  # the in-memory runtime opens files under the cwd
+    for name, value in {
+        "LANGGRAPH_RUNTIME_EDITION": "inmem",
+        "REDIS_URI": "fake",
+        "DATABASE_URI": ":memory:",
+        "MIGRATIONS_PATH": "__inmem",
+    }.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
 def shots(tmp_path) -> Path:
     """Where browser tests put their screenshots: a temporary directory, so the suite
     leaves the tree as it was; ``docs/`` with ``HITL_WRITE_DOCS_SCREENSHOTS=1``

@@ -202,8 +202,6 @@ def test_the_checkpointer_prunes_so_langgraph_api_does_not_warn(server):
 def test_a_negative_window_stops_the_server_naming_the_setting():
     server = DevServer(env={"HITL_ARCHIVE_AFTER_HOURS": "-1"})
     try:
-        with pytest.raises(RuntimeError, match="exited early") as refused:
-            server.start(timeout=60)
-        assert "HITL_ARCHIVE_AFTER_HOURS='-1' is refused" in str(refused.value)
+        assert "HITL_ARCHIVE_AFTER_HOURS='-1' is refused" in server.refusal()
     finally:
         server.cleanup()

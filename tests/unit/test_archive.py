@@ -158,15 +158,8 @@ def metadata_cases():
         yield found
 
 
-def test_may_see_agrees_with_the_runtimes_filter_of_visible(monkeypatch, tmp_path):
-    monkeypatch.chdir(tmp_path)  # the in-memory runtime opens files under the cwd
-    for name, value in {
-        "LANGGRAPH_RUNTIME_EDITION": "inmem",
-        "REDIS_URI": "fake",
-        "DATABASE_URI": ":memory:",
-        "MIGRATIONS_PATH": "__inmem",
-    }.items():
-        monkeypatch.setenv(name, value)
+@pytest.mark.usefixtures("inside_a_server")
+def test_may_see_agrees_with_the_runtimes_filter_of_visible():
     from langgraph_runtime_inmem.ops import _check_filter_match  # noqa: PLC0415
 
     compared = seen = 0

@@ -25,17 +25,7 @@ OPTIONAL = {"openapi-custom-spec", "run-queue-wake"}
 EMBEDDED_ONLY = {"run-queue-wake", "recovery-runtime-records", "sqlite-checkpoint-tables"}
 
 
-@pytest.fixture(autouse=True)
-def inside_a_server(tmp_path, monkeypatch):
-    """What `langgraph dev` sets before langgraph-api and the runtime are imported."""
-    monkeypatch.chdir(tmp_path)  # the in-memory runtime opens files under the cwd
-    for name, value in {
-        "LANGGRAPH_RUNTIME_EDITION": "inmem",
-        "REDIS_URI": "fake",
-        "DATABASE_URI": ":memory:",
-        "MIGRATIONS_PATH": "__inmem",
-    }.items():
-        monkeypatch.setenv(name, value)
+pytestmark = pytest.mark.usefixtures("inside_a_server")
 
 
 # -- the tables ----------------------------------------------------------------------------
