@@ -63,7 +63,7 @@ class Sizes:
     stock_cycles: int = 4
     throughput_seconds: float = 8.0
     clients: tuple[int, ...] = (1, 10, 100, 300)
-    throughput_variants: tuple[str, ...] = ("wake", "wake_log_warning", "stock")
+    throughput_variants: tuple[str, ...] = ("wake", "wake_log_info", "stock")
     burst: int = 1_000
     burst_concurrency: int = 300
     pending: tuple[int, ...] = (10, 1_000)

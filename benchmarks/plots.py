@@ -90,7 +90,7 @@ def throughput(results: dict[str, Any], out: Path) -> Path:
     fig, (rate, lat) = plt.subplots(1, 2, figsize=(11.0, 5.0))
     styles = {
         "wake": ("served, wake on enqueue", COLORS["served"]),
-        "wake_log_warning": ("served, wake on enqueue, quieter logs", COLORS["inprocess"]),
+        "wake_log_info": ("served, wake on enqueue, LOG_LEVEL=INFO", COLORS["inprocess"]),
         "stock": ("served, stock queue", COLORS["stock"]),
     }
     for key, runs in section["variants"].items():
