@@ -8,35 +8,16 @@ says what the server recorded. Screenshots go to a temporary directory, or to
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from scripts.devserver import DevServer
 from tests.conftest import chromium, run_cli
-from tests.integration.test_mail_served import (
-    Mailbox,
-    mailed_link,
-    mailing_server,
-    submitted,
-)
+from tests.integration import test_mail_served
+from tests.integration.test_mail_served import mailed_link, submitted
 
 pytestmark = pytest.mark.integration
 
 VIEWPORT = {"width": 760, "height": 640}
-
-
-@pytest.fixture(scope="module")
-def mailbox() -> Iterator[Mailbox]:
-    box = Mailbox()
-    box.controller.start()
-    yield box
-    box.controller.stop()
-
-
-@pytest.fixture(scope="module")
-def served(mailbox) -> Iterator[DevServer]:
-    yield from mailing_server(mailbox)
+mailbox, served = test_mail_served.mailbox, test_mail_served.served  # its fixtures, per module
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,10 @@ import pytest
 from pydantic import BaseModel
 
 from graphs.common.contract import Pause
-from graphs.common.fields import Amount
 from server.inbox import currency, finished, item_of
 from server.notify import Pause as Notified
 from server.notify import message
+from tests.unit.trip import Trip, TripChanges
 
 
 @pytest.mark.parametrize(
@@ -22,18 +22,6 @@ def test_the_currency_is_a_code_or_amounts_are_plain(monkeypatch, setting, shown
     else:
         monkeypatch.setenv("HITL_CURRENCY", setting)
     assert currency() == shown
-
-
-class Trip(BaseModel):
-    """A request of a workflow the displays have never heard of."""
-
-    destination: str
-    cost: Amount
-    requester: str | None = None
-
-
-class TripChanges(BaseModel):
-    cost: Amount | None = None
 
 
 TRIP = {"destination": "Lisbon <!channel>", "cost": 2500.0, "requester": "alice", "nights": 3}

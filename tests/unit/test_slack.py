@@ -12,7 +12,6 @@ import pytest
 from pydantic import BaseModel
 
 from graphs.common.contract import Pause
-from graphs.common.fields import Amount
 from server.answers import Outcome
 from server.notify import Pause as Notified
 from server.notify import message
@@ -25,6 +24,7 @@ from server.slack import (
     record,
     why_not_callable,
 )
+from tests.unit.trip import Trip, TripChanges
 
 SECRET = "test-signing-secret"
 
@@ -204,16 +204,6 @@ def test_a_replayed_request_is_known(offline):
     assert record("v0=abc", int(time.time()), read, "pending", "bob") is True
     assert record("v0=abc", int(time.time()), read, "pending", "bob") is False
     assert record("v0=abd", int(time.time()), read, "pending", "bob") is True
-
-
-class Trip(BaseModel):
-    destination: str
-    cost: Amount
-    requester: str | None = None
-
-
-class TripChanges(BaseModel):
-    cost: Amount | None = None
 
 
 def notified(options: list[str], editable: type[BaseModel] | None = TripChanges) -> dict:
