@@ -41,7 +41,6 @@ from langgraph_sdk.schema import ThreadSelectField
 
 from graphs.common.access import first_addressee
 from graphs.common.events import Decided, Event, Paused
-from server.internal import INTERNAL_WRITE
 from server.notify import Notifier, Pause
 from server.recovery import ThreadRecord, owned_metadata
 from server.threads import all_threads, read_thread, write_metadata
@@ -263,7 +262,7 @@ def owned(thread: Mapping[str, Any]) -> dict[str, Any]:
     return metadata
 
 
-async def reconcile(client: LangGraphClient) -> int:
+async def reconcile(client: LangGraphClient, write: MetadataWriter = write_metadata) -> int:
     """Set server-owned metadata from the threads' records where a write was lost.
 
     Every interrupted thread gets ``waiting_for`` from its pending pauses; threads
@@ -279,21 +278,20 @@ async def reconcile(client: LangGraphClient) -> int:
         if (thread.get("metadata") or {}).get("waiting_for") != owned(thread)["waiting_for"]:
             stale.add(str(thread["thread_id"]))
     written = 0
-    token = INTERNAL_WRITE.set(True)
-    try:
-        for thread_id in sorted((stale | gave_up) - writing):
-            try:
-                written += await _reconcile_one(client, thread_id, thread_id in gave_up)
-            except Exception as exc:  # one thread (deleted since, say) must not stop the sweep
-                logger.warning("thread %s: metadata not reconciled: %r", thread_id, exc)
-                if getattr(getattr(exc, "response", None), "status_code", None) == 404:
-                    _forget(thread_id)
-    finally:
-        INTERNAL_WRITE.reset(token)
+    for thread_id in sorted((stale | gave_up) - writing):
+        try:
+            written += await _reconcile_one(client, write, thread_id, thread_id in gave_up)
+        except Exception as exc:  # one thread (deleted since, say) must not stop the sweep
+            logger.warning("thread %s: metadata not reconciled: %r", thread_id, exc)
+            status = getattr(getattr(exc, "response", None), "status_code", None)
+            if isinstance(exc, LookupError) or status == 404:
+                _forget(thread_id)
     return written
 
 
-async def _reconcile_one(client: LangGraphClient, thread_id: str, full: bool) -> bool:
+async def _reconcile_one(
+    client: LangGraphClient, write: MetadataWriter, thread_id: str, full: bool
+) -> bool:
     # Read again just before writing: the thread may have moved on since the scan.
     thread = await client.threads.get(thread_id)
     if thread["status"] == "busy" or any(thread_id in lst.chains for lst in _listeners):
@@ -302,7 +300,7 @@ async def _reconcile_one(client: LangGraphClient, thread_id: str, full: bool) ->
     if not full:
         metadata = {"waiting_for": metadata["waiting_for"]}
     logger.warning("thread %s: metadata reconciled with its record: %s", thread_id, metadata)
-    await client.threads.update(thread_id, metadata=metadata)
+    await write(thread_id, metadata)
     _forget(thread_id)
     return True
 

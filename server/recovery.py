@@ -50,8 +50,13 @@ from langgraph_sdk.schema import ThreadStatus
 from graphs.common import fence
 from graphs.common.access import addressee, first_addressee
 from graphs.common.audit import SYSTEM, trail
-from server.internal import INTERNAL_WRITE
-from server.threads import all_threads, checkpoint_pauses, pending_pauses, updated_at
+from server.threads import (
+    all_threads,
+    checkpoint_pauses,
+    pending_pauses,
+    updated_at,
+    write_metadata,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -198,14 +203,11 @@ async def refresh_threads(
         asyncio.gather(*(client.runs.join(r["thread_id"], r["run_id"]) for r in runs)),
         timeout=JOIN_TIMEOUT,
     )
-    token = INTERNAL_WRITE.set(True)
-    try:
-        for thread_id in thread_ids:
-            thread = await client.threads.get(thread_id)
-            metadata = owned_metadata(thread, records.get(thread_id, ThreadRecord()))
-            await client.threads.update(thread_id, metadata=metadata)
-    finally:
-        INTERNAL_WRITE.reset(token)
+    for thread_id in thread_ids:
+        thread = await client.threads.get(thread_id)
+        await write_metadata(
+            thread_id, owned_metadata(thread, records.get(thread_id, ThreadRecord()))
+        )
 
 
 async def recover(client: LangGraphClient, db: Path) -> RecoveryReport:

@@ -206,7 +206,7 @@ def test_a_write_that_gave_up_is_reconciled_by_the_sweep(loop):
         "several": record("several", "interrupted", "user:dave", "user:dave", "director"),
         "running": record("running", "busy", None),
     }
-    assert on(loop, reconcile(FakeClient(threads))) == 3
+    assert on(loop, reconcile(FakeClient(threads), write=threads.write)) == 3
     assert sorted(threads.applied) == [
         ("decided", {"waiting_for": None, "answered_by": ["bob"]}),
         ("lost", {"waiting_for": "finance", "answered_by": ["bob"]}),
@@ -221,7 +221,7 @@ def test_the_sweep_leaves_threads_with_a_write_under_way_alone(loop):
     listener = PauseListener(loop, write=threads.write, retry_delays=(1.0,))
     listener(config(), paused())
     time.sleep(0.1)  # first attempt failed, the retry is waiting
-    assert on(loop, reconcile(FakeClient(threads))) == 0
+    assert on(loop, reconcile(FakeClient(threads), write=threads.write)) == 0
     on(loop, listener.drain())
     assert threads.applied == [("t1", {"waiting_for": "manager"})]
 
@@ -233,6 +233,7 @@ def test_the_server_writes_straight_into_the_runtime_record_as_itself(monkeypatc
     the runtime falls back to when no ``ctx`` is given: ``caller`` stands in for it here.
     """
     from graphs.common import fence
+    from server.internal import INTERNAL_WRITE
     from server.threads import write_metadata
 
     caller: contextvars.ContextVar[str | None] = contextvars.ContextVar("caller", default=None)
@@ -242,7 +243,7 @@ def test_the_server_writes_straight_into_the_runtime_record_as_itself(monkeypatc
     class Threads:
         @staticmethod
         async def patch(conn: Any, thread_id: str, *, metadata: dict[str, Any]) -> Any:
-            seen.append((caller.get(), pauses.INTERNAL_WRITE.get()))
+            seen.append((caller.get(), INTERNAL_WRITE.get()))
             found = [records[thread_id]] if thread_id in records else []
             for thread in found:
                 thread["metadata"] = {**thread["metadata"], **metadata}
@@ -267,7 +268,7 @@ def test_the_server_writes_straight_into_the_runtime_record_as_itself(monkeypatc
         await write_metadata("t1", {"waiting_for": "manager", "answered_by": ["bob"]})
         with pytest.raises(LookupError, match="t2 not found"):
             await write_metadata("t2", {"waiting_for": None})
-        assert caller.get() == "mallory" and not pauses.INTERNAL_WRITE.get()
+        assert caller.get() == "mallory" and not INTERNAL_WRITE.get()
 
     asyncio.run(as_a_caller())
     assert records["t1"]["metadata"] == {
