@@ -20,6 +20,7 @@ from contextlib import asynccontextmanager
 from typing import NoReturn
 from urllib.parse import parse_qsl
 
+from langgraph_api.middleware.private_network import PrivateNetworkMiddleware
 from langgraph_sdk import get_client
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -167,7 +168,8 @@ class Boundary:
     """
 
     def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+        self.private_network = isinstance(app, PrivateNetworkMiddleware)
+        self.app = app.app if isinstance(app, PrivateNetworkMiddleware) else app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check the request, then hand it on with its body replayed."""
@@ -179,7 +181,7 @@ class Boundary:
             await error_response(404, "Not Found")(scope, receive, send)
             return
         if method == "OPTIONS":
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, self.preflight(send))
             return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         user = user_for(headers.get("authorization"), headers.get("x-api-key"))
@@ -223,6 +225,29 @@ class Boundary:
             return chunks.pop(0) if chunks else await receive()
 
         await self.app(scope, replay, send)
+
+    def preflight(self, send: Send) -> Send:
+        """``send`` that allows private network access on a preflight's answer, if asked to.
+
+        ``langgraph dev`` adds langgraph-api's ``PrivateNetworkMiddleware`` right after
+        this one so that a browser lets a public page (Studio) reach the local server.
+        It is a ``BaseHTTPMiddleware`` that wraps every request in streams and tasks
+        to set one header on ``OPTIONS`` answers; the boundary skips it (``__init__``)
+        and sets that header here instead.
+        """
+        if not self.private_network:
+            return send
+
+        async def allowing(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", []), PRIVATE_NETWORK]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        return allowing
+
+
+PRIVATE_NETWORK = (b"access-control-allow-private-network", b"true")
 
 
 def too_large() -> JSONResponse:

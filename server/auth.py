@@ -448,11 +448,15 @@ GRAPH_TTL = 60.0
 """Seconds an assistant's graph id is cached (admins rarely move an assistant to another graph)."""
 
 
-async def graph_of(client: Any, assistant_id: str) -> str:
-    """The graph an assistant runs (cached: one lookup per assistant a minute, not per run)."""
+async def graph_of(assistant_id: str) -> str:
+    """The graph an assistant runs (cached: one lookup per assistant a minute, not per run).
+
+    The in-process client is made only on a miss: making one costs more than the
+    rest of this handler (docs/performance.md).
+    """
     cached = _graphs.get(assistant_id)
     if cached is None or cached[1] < time.monotonic():
-        assistant = await client.assistants.get(assistant_id)
+        assistant = await get_client().assistants.get(assistant_id)
         cached = _graphs[assistant_id] = (assistant["graph_id"], time.monotonic() + GRAPH_TTL)
     return cached[0]
 
@@ -469,7 +473,7 @@ async def create_run(ctx: Auth.types.AuthContext, value: Auth.types.RunsCreate) 
         thread = await read_thread(ctx, value["thread_id"])
         if thread is None and value.get("if_not_exists") != "create":
             raise guard.deny(404, f"thread {value['thread_id']} not found")
-    graph_id = await graph_of(get_client(), str(value["assistant_id"]))
+    graph_id = await graph_of(str(value["assistant_id"]))
     resume = ((value.get("kwargs") or {}).get("command") or {}).get("resume")
     try:
         guard.check_run(value, thread, graph_id, me, role)

@@ -654,3 +654,14 @@ def test_every_route_answers_as_the_table_says(server, sandbox, probe, sdk_as):
     if problems and (stale := sorted(set(TABLE) - set(served))):
         problems.append("(TABLE entries no longer served: " + ", ".join(map(" ".join, stale)) + ")")
     assert not problems, "\n\n".join(problems)
+
+
+def test_a_preflight_allows_private_network_access_as_stock_langgraph_dev_does(server):
+    """The boundary sets the header langgraph-api's skipped ``PrivateNetworkMiddleware`` would."""
+    preflight = {"Origin": "https://smith.langchain.com", "Access-Control-Request-Method": "POST"}
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        answer = client.options("/threads/search", headers=preflight)
+        plain = client.get("/me", headers=auth("alice"))
+    assert answer.status_code == 200, answer.text
+    assert answer.headers.get("access-control-allow-private-network") == "true"
+    assert plain.status_code == 200 and "access-control-allow-private-network" not in plain.headers
