@@ -345,6 +345,18 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             note,
         )
     if "history" in results:
+        seeding = results["history"].get("seeding", {})
+        if "cost_held" in seeding:
+            held, ratio = seeding["cost_held"], seeding["cost_held_vs_empty"]
+            add(
+                f"history: cycle with {held['held']:,} decided held in the runtime",
+                "<= 1.2x the empty server's",
+                f"{held['cycle']['median_ms']:.1f} vs "
+                f"{seeding['cost_empty']['cycle']['median_ms']:.1f} ms = {ratio['cycle']:.2f}x "
+                f"(server CPU per cycle {ratio['cpu']:.2f}x)",
+                ratio["cycle"] <= TARGETS["history_cycle"],
+                "inside the archive window: the runtime scans every thread it holds",
+            )
         levels = results["history"]["levels"]
         empty = levels[0]
         for lv in levels[1:]:
@@ -446,6 +458,14 @@ def report(results: dict[str, Any]) -> None:
                 f"  per decided request, {label:26}: RSS {per['rss_kb']:>8.1f} KB, "
                 f"disk {per['disk_kb']:>7.1f} KB"
             )
+        for key in ("cost_empty", "cost_held"):  # runs before this change have neither
+            if key in seeding:
+                c = seeding[key]
+                say(
+                    f"  {c['held']:>6,} decided held in the runtime: cycle "
+                    f"{c['cycle']['median_ms']:.1f} ms, server CPU "
+                    f"{c['server_cpu_ms_per_cycle']:.1f} ms per cycle"
+                )
         for lv in h["levels"]:
             tps = ", ".join(
                 f"{r['clients']} clients {r['cycles_per_s']:.1f}/s "

@@ -170,6 +170,11 @@ def test_issue_24_targets_are_judged():
             },
         },
         "history": {
+            "seeding": {
+                "cost_empty": {"held": 5, "cycle": {"median_ms": 40.0}},
+                "cost_held": {"held": 525, "cycle": {"median_ms": 52.0}},
+                "cost_held_vs_empty": {"cycle": 1.3, "cpu": 1.4},
+            },
             "levels": [
                 {
                     "decided": 0,
@@ -185,7 +190,7 @@ def test_issue_24_targets_are_judged():
                     "throughput": [_tp(10, 17.0)],
                     "throughput_vs_empty": {"10": 0.85},
                 },
-            ]
+            ],
         },
         "cli": {"commands": {"help": {"argv": ["hitl", "--help"], "median_s": 0.25, "p90_s": 0.4}}},
     }
@@ -195,6 +200,7 @@ def test_issue_24_targets_are_judged():
     assert judged["burst of 1,000 submissions"] is True
     assert judged["history: cycle at 10,000 decided"] is True
     assert judged["history: throughput, 10 clients, at 10,000 decided"] is False
+    assert judged["history: cycle with 525 decided held in the runtime"] is False  # 1.3x
     assert judged["cli: hitl --help"] is True
     results["throughput"]["variants"]["wake"][1] = _tp(100, 19.0, errors=2)
     results["throughput"]["burst"]["paused"] = 999
