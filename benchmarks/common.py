@@ -74,7 +74,7 @@ class Sizes:
     history_pending: int = 1_000
     history_decided: tuple[int, ...] = (0, 10_000, 50_000)
     history_clients: tuple[int, ...] = (10, 100)
-    history_cycles: int = 20
+    history_cycles: int = 60
     cli_runs: int = 10
 
 
@@ -89,7 +89,7 @@ FULL = Sizes(
     scale_cycles=40,
     list_reps=30,
     history_real=1_000,
-    history_cycles=40,
+    history_cycles=100,
     cli_runs=30,
 )
 

@@ -20,7 +20,6 @@ from contextlib import asynccontextmanager
 from typing import NoReturn
 from urllib.parse import parse_qsl
 
-from langgraph_api.middleware.private_network import PrivateNetworkMiddleware
 from langgraph_sdk import get_client
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -41,7 +40,7 @@ from server.notify import routes as notification_routes
 from server.pauses import PauseListener
 from server.recovery import recover
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("server.app")  # langgraph-api loads this file by path, not as server.app
 
 
 def embedded_sqlite_mode() -> bool:
@@ -88,6 +87,10 @@ async def lifespan(_app: Starlette) -> AsyncIterator[None]:
             logger.warning(found.line())
     if reason := fence.unsupported_message(findings):
         refuse_to_start(reason)
+    ok = {found.entry.name for found in findings if found.status == "ok"}
+    Boundary.skip_private_network = "private-network-header" in ok
+    if Boundary.skip_private_network:
+        logger.info("private-network header set by the boundary (PrivateNetworkMiddleware skipped)")
     openapi.publish()
     try:  # email on: its settings whole, its link secret not the example (outside dev);
         mail.settings()  # the archive's window and sweep interval: numbers, not negative
@@ -167,21 +170,25 @@ class Boundary:
     in-process calls (``/noauth``) skip it: they are checked by the auth handlers.
     """
 
+    skip_private_network = False
+    """Set at start-up when the fence finds its ``private-network-header`` entry ok."""
+
     def __init__(self, app: ASGIApp) -> None:
-        self.private_network = isinstance(app, PrivateNetworkMiddleware)
-        self.app = app.app if isinstance(app, PrivateNetworkMiddleware) else app
+        self.app = app
+        self.past = fence.past_private_network(app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check the request, then hand it on with its body replayed."""
+        app = self.past if self.past is not None and Boundary.skip_private_network else self.app
         if scope["type"] != "http" or str(scope.get("root_path", "")).startswith("/noauth"):
-            await self.app(scope, receive, send)  # the server's own in-process calls
+            await app(scope, receive, send)  # the server's own in-process calls
             return
         method, path = scope["method"], scope["path"]
         if path.startswith(BLOCKED):
             await error_response(404, "Not Found")(scope, receive, send)
             return
         if method == "OPTIONS":
-            await self.app(scope, receive, self.preflight(send))
+            await app(scope, receive, self.preflight(send) if app is self.past else send)
             return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         user = user_for(headers.get("authorization"), headers.get("x-api-key"))
@@ -224,19 +231,18 @@ class Boundary:
         async def replay() -> Message:
             return chunks.pop(0) if chunks else await receive()
 
-        await self.app(scope, replay, send)
+        await app(scope, replay, send)
 
-    def preflight(self, send: Send) -> Send:
-        """``send`` that allows private network access on a preflight's answer, if asked to.
+    @staticmethod
+    def preflight(send: Send) -> Send:
+        """``send`` that allows private network access on an ``OPTIONS`` answer.
 
         ``langgraph dev`` adds langgraph-api's ``PrivateNetworkMiddleware`` right after
         this one so that a browser lets a public page (Studio) reach the local server.
-        It is a ``BaseHTTPMiddleware`` that wraps every request in streams and tasks
-        to set one header on ``OPTIONS`` answers; the boundary skips it (``__init__``)
-        and sets that header here instead.
+        It is a ``BaseHTTPMiddleware``, which wraps every request in a task group and
+        memory streams, to set this one header on ``OPTIONS`` answers; once the fence
+        finds it as it was written for, the boundary skips it and sets the header here.
         """
-        if not self.private_network:
-            return send
 
         async def allowing(message: Message) -> None:
             if message["type"] == "http.response.start":

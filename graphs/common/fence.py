@@ -11,7 +11,7 @@ upgrade is checked in one place:
   on, what is lost without it, and whether correctness depends on it
   (``required``) or it is a convenience that can be switched off;
 - the accessors below (:func:`runtime_threads`, :func:`with_user`, :func:`acting_as`,
-  :func:`inmem_ops`, :func:`openapi_module`, :func:`decision_schema`,
+  :func:`inmem_ops`, :func:`past_private_network`, :func:`openapi_module`, :func:`decision_schema`,
   :func:`interrupt_id`, ``CONFIG_KEY_CHECKPOINT_NS``) are the only way the project
   reaches them. They import lazily: importing this module loads nothing but the
   standard library, and ``graphs/`` never loads langgraph-api through it;
@@ -34,6 +34,7 @@ way, which exists only in that test's temporary directory.
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -94,6 +95,17 @@ def inmem_ops() -> Any:
     return ops
 
 
+def past_private_network(app: Any) -> Any | None:
+    """The app inside ``app`` if it is langgraph-api's ``PrivateNetworkMiddleware`` (else None).
+
+    Looked up among the modules already loaded: ``langgraph dev`` loads it to serve
+    with it, and nothing else needs it loaded.
+    """
+    module = sys.modules.get("langgraph_api.middleware.private_network")
+    middleware = getattr(module, "PrivateNetworkMiddleware", None)
+    return app.app if middleware is not None and isinstance(app, middleware) else None
+
+
 def openapi_module() -> Any:
     """langgraph-api's ``langgraph_api.api.openapi`` module (``set_custom_spec``)."""
     # The module, not the route function of the same name in langgraph_api.api.
@@ -144,6 +156,13 @@ def _probe_with_user() -> None:
 
 def _probe_openapi() -> None:
     _has(openapi_module(), "set_custom_spec", "get_openapi_spec")
+
+
+def _probe_private_network() -> None:
+    from langgraph_api.middleware import private_network  # noqa: PLC0415
+
+    _has(private_network, "PrivateNetworkMiddleware")
+    _has(private_network.PrivateNetworkMiddleware, "dispatch")
 
 
 def _probe_wake() -> None:
@@ -240,6 +259,17 @@ ENTRIES: tuple[Entry, ...] = (
         degrades="/openapi.json and /docs describe the project's routes blank",
         required=False,
         probe=_probe_openapi,
+    ),
+    Entry(
+        name="private-network-header",
+        uses="langgraph_api.middleware.private_network.PrivateNetworkMiddleware, "
+        "skipped: the boundary sets its header",
+        used_by="server/app.py (Boundary)",
+        packages=("langgraph-api",),
+        degrades="every request passes through langgraph dev's PrivateNetworkMiddleware, "
+        "a BaseHTTPMiddleware (about a tenth more CPU per approval cycle)",
+        required=False,
+        probe=_probe_private_network,
     ),
     Entry(
         name="run-queue-wake",

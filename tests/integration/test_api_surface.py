@@ -665,3 +665,6 @@ def test_a_preflight_allows_private_network_access_as_stock_langgraph_dev_does(s
     assert answer.status_code == 200, answer.text
     assert answer.headers.get("access-control-allow-private-network") == "true"
     assert plain.status_code == 200 and "access-control-allow-private-network" not in plain.headers
+    if not isinstance(server, DevServer):
+        pytest.skip("LANGGRAPH_TEST_URL: the server's log is not ours to read")
+    assert "PrivateNetworkMiddleware skipped" in server.log_path.read_text(errors="replace")

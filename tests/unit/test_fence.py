@@ -21,7 +21,7 @@ from graphs.common import fence
 from scripts.devserver import ROOT
 
 NAMES = [entry.name for entry in fence.ENTRIES]
-OPTIONAL = {"openapi-custom-spec", "run-queue-wake"}
+OPTIONAL = {"openapi-custom-spec", "run-queue-wake", "private-network-header"}
 EMBEDDED_ONLY = {"run-queue-wake", "recovery-runtime-records", "sqlite-checkpoint-tables"}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from langgraph_api.middleware.private_network import PrivateNetworkMiddleware
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -10,10 +11,12 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
+from graphs.common import fence
 from server.app import Boundary
 
 PREFLIGHT = {"Origin": "https://smith.langchain.com", "Access-Control-Request-Method": "GET"}
 HEADER = "access-control-allow-private-network"
+REQUESTS = (("OPTIONS", PREFLIGHT), ("OPTIONS", {}), ("GET", {}))
 
 
 def app(*middleware: type) -> Starlette:
@@ -23,26 +26,54 @@ def app(*middleware: type) -> Starlette:
     return Starlette(routes=routes, middleware=[*(Middleware(m) for m in middleware), cors])
 
 
-def test_the_boundary_skips_the_private_network_middleware_and_sets_its_header_itself():
-    served = app(Boundary, PrivateNetworkMiddleware)
+def answers(served: Starlette) -> list[tuple[int, str | None]]:
     with TestClient(served) as client:
-        preflight = client.options("/", headers=PREFLIGHT)
-        boundary = served.middleware_stack.app  # ServerErrorMiddleware -> Boundary
-        assert isinstance(boundary, Boundary) and boundary.private_network
-        assert not isinstance(boundary.app, PrivateNetworkMiddleware)
-    assert preflight.status_code == 200 and preflight.headers[HEADER] == "true"
+        found = [client.request(m, "/", headers=h) for m, h in REQUESTS]
+    return [(a.status_code, a.headers.get(HEADER)) for a in found]
 
 
-def test_the_answers_match_the_stock_middleware_s():
-    stock, ours = app(PrivateNetworkMiddleware), app(Boundary, PrivateNetworkMiddleware)
-    with TestClient(stock) as before, TestClient(ours) as after:
-        for method, headers in (("OPTIONS", PREFLIGHT), ("OPTIONS", {}), ("GET", {})):
-            a = before.request(method, "/", headers=headers)
-            b = after.request(method, "/", headers=headers)
-            assert (a.status_code, a.headers.get(HEADER)) == (b.status_code, b.headers.get(HEADER))
-            assert (a.headers.get(HEADER) == "true") == (method == "OPTIONS")
+@pytest.fixture
+def skipping(monkeypatch):
+    """The boundary as the server sets it when the fence finds the entry ok."""
+    monkeypatch.setattr(Boundary, "skip_private_network", True)
 
 
-def test_without_the_middleware_the_boundary_adds_no_header():
-    with TestClient(app(Boundary)) as client:
-        assert HEADER not in client.options("/", headers=PREFLIGHT).headers
+def test_the_fence_finds_the_middleware_it_was_written_for():
+    assert fence.finding("private-network-header").status == "ok"
+    inner = app()
+    assert fence.past_private_network(PrivateNetworkMiddleware(inner)) is inner
+    assert fence.past_private_network(inner) is None
+
+
+def test_the_boundary_skips_the_middleware_and_answers_as_it_would(skipping, monkeypatch):
+    """The stock middleware's statuses and private-network headers; it never runs."""
+    stock = answers(app(PrivateNetworkMiddleware))
+
+    async def never(self, request, call_next):
+        raise AssertionError("the boundary went through PrivateNetworkMiddleware")
+
+    monkeypatch.setattr(PrivateNetworkMiddleware, "dispatch", never)
+    assert answers(app(Boundary, PrivateNetworkMiddleware)) == stock
+    assert [header for _, header in stock] == ["true", "true", None]
+
+
+def test_unless_the_fence_says_so_the_stock_middleware_runs(monkeypatch):
+    assert Boundary.skip_private_network is False  # what a server has before its start-up check
+    seen = []
+    original = PrivateNetworkMiddleware.dispatch
+
+    async def counted(self, request, call_next):
+        seen.append(request.method)
+        return await original(self, request, call_next)
+
+    monkeypatch.setattr(PrivateNetworkMiddleware, "dispatch", counted)
+    assert [h for _, h in answers(app(Boundary, PrivateNetworkMiddleware))] == [
+        "true",
+        "true",
+        None,
+    ]
+    assert seen == ["OPTIONS", "OPTIONS", "GET"]
+
+
+def test_without_the_middleware_the_boundary_adds_no_header(skipping):
+    assert [h for _, h in answers(app(Boundary))] == [None, None, None]
