@@ -168,6 +168,8 @@ class Boundary:
     Added to the custom app, so ``langgraph dev`` and LangGraph Server apply it to every
     route, the core API included, before anything reads the body. The server's own
     in-process calls (``/noauth``) skip it: they are checked by the auth handlers.
+    Under ``langgraph dev`` it also stands in for the middleware just inside it,
+    langgraph-api's ``PrivateNetworkMiddleware`` (:meth:`preflight`).
     """
 
     skip_private_network = False
