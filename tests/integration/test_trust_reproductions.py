@@ -175,17 +175,22 @@ def expense_waiting(sdk):
 
 
 ROUNDS = 6
+"""Rounds of the cancel race at least; more until one answer was cut short (at most 40)."""
+MAX_ROUNDS = 40
 
 
 def test_the_cancel_race_never_loses_an_accepted_answer(server, sdk, sdk_as):
     """Bob answers while an admin cancels every run in flight, for a bounded number of rounds.
 
     Every answer the server accepted ends applied, or its pause stays answerable and is
-    listed in bob's inbox again; then bob's second answer is applied.
+    listed in bob's inbox again; then bob's second answer is applied. A bulk cancel
+    names no thread, so an answer it cuts short is repaired by the sweep
+    (``server.repair.sweep``, its ``cut_short`` filter): the race goes on until it cut
+    one short.
     """
     bob, erin = sdk_as("bob"), sdk_as("erin")
-    outcomes = []
-    for _ in range(ROUNDS):
+    outcomes: list[str | None] = []
+    while len(outcomes) < ROUNDS or ("answerable" not in outcomes and len(outcomes) < MAX_ROUNDS):
         thread_id = submit(sdk, EXPENSE, {"amount": 5_000, "description": "Race"})
         stop = threading.Event()
 
@@ -237,6 +242,8 @@ def test_the_cancel_race_never_loses_an_accepted_answer(server, sdk, sdk_as):
         f"cancel race: {outcomes.count('applied')} applied, "
         f"{outcomes.count('answerable')} cut short and answerable again"
     )
+    if "answerable" not in outcomes:
+        pytest.skip(f"no answer cut short in {len(outcomes)} rounds: the sweep's repair untried")
 
 
 def test_bob_cancels_his_own_answer_and_may_answer_again(server, sdk, sdk_as, expense_waiting):
