@@ -43,13 +43,6 @@ from server.recovery import recover
 logger = logging.getLogger("server.app")  # langgraph-api loads this file by path, not as server.app
 
 
-def embedded_sqlite_mode() -> bool:
-    """Whether this is ``langgraph dev`` on the project's SQLite checkpointer."""
-    return os.environ.get("LANGGRAPH_RUNTIME_EDITION", "inmem") == "inmem" and (
-        "server/checkpointer.py" in os.environ.get("LANGGRAPH_CHECKPOINTER", "")
-    )
-
-
 def refuse_to_start(reason: str) -> NoReturn:
     """Stop the server, plainly: no traceback, nothing recovered, nothing served."""
     print(f"\nerror: {reason}\n", file=sys.stderr, flush=True)  # noqa: T201
@@ -81,7 +74,7 @@ async def lifespan(_app: Starlette) -> AsyncIterator[None]:
     keep_project_logs()
     # First: the private APIs below (and on every request) are the versions they were
     # written for, or the server says what is degraded, or refuses to start.
-    findings = await asyncio.to_thread(fence.check, embedded=embedded_sqlite_mode())
+    findings = await asyncio.to_thread(fence.check, embedded=fence.embedded())
     for found in findings:
         if found.status == "degraded":
             logger.warning(found.line())
@@ -89,7 +82,7 @@ async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         refuse_to_start(reason)
     ok = {found.entry.name for found in findings if found.status == "ok"}
     Boundary.skip_private_network = "private-network-header" in ok
-    if Boundary.skip_private_network:
+    if Boundary.skip_private_network and Boundary.stands_in:
         logger.info("private-network header set by the boundary (PrivateNetworkMiddleware skipped)")
     openapi.publish()
     try:  # email on: its settings whole, its link secret not the example (outside dev);
@@ -100,7 +93,7 @@ async def lifespan(_app: Starlette) -> AsyncIterator[None]:
     notifier = Notifier.from_env(get_client())
     listener = PauseListener(asyncio.get_running_loop(), notifier)
     events.subscribe(listener)
-    if embedded_sqlite_mode():
+    if fence.embedded():
         try:  # before recovery touches the data: one server per data directory
             await asyncio.to_thread(lock.hold, os.environ.get("LANGGRAPH_API_URL"))
         except lock.DataDirectoryInUse as exc:
@@ -174,10 +167,13 @@ class Boundary:
 
     skip_private_network = False
     """Set at start-up when the fence finds its ``private-network-header`` entry ok."""
+    stands_in = False
+    """Whether a boundary found ``PrivateNetworkMiddleware`` inside it (``langgraph dev``)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.past = fence.past_private_network(app)
+        Boundary.stands_in = Boundary.stands_in or self.past is not None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check the request, then hand it on with its body replayed."""
@@ -248,8 +244,8 @@ class Boundary:
 
         async def allowing(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [*message.get("headers", []), PRIVATE_NETWORK]
-                message = {**message, "headers": headers}
+                kept = [h for h in message.get("headers", []) if h[0].lower() != PRIVATE_NETWORK[0]]
+                message = {**message, "headers": [*kept, PRIVATE_NETWORK]}
             await send(message)
 
         return allowing

@@ -30,6 +30,7 @@ from typing import Any
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
+from graphs.common import fence
 from server.recovery import refresh_threads
 from server.threads import as_server, checkpoint_pauses, updated_at
 
@@ -51,11 +52,13 @@ async def out_of_step(client: LangGraphClient, thread_id: str) -> bool:
 def cut_short(thread: Mapping[str, Any]) -> bool:
     """Whether an idle thread's record may be out of step with its checkpoint.
 
-    A run cut off before it reported a checkpoint leaves the record's ``interrupts``
-    as they were, the pause it was answering included; a run that reported its last
-    checkpoint leaves the interrupts of that checkpoint, none for a decided
-    request. An idle thread that lists no interrupts therefore holds no pause that
-    its record lost, and the sweep skips it.
+    On the in-memory runtime (the fence's ``recovery-runtime-records`` entry) a run
+    cut off before it reported a checkpoint leaves the record's ``interrupts`` as they
+    were, the pause it was answering included; a run that reported its last
+    checkpoint leaves the interrupts of that checkpoint, none for a decided request.
+    An idle thread that lists no interrupts therefore holds no pause that its record
+    lost, and the sweep skips it. A deployed server's runtime is not known to keep
+    them: there the sweep reads every thread that went idle.
     """
     return bool(thread.get("interrupts"))
 
@@ -121,9 +124,9 @@ async def sweep(client: LangGraphClient, since: datetime) -> int:
     """Repair threads that went idle since ``since``; return how many.
 
     Failed threads (``error``) are left alone: re-running them would retry whatever
-    failed, which is for a person to decide. Only threads whose record still lists
-    interrupts are read further (:func:`cut_short`): one search a page, instead of
-    two reads of every thread decided since the last sweep.
+    failed, which is for a person to decide. On the embedded server only threads
+    whose record still lists interrupts are read further (:func:`cut_short`): one
+    search a page, instead of two reads of every thread decided since the last sweep.
     """
     from server.pauses import reconcile  # noqa: PLC0415 - it imports server.auth, which imports us
 
@@ -139,7 +142,7 @@ async def sweep(client: LangGraphClient, since: datetime) -> int:
             select=["thread_id", "updated_at", "interrupts"],
         )
         recent = [t for t in page if updated_at(t) >= since]
-        for thread in filter(cut_short, recent):
+        for thread in filter(cut_short, recent) if fence.embedded() else recent:
             repaired += await repair(client, str(thread["thread_id"]))
         if len(recent) < len(page) or len(page) < 100:
             return repaired

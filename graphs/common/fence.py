@@ -34,6 +34,7 @@ way, which exists only in that test's temporary directory.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -49,6 +50,17 @@ SUPPORTED: dict[str, str] = {
 """The exact version of each package whose internals the project was written against."""
 
 Status = Literal["ok", "degraded", "refused", "unused"]
+
+
+def embedded() -> bool:
+    """Whether this is ``langgraph dev`` on the project's SQLite checkpointer.
+
+    The in-memory runtime then serves, on the version :data:`SUPPORTED` names (its
+    required embedded-only entries refuse any other): what they rely on holds.
+    """
+    return os.environ.get("LANGGRAPH_RUNTIME_EDITION", "inmem") == "inmem" and (
+        "server/checkpointer.py" in os.environ.get("LANGGRAPH_CHECKPOINTER", "")
+    )
 
 
 # -- accessors: the only way in ------------------------------------------------------
@@ -162,7 +174,6 @@ def _probe_private_network() -> None:
     from langgraph_api.middleware import private_network  # noqa: PLC0415
 
     _has(private_network, "PrivateNetworkMiddleware")
-    _has(private_network.PrivateNetworkMiddleware, "dispatch")
 
 
 def _probe_wake() -> None:
@@ -285,8 +296,9 @@ ENTRIES: tuple[Entry, ...] = (
     ),
     Entry(
         name="recovery-runtime-records",
-        uses="the in-memory runtime's 10 s write cycle and re-queued runs after a crash",
-        used_by="server/recovery.py (start-up recovery)",
+        uses="the in-memory runtime's 10 s write cycle and re-queued runs after a crash; "
+        "a run that ends without a checkpoint leaves its thread's interrupts as they were",
+        used_by="server/recovery.py (start-up recovery), server/repair.py (cut_short)",
         packages=("langgraph-runtime-inmem",),
         degrades="start-up recovery cannot vouch for threads and runs after a crash",
         required=True,

@@ -139,7 +139,7 @@ def test_deploy_docs_name_the_pin():
 def test_start_up_recovery_runs_only_on_the_embedded_sqlite_checkpointer(
     tmp_path, monkeypatch, edition, checkpointer, embedded
 ):
-    from server.app import embedded_sqlite_mode
+    from graphs.common.fence import embedded as fence_embedded
 
     monkeypatch.setenv("LANGGRAPH_RUNTIME_EDITION", edition)
     if checkpointer:
@@ -147,7 +147,7 @@ def test_start_up_recovery_runs_only_on_the_embedded_sqlite_checkpointer(
         monkeypatch.setenv("LANGGRAPH_CHECKPOINTER", value)
     else:
         monkeypatch.delenv("LANGGRAPH_CHECKPOINTER", raising=False)
-    assert embedded_sqlite_mode() is embedded
+    assert fence_embedded() is embedded
 
 
 # -- project-owned state: SQLite by default, Postgres by URL, one code path -------------

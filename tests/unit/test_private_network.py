@@ -19,10 +19,10 @@ HEADER = "access-control-allow-private-network"
 REQUESTS = (("OPTIONS", PREFLIGHT), ("OPTIONS", {}), ("GET", {}))
 
 
-def app(*middleware: type) -> Starlette:
+def app(*middleware: type, **cors_options: bool) -> Starlette:
     """A one-route app behind ``middleware`` (outermost first), as langgraph-api stacks them."""
     routes = [Route("/", lambda request: PlainTextResponse("ok"))]
-    cors = Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"])
+    cors = Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], **cors_options)
     return Starlette(routes=routes, middleware=[*(Middleware(m) for m in middleware), cors])
 
 
@@ -77,3 +77,12 @@ def test_unless_the_fence_says_so_the_stock_middleware_runs(monkeypatch):
 
 def test_without_the_middleware_the_boundary_adds_no_header(skipping):
     assert [h for _, h in answers(app(Boundary))] == [None, None, None]
+
+
+def test_a_header_the_cors_settings_set_already_is_not_doubled(skipping):
+    """``http.cors.allow_private_network`` makes the CORS middleware set it first."""
+    asked = {**PREFLIGHT, "Access-Control-Request-Private-Network": "true"}
+    with TestClient(app(Boundary, PrivateNetworkMiddleware, allow_private_network=True)) as client:
+        answer = client.options("/", headers=asked)
+    assert answer.status_code == 200
+    assert answer.headers.get_list(HEADER) == ["true"]
