@@ -58,9 +58,9 @@ def cut_short(thread: Mapping[str, Any]) -> bool:
     checkpoint leaves the interrupts of that checkpoint, none for a decided request.
     An idle thread that lists no interrupts therefore holds no pause that its record
     lost, and the sweep skips it. A deployed server's runtime is not known to keep
-    them: there the sweep reads every thread that went idle.
+    them: there every thread that went idle may be.
     """
-    return bool(thread.get("interrupts"))
+    return bool(thread.get("interrupts")) or not fence.embedded()
 
 
 async def repair(client: LangGraphClient, thread_id: str) -> bool:
@@ -142,7 +142,7 @@ async def sweep(client: LangGraphClient, since: datetime) -> int:
             select=["thread_id", "updated_at", "interrupts"],
         )
         recent = [t for t in page if updated_at(t) >= since]
-        for thread in filter(cut_short, recent) if fence.embedded() else recent:
+        for thread in filter(cut_short, recent):
             repaired += await repair(client, str(thread["thread_id"]))
         if len(recent) < len(page) or len(page) < 100:
             return repaired

@@ -150,6 +150,20 @@ def test_start_up_recovery_runs_only_on_the_embedded_sqlite_checkpointer(
     assert fence_embedded() is embedded
 
 
+def test_the_repair_sweep_skips_threads_listing_no_interrupts_only_on_the_embedded_server(
+    monkeypatch,
+):
+    """The in-memory runtime keeps a cut-short run's interrupts; a deployed one is not known to."""
+    from server.repair import cut_short
+
+    value = json.dumps(json.loads(DEV_CONFIG.read_text())["checkpointer"])
+    monkeypatch.setenv("LANGGRAPH_RUNTIME_EDITION", "inmem")
+    monkeypatch.setenv("LANGGRAPH_CHECKPOINTER", value)
+    assert [cut_short({"interrupts": i}) for i in ({}, {"t": [{}]})] == [False, True]
+    monkeypatch.setenv("LANGGRAPH_RUNTIME_EDITION", "postgres")
+    assert [cut_short({"interrupts": i}) for i in ({}, {"t": [{}]})] == [True, True]
+
+
 # -- project-owned state: SQLite by default, Postgres by URL, one code path -------------
 
 
