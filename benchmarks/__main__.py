@@ -40,11 +40,11 @@ from typing import Any
 
 from tqdm import tqdm
 
-from benchmarks import cli, history, inprocess, plots, served
+from benchmarks import cli, history, inprocess, plots, runtime, served
 from benchmarks.common import DEFAULT, FULL, WORKLOADS, Sizes, bar, say, summarize, ticker
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = ("overhead", "latency", "throughput", "scale", "history", "cli")
+SECTIONS = ("overhead", "latency", "throughput", "scale", "history", "runtime", "cli")
 
 TARGETS = {
     "overhead_ratio": 1.5,
@@ -377,6 +377,16 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                     + (f", {r['errors']} failed cycles" if r.get("errors") else ""),
                     ratio >= TARGETS["history_throughput"] and not r.get("errors"),
                 )
+    if "runtime" in results:
+        top = results["runtime"]["levels"][-1]
+        add(
+            f"runtime: one cycle's runtime operations with {top['held']:,} decided held",
+            "<= 1.2x with none held (runtime index)",
+            f"{top['indexed_us'] / 1000:.2f} ms = {top['indexed_vs_empty']:.2f}x "
+            f"(stock runtime: {top['stock_us'] / 1000:.1f} ms = {top['stock_vs_empty']:.1f}x)",
+            top["indexed_vs_empty"] <= TARGETS["history_cycle"],
+            "in-process, the real in-memory runtime",
+        )
     if "cli" in results:
         for c in results["cli"]["commands"].values():
             add(
@@ -477,6 +487,15 @@ def report(results: dict[str, Any]) -> None:
                 f"{lv['cycle']['p99_ms']:.1f} ms (median / p99) "
                 f"({lv['cycle_vs_empty']:.2f}x); {tps}; RSS {lv['rss_bytes'] / 2**20:.0f} MB, "
                 f"disk {lv['disk_bytes']['total'] / 2**20:.1f} MB, start {lv['start_s']} s"
+            )
+    if "runtime" in results:
+        r = results["runtime"]
+        say(f"\nRuntime operations of one cycle ({r['cycles']} cycles, {r['rounds']} rounds)")
+        for lv in r["levels"]:
+            say(
+                f"  {lv['held']:>6,} decided held: stock {lv['stock_us'] / 1000:7.2f} ms "
+                f"({lv['stock_vs_empty']:.2f}x), indexed {lv['indexed_us'] / 1000:.2f} ms "
+                f"({lv['indexed_vs_empty']:.2f}x)"
             )
     if "cli" in results:
         say(f"\nCLI start-up ({results['cli']['runs']} runs each)")
@@ -597,6 +616,7 @@ def main(argv: list[str] | None = None) -> int:
         "throughput": run_throughput,
         "scale": run_scale,
         "history": history.run,
+        "runtime": runtime.run,
         "cli": cli.run,
     }
     started = time.perf_counter()

@@ -76,6 +76,9 @@ class Sizes:
     history_clients: tuple[int, ...] = (10, 100)
     history_cycles: int = 60
     cli_runs: int = 10
+    runtime_held: tuple[int, ...] = (0, 1_000, 10_000)
+    runtime_cycles: int = 100
+    runtime_rounds: int = 3
 
 
 DEFAULT = Sizes()
@@ -91,6 +94,7 @@ FULL = Sizes(
     history_real=1_000,
     history_cycles=100,
     cli_runs=30,
+    runtime_cycles=200,
 )
 
 

@@ -29,7 +29,18 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graphs.common import events, fence
-from server import allowlist, archive, lock, mail, openapi, records, repair, slack, wake
+from server import (
+    allowlist,
+    archive,
+    lock,
+    mail,
+    openapi,
+    records,
+    repair,
+    runtime_index,
+    slack,
+    wake,
+)
 from server.auth import caller, user_for
 from server.checkpointer import checkpoint_path
 from server.deadlines import sweep_forever, sweep_interval
@@ -99,6 +110,7 @@ async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         except lock.DataDirectoryInUse as exc:
             refuse_to_start(str(exc))
         wake.install()
+        runtime_index.install()
         await recover(get_client(), await asyncio.to_thread(checkpoint_path))
     try:  # Slack clicks accepted before a stop or a crash: applied once, outcome posted
         await slack.INTERACTIONS.resume()

@@ -15,6 +15,10 @@ approval cycle (two runs) costs about 2 s where the graph itself needs 4 ms.
   timeout (runs delayed with ``after_seconds``), instead of the fixed sleep, and
   only then takes its snapshot time, so a run put while it waited is taken at once.
   The stock selection code (``Runs.next(wait=False)``) does the rest, unchanged.
+- with the runtime index installed (``server/runtime_index.py``), that stock scan
+  sees the index's view (the pending runs, their threads and those threads' runs)
+  instead of every run the runtime holds, and is skipped when nothing is pending;
+  a scan of every run still happens whenever the last one is 0.5 s old.
 
 Nothing polls: an idle server wakes twice a second, as before. The patch is
 the fence's ``run-queue-wake`` entry (``graphs/common/fence.py``), written
@@ -33,10 +37,12 @@ import functools
 import logging
 import os
 import sys
+import time
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 from graphs.common import fence
+from server import runtime_index
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +62,18 @@ class Waker:
         """How many times a waiting queue was woken before its timeout."""
         self.signals = 0
         """How many times enqueuing (or a finished run) signalled the queue."""
+        self.skips = 0
+        """How many times the queue skipped its scan: the runtime index knew nothing was pending."""
+        self.scanned_at = float("-inf")
+        """When the queue last scanned every run (``time.monotonic``)."""
+
+    def index_trusted(self) -> bool:
+        """Whether the queue scanned every run within :data:`IDLE_TIMEOUT`.
+
+        Only then does it scan the runtime index's view instead: whatever the index
+        could miss, a scan of every run still happens as often as the stock queue polls.
+        """
+        return time.monotonic() - self.scanned_at < IDLE_TIMEOUT
 
     def set(self) -> None:
         """Signal the queue; safe from the queue's loop, another loop or a thread."""
@@ -118,10 +136,22 @@ def _waking_next(original: Callable[..., AsyncGenerator[Any]]) -> Callable[..., 
     async def next_run(wait: bool, limit: int = 1) -> AsyncGenerator[Any]:
         if wait:
             await WAKER.wait(IDLE_TIMEOUT)
+        view = runtime_index.queue_view() if WAKER.index_trusted() else None
+        if view is None:
+            WAKER.scanned_at = time.monotonic()  # the stock scan, of every run
+        elif not view["runs"]:
+            WAKER.skips += 1
+            return  # no run is pending: what the stock scan would find
         # wait=False: the stock code takes its snapshot now (after the wake) and
-        # yields every pending run created before it, with the stock locking.
+        # yields every pending run created before it, with the stock locking; it
+        # sees the view while it runs, not while the queue handles what it yields.
         async with contextlib.aclosing(original(wait=False, limit=limit)) as runs:
-            async for item in runs:
+            while True:
+                with runtime_index.seeing(view):
+                    try:
+                        item = await anext(runs)
+                    except StopAsyncIteration:
+                        break
                 yield item
 
     setattr(next_run, MARK, True)

@@ -11,7 +11,8 @@ upgrade is checked in one place:
   on, what is lost without it, and whether correctness depends on it
   (``required``) or it is a convenience that can be switched off;
 - the accessors below (:func:`runtime_threads`, :func:`with_user`, :func:`acting_as`,
-  :func:`inmem_ops`, :func:`past_private_network`, :func:`openapi_module`, :func:`decision_schema`,
+  :func:`inmem_ops`, :func:`inmem_database`, :func:`past_private_network`,
+  :func:`openapi_module`, :func:`decision_schema`,
   :func:`interrupt_id`, ``CONFIG_KEY_CHECKPOINT_NS``) are the only way the project
   reaches them. They import lazily: importing this module loads nothing but the
   standard library, and ``graphs/`` never loads langgraph-api through it;
@@ -107,6 +108,13 @@ def inmem_ops() -> Any:
     return ops
 
 
+def inmem_database() -> Any:
+    """The in-memory runtime's ``database`` module (``GLOBAL_STORE``), for the runtime index."""
+    from langgraph_runtime_inmem import database  # noqa: PLC0415
+
+    return database
+
+
 def past_private_network(app: Any) -> Any | None:
     """The app inside ``app`` if it is langgraph-api's ``PrivateNetworkMiddleware`` (else None).
 
@@ -180,6 +188,25 @@ def _probe_wake() -> None:
     ops = inmem_ops()
     _has(ops.Runs, "next", "put", "set_status")
     _has(ops.Threads, "set_joint_status")
+
+
+def _probe_runtime_index() -> None:
+    import inspect  # noqa: PLC0415
+
+    ops = inmem_ops()
+    _has(inmem_database(), "GLOBAL_STORE")
+    for method, names in (
+        (ops.Threads._get_with_filters, ["conn", "thread_id", "filters"]),
+        (ops.Threads.put, ["conn", "thread_id"]),
+        (ops.Threads.patch, ["conn", "thread_id"]),
+        (ops.Runs.set_status, ["conn", "run_id", "status"]),
+        (ops.Threads.set_joint_status, ["conn", "thread_id", "run_id", "run_status"]),
+        (ops.Runs.get, ["conn", "run_id", "thread_id"]),
+        (ops.Runs.put, ["conn", "assistant_id", "kwargs", "thread_id"]),
+    ):
+        found = [p for p in inspect.signature(method).parameters if p in names]
+        if found != names:
+            raise AttributeError(f"{method.__qualname__} takes {found}, not {names}")
 
 
 def _probe_checkpoint_tables() -> None:
@@ -293,6 +320,19 @@ ENTRIES: tuple[Entry, ...] = (
         required=False,
         embedded_only=True,
         probe=_probe_wake,
+    ),
+    Entry(
+        name="runtime-index",
+        uses="langgraph_runtime_inmem.database.GLOBAL_STORE's threads and runs lists "
+        "(indexed by thread id); scopes Threads._get_with_filters/put/patch/set_joint_status, "
+        "Runs.get/put to their thread and Runs.next to the pending runs' threads",
+        used_by="server/runtime_index.py",
+        packages=("langgraph-runtime-inmem",),
+        degrades="every thread read and run start or end scans every thread and run "
+        "the runtime holds: cycles slow down with each decided request in the archive window",
+        required=False,
+        embedded_only=True,
+        probe=_probe_runtime_index,
     ),
     Entry(
         name="recovery-runtime-records",

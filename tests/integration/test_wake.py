@@ -45,6 +45,7 @@ def test_the_served_queue_wakes_on_enqueue(server, sdk_as):
     if isinstance(server, DevServer):
         log = server.log_path.read_text(errors="replace")
         assert "run-queue wake installed" in log, server.log_tail()
+        assert "runtime index installed" in log, server.log_tail()
     cycle_seconds(sdk_as)  # warm up
     times = [cycle_seconds(sdk_as) for _ in range(4)]
     assert statistics.median(times) < CYCLE_LIMIT, (
@@ -54,14 +55,20 @@ def test_the_served_queue_wakes_on_enqueue(server, sdk_as):
 
 
 def test_the_stock_queue_is_what_the_patch_removes():
-    """With ``HITL_FAST_QUEUE=0`` the same cycles are slow: the test above can tell them apart."""
-    with DevServer(env={"HITL_FAST_QUEUE": "0"}) as dev:
+    """With ``HITL_FAST_QUEUE=0`` the same cycles are slow: the test above can tell them apart.
+
+    The runtime index is off too (``HITL_RUNTIME_INDEX=0``): the stock runtime
+    serves the same answers, which the cycles check.
+    """
+    with DevServer(env={"HITL_FAST_QUEUE": "0", "HITL_RUNTIME_INDEX": "0"}) as dev:
 
         def client(user):
             return get_sync_client(url=dev.url, headers={"Authorization": f"Bearer {TOKENS[user]}"})
 
         times = [cycle_seconds(client) for _ in range(2)]
-        assert "run-queue wake installed" not in dev.log_path.read_text(errors="replace")
+        log = dev.log_path.read_text(errors="replace")
+        assert "run-queue wake installed" not in log and "runtime index installed" not in log
+        assert "runtime index off (HITL_RUNTIME_INDEX=0)" in log
     assert min(times) > CYCLE_LIMIT, (
         f"stock cycles took {times} s: the runtime no longer waits 0.5 s per run, the "
         "wake-on-enqueue patch may no longer be needed (server/wake.py)"

@@ -5,13 +5,14 @@ import os
 import subprocess
 import sys
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
 
-from benchmarks import cli, history, served
+from benchmarks import cli, history, runtime, served
 from benchmarks.__main__ import parse_args, resize, targets
 from benchmarks.common import DEFAULT, FULL, percentile, summarize
 from graphs.common import store
@@ -193,8 +194,21 @@ def test_issue_24_targets_are_judged():
             ],
         },
         "cli": {"commands": {"help": {"argv": ["hitl", "--help"], "median_s": 0.25, "p90_s": 0.4}}},
+        "runtime": {
+            "levels": [
+                {"held": 0, "stock_us": 900, "indexed_us": 600},
+                {
+                    "held": 10_000,
+                    "stock_us": 90_000,
+                    "stock_vs_empty": 100.0,
+                    "indexed_us": 660,
+                    "indexed_vs_empty": 1.1,
+                },
+            ]
+        },
     }
     judged = _judged(results)
+    assert judged["runtime: one cycle's runtime operations with 10,000 decided held"] is True
     assert judged["no collapse"] is True  # 18.5 >= 0.9 x 20
     assert judged["server CPU per cycle"] is False  # 4.5x > 4x
     assert judged["burst of 1,000 submissions"] is True
@@ -207,3 +221,15 @@ def test_issue_24_targets_are_judged():
     judged = _judged(results)
     assert judged["no collapse"] is False  # failed cycles never count as met
     assert judged["burst of 1,000 submissions"] is False
+
+
+def test_the_runtime_section_measures_the_real_runtime_both_ways():
+    """A small run of the child process: both variants ran, on the levels asked for."""
+    sizes = replace(DEFAULT, runtime_held=(0, 300), runtime_cycles=5, runtime_rounds=2)
+    found = runtime.run(sizes)
+    assert [level["held"] for level in found["levels"]] == [0, 300]
+    for level in found["levels"]:
+        assert len(level["rounds"]["stock"]) == len(level["rounds"]["indexed"]) == 2
+        assert level["stock_us"] > 0 and level["indexed_us"] > 0
+    held = found["levels"][1]
+    assert held["stock_us"] > held["indexed_us"]  # 300 threads scanned ~10 times a cycle

@@ -21,8 +21,13 @@ from graphs.common import fence
 from scripts.devserver import ROOT
 
 NAMES = [entry.name for entry in fence.ENTRIES]
-OPTIONAL = {"openapi-custom-spec", "run-queue-wake", "private-network-header"}
-EMBEDDED_ONLY = {"run-queue-wake", "recovery-runtime-records", "sqlite-checkpoint-tables"}
+OPTIONAL = {"openapi-custom-spec", "run-queue-wake", "private-network-header", "runtime-index"}
+EMBEDDED_ONLY = {
+    "run-queue-wake",
+    "runtime-index",
+    "recovery-runtime-records",
+    "sqlite-checkpoint-tables",
+}
 
 
 pytestmark = pytest.mark.usefixtures("inside_a_server")
