@@ -269,6 +269,33 @@ def history(results: dict[str, Any], out: Path) -> Path:
     return _save(fig, out, "history")
 
 
+def runtime(results: dict[str, Any], out: Path) -> Path:
+    """The in-memory runtime's share of one cycle against the decided requests it holds."""
+    levels = results["runtime"]["levels"]
+    xs = list(range(len(levels)))
+    fig, ax = plt.subplots(figsize=SIZE)
+    for key, label, color in (
+        ("stock_us", "stock runtime (every lookup scans every thread and run)", COLORS["stock"]),
+        ("indexed_us", "runtime index (server/runtime_index.py)", COLORS["served"]),
+    ):
+        ax.plot(xs, [lv[key] / 1000 for lv in levels], marker="o", color=color, label=label)
+    ax.axhline(
+        1.2 * levels[0]["indexed_us"] / 1000,
+        ls="--",
+        color="black",
+        lw=1,
+        label="target: ≤ 1.2× the indexed runtime with none held",
+    )
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.set_xticks(xs, [f"{lv['held']:,}" for lv in levels])
+    ax.set_xlabel("decided requests held in the runtime (each with its two runs)")
+    ax.set_ylabel("runtime operations of one approval cycle, ms (median)")
+    ax.set_title("The runtime's share of a cycle, in-process: stock and indexed", fontsize=11)
+    ax.legend(fontsize=8)
+    return _save(fig, out, "runtime")
+
+
 def overhead(results: dict[str, Any], out: Path) -> Path:
     """Project graph / seed-style graph cycle time, per graph and checkpointer."""
     data = results["overhead"]["graphs"]
@@ -309,6 +336,7 @@ def draw_all(results: dict[str, Any], out: Path) -> list[Path]:
         "throughput": throughput,
         "scale": scale,
         "history": history,
+        "runtime": runtime,
         "overhead": overhead,
     }
     return [draw(results, out) for name, draw in drawers.items() if name in results]

@@ -47,6 +47,12 @@ def synthetic():
             "target_no_collapse": 0.9,
         },
         "history": {"pending": 1_000, "levels": levels},
+        "runtime": {
+            "levels": [
+                {"held": held, "stock_us": stock, "indexed_us": 650.0 + held / 1000}
+                for held, stock in ((0, 1000.0), (1_000, 11_000.0), (10_000, 170_000.0))
+            ]
+        },
     }
 
 
@@ -92,7 +98,7 @@ def test_the_issue_24_plots_show_their_targets():
         mp.setattr(plots, "_save", lambda fig, out, name: shown.append((name, fig)) or out / name)
         plots.draw_all(results, ROOT)
     figs = dict(shown)
-    assert set(figs) == {"throughput", "history"}
+    assert set(figs) == {"throughput", "history", "runtime"}
     rate, latency = figs["throughput"].axes
     target = [line for line in rate.get_lines() if line.get_linestyle() == "--"]
     assert [line.get_ydata()[0] for line in target] == [pytest.approx(0.9 * 22)]
@@ -107,4 +113,9 @@ def test_the_issue_24_plots_show_their_targets():
         line.get_ydata()[0] for line in throughput.get_lines() if line.get_linestyle() == "--"
     )
     assert throughput_targets == [pytest.approx(0.9 * 19), pytest.approx(0.9 * 20)]
+    (held,) = figs["runtime"].axes
+    assert [t.get_text() for t in held.get_xticklabels()] == ["0", "1,000", "10,000"]
+    assert held.get_yscale() == "log"  # 0.65 ms against 170 ms
+    (target,) = [line for line in held.get_lines() if line.get_linestyle() == "--"]
+    assert target.get_ydata()[0] == pytest.approx(1.2 * 0.65)
     plt.close("all")
