@@ -40,7 +40,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
@@ -48,6 +47,7 @@ from typing import Any
 from uuid import UUID
 
 from graphs.common import fence
+from server import inmem_patch
 
 logger = logging.getLogger(__name__)
 
@@ -424,7 +424,7 @@ NOTING: tuple[tuple[str, str, Callable[..., Any]], ...] = (
 )
 """The operations that may set a run back to pending: (class, method, the status they set)."""
 
-_originals: dict[tuple[type, str], Any] = {}
+_originals: inmem_patch.Originals = {}
 _store_class: dict[int, type] = {}
 _STORE: Any = None
 """The store :func:`install` indexed (None: not installed)."""
@@ -470,26 +470,19 @@ def unpatch_store(store: Any) -> None:
 def patch_classes(runs: type, threads: type) -> None:
     """Scope the operations in :data:`SCOPED` on a ``Runs`` and a ``Threads`` class."""
     classes = {"Runs": runs, "Threads": threads}
-    if any(getattr(_function(classes[o].__dict__[n]), MARK, False) for o, n, _ in SCOPED):
+    if any(inmem_patch.marked(classes[owner], name, MARK) for owner, name, _ in SCOPED):
         return
     for patches, wrapping in ((SCOPED, _on_thread), (NOTING, _noting_pending)):
         for owner, name, choose in patches:
             cls = classes[owner]
-            original = cls.__dict__[name]
-            _originals.setdefault((cls, name), original)
-            setattr(cls, name, staticmethod(wrapping(choose)(_function(original))))
-
-
-def _function(method: Any) -> Any:
-    return method.__func__ if isinstance(method, staticmethod) else method
+            original = inmem_patch.function(cls.__dict__[name])
+            inmem_patch.replace(_originals, cls, name, wrapping(choose)(original))
 
 
 def uninstall() -> None:
     """Restore the stock operations and the store (for tests)."""
     global _STORE  # noqa: PLW0603
-    while _originals:
-        (cls, name), original = _originals.popitem()
-        setattr(cls, name, original)
+    inmem_patch.restore(_originals)
     unpatch_store(fence.inmem_database().GLOBAL_STORE)
     _STORE = None
 
@@ -503,12 +496,9 @@ def install() -> bool:
     """
     if active():
         return True
-    if os.environ.get("HITL_RUNTIME_INDEX", "1") == "0":
-        logger.info("runtime index off (HITL_RUNTIME_INDEX=0): the runtime's stock scans")
-        return False
-    found = fence.finding("runtime-index")
-    if found.status != "ok":
-        logger.info("runtime index not installed (%s): keeping the stock scans", found.reason)
+    if not inmem_patch.wanted(
+        logger, "runtime index", "HITL_RUNTIME_INDEX", "runtime-index", "keeping the stock scans"
+    ):
         return False
     global _STORE  # noqa: PLW0603 - one runtime store per process
     ops = fence.inmem_ops()
@@ -526,9 +516,7 @@ def install() -> bool:
 def active() -> bool:
     """Whether the in-memory runtime's one-thread operations run scoped."""
     ops = sys.modules.get("langgraph_runtime_inmem.ops")
-    if ops is None:
-        return False
-    return bool(getattr(_function(ops.Runs.__dict__.get("put")), MARK, False))
+    return ops is not None and inmem_patch.marked(ops.Runs, "put", MARK)
 
 
 # -- the queue's view -----------------------------------------------------------------------

@@ -42,7 +42,7 @@ from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 from graphs.common import fence
-from server import runtime_index
+from server import inmem_patch, runtime_index
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ class Waker:
 
 
 WAKER = Waker()
-_originals: dict[tuple[type, str], Any] = {}
+_originals: inmem_patch.Originals = {}
 
 
 def _signalling(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -159,12 +159,9 @@ def _waking_next(original: Callable[..., AsyncGenerator[Any]]) -> Callable[..., 
 
 
 def _patch(cls: type, name: str, wrap: Callable[[Any], Any]) -> None:
-    original = cls.__dict__[name]
-    function = original.__func__ if isinstance(original, staticmethod) else original
-    if getattr(function, MARK, False):
-        return
-    _originals[(cls, name)] = original
-    setattr(cls, name, staticmethod(wrap(function)))
+    if not inmem_patch.marked(cls, name, MARK):
+        original = inmem_patch.function(cls.__dict__[name])
+        inmem_patch.replace(_originals, cls, name, wrap(original))
 
 
 def patch_classes(runs: type, threads: type) -> None:
@@ -176,9 +173,7 @@ def patch_classes(runs: type, threads: type) -> None:
 
 def uninstall() -> None:
     """Restore the stock methods (for tests)."""
-    while _originals:
-        (cls, name), original = _originals.popitem()
-        setattr(cls, name, original)
+    inmem_patch.restore(_originals)
 
 
 def install() -> bool:
@@ -191,17 +186,13 @@ def install() -> bool:
     """
     if active():
         return True
-    if os.environ.get("HITL_FAST_QUEUE", "1") == "0":
-        logger.info("run-queue wake off (HITL_FAST_QUEUE=0): stock 0.5 s queue poll")
-        return False
     edition = os.environ.get("LANGGRAPH_RUNTIME_EDITION", "inmem")
     if edition != "inmem":
         logger.warning("run-queue wake not installed: runtime edition is %r, not inmem", edition)
         return False
-    found = fence.finding("run-queue-wake")
-    if found.status != "ok":
-        # The start-up check has logged it as degraded already.
-        logger.info("run-queue wake not installed (%s): keeping the stock queue", found.reason)
+    if not inmem_patch.wanted(
+        logger, "run-queue wake", "HITL_FAST_QUEUE", "run-queue-wake", "keeping the stock queue"
+    ):
         return False
     ops = fence.inmem_ops()
     served = sys.modules.get("langgraph_runtime.ops")
@@ -222,8 +213,4 @@ def install() -> bool:
 def active() -> bool:
     """Whether the running in-memory runtime's queue wakes on enqueue."""
     ops = sys.modules.get("langgraph_runtime_inmem.ops")
-    if ops is None:
-        return False
-    method = ops.Runs.__dict__.get("next")
-    function = method.__func__ if isinstance(method, staticmethod) else method
-    return bool(getattr(function, MARK, False))
+    return ops is not None and inmem_patch.marked(ops.Runs, "next", MARK)
