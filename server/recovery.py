@@ -44,6 +44,7 @@ from typing import Any
 from uuid import UUID
 
 import aiosqlite
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph_sdk.client import LangGraphClient
 from langgraph_sdk.schema import ThreadStatus
 
@@ -52,7 +53,6 @@ from graphs.common.access import addressee, first_addressee
 from graphs.common.audit import SYSTEM, trail
 from server.threads import (
     all_threads,
-    checkpoint_pauses,
     pending_pauses,
     updated_at,
     write_metadata,
@@ -67,6 +67,11 @@ INTERNAL_KEYS = {
 """Checkpoint metadata keys that describe a run, not the thread."""
 
 JOIN_TIMEOUT = 120.0
+
+INTERRUPT_CHANNEL = "__interrupt__"
+"""The channel langgraph writes a task's interrupts to (against the checkpoint they pause)."""
+SERDE = JsonPlusSerializer()
+"""How the server's checkpointer (``AsyncSqliteSaver``, default serializer) stores writes."""
 
 FENCED = ("recovery-runtime-records", "sqlite-checkpoint-tables")
 """The fence's entries recovery relies on (both required)."""
@@ -87,6 +92,8 @@ class ThreadRecord:
     run_ids: set[str] = field(default_factory=set)
     latest: str = ""
     """The latest checkpoint's id."""
+    pauses: set[str] = field(default_factory=set)
+    """The ids of the pauses the latest checkpoint holds (what ``threads.get_state`` shows)."""
 
 
 @dataclass
@@ -99,7 +106,12 @@ class RecoveryReport:
 
 
 async def read_checkpoints(db: Path) -> dict[str, ThreadRecord]:
-    """Read every root-namespace thread's metadata and run ids from the checkpoint file."""
+    """Read every root-namespace thread's metadata, run ids and pauses from the checkpoint file.
+
+    A thread's pauses are the interrupts written against its latest checkpoint, from
+    which ``threads.get_state`` shows them too: one query for every thread instead of
+    one state read per waiting thread.
+    """
     records: dict[str, ThreadRecord] = defaultdict(ThreadRecord)
     if not db.exists():
         return {}
@@ -118,6 +130,16 @@ async def read_checkpoints(db: Path) -> dict[str, ThreadRecord]:
                 for key, value in meta.items():  # later checkpoints know better
                     if key not in INTERNAL_KEYS and not key.startswith("langgraph_"):
                         record.metadata[key] = value
+        query = (
+            "SELECT thread_id, checkpoint_id, type, value FROM writes "
+            "WHERE checkpoint_ns = '' AND channel = ?"
+        )
+        async with conn.execute(query, (INTERRUPT_CHANNEL,)) as cursor:
+            async for thread_id, checkpoint_id, kind, value in cursor:
+                known = records.get(thread_id)
+                if known is not None and checkpoint_id == known.latest:
+                    interrupts = SERDE.loads_typed((kind, value))
+                    known.pauses.update(str(i.id) for i in interrupts)
     for record in records.values():
         # Set again by the pause that the restoring run re-raises, if there is one.
         record.metadata["waiting_for"] = None
@@ -150,7 +172,7 @@ def outdated(known: dict[str, datetime], records: dict[str, ThreadRecord]) -> li
     ]
 
 
-async def showing_answered(client: LangGraphClient) -> list[str]:
+async def showing_answered(client: LangGraphClient, records: dict[str, ThreadRecord]) -> list[str]:
     """Waiting threads whose record shows a pause their checkpoint no longer holds.
 
     Pause and decision events write metadata after the step's checkpoint, which
@@ -160,7 +182,7 @@ async def showing_answered(client: LangGraphClient) -> list[str]:
     shown_stale = []
     async for thread in all_threads(client, "interrupted", ["thread_id", "interrupts"]):
         thread_id = str(thread["thread_id"])
-        held = {p["id"] for p in checkpoint_pauses(await client.threads.get_state(thread_id))}
+        held = records[thread_id].pauses if thread_id in records else set()
         if {p["id"] for p in pending_pauses(thread)} - held:
             shown_stale.append(thread_id)
     return shown_stale
@@ -237,7 +259,8 @@ async def recover(client: LangGraphClient, db: Path) -> RecoveryReport:
         )
         report.restored.append(thread_id)
         refresh.append(thread_id)
-    for thread_id in dict.fromkeys([*outdated(known, records), *await showing_answered(client)]):
+    stale = await showing_answered(client, records)
+    for thread_id in dict.fromkeys([*outdated(known, records), *stale]):
         report.reconciled.append(thread_id)
         refresh.append(thread_id)
     await refresh_threads(client, list(dict.fromkeys(refresh)), records)

@@ -219,7 +219,7 @@ def _probe_checkpoint_tables() -> None:
         SqliteSaver(conn).setup()
         for table, columns in (
             ("checkpoints", {"thread_id", "checkpoint_ns", "checkpoint_id", "metadata"}),
-            ("writes", {"thread_id", "checkpoint_ns", "checkpoint_id"}),
+            ("writes", {"thread_id", "checkpoint_ns", "checkpoint_id", "channel", "type", "value"}),
         ):
             found = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
             if missing := columns - found:
@@ -346,7 +346,8 @@ ENTRIES: tuple[Entry, ...] = (
     ),
     Entry(
         name="sqlite-checkpoint-tables",
-        uses="raw SQL on langgraph-checkpoint-sqlite's checkpoints and writes tables",
+        uses="raw SQL on langgraph-checkpoint-sqlite's checkpoints and writes tables "
+        "(a task's interrupts: the __interrupt__ writes against the checkpoint they pause)",
         used_by="server/recovery.py (read_checkpoints), server/checkpointer.py (pruning)",
         packages=("langgraph-checkpoint-sqlite",),
         degrades="start-up recovery and pruning misread the checkpoints",

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
 from langgraph_sdk import get_sync_client
 
 from graphs.payments import ledger_count
+from server.recovery import read_checkpoints
+from server.threads import checkpoint_pauses
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.integration
@@ -17,6 +20,16 @@ def hitl(server, *args, user="alice"):
     proc = run_cli(server.url, *args, json_output=True, user=user)
     assert proc.returncode == 0, proc.stderr
     return proc.data
+
+
+def held_pauses_match_get_state(server, thread_ids):
+    """Recovery reads each thread's pauses from the checkpoint file: what get_state shows."""
+    records = asyncio.run(read_checkpoints(server.data_dir / "checkpoints.sqlite"))
+    sdk = get_sync_client(url=server.url, headers={"Authorization": "Bearer dev-alice"})
+    for thread_id in thread_ids:
+        shown = {p["id"] for p in checkpoint_pauses(sdk.threads.get_state(thread_id))}
+        assert records[thread_id].pauses == shown, thread_id
+    assert any(records[t].pauses for t in thread_ids)
 
 
 def test_pauses_of_every_graph_survive_kill_9(fresh_server):
@@ -44,6 +57,7 @@ def test_pauses_of_every_graph_survive_kill_9(fresh_server):
 
     waiting = {o["thread_id"]: o["interrupts"] for o in hitl(server, "pending")}
     assert waiting == before  # same threads, same interrupt ids and payloads
+    held_pauses_match_get_state(server, list(before))
     bob_sees = {o["thread_id"] for o in hitl(server, "pending", user="bob")}
     assert bob_sees == set(before) - {chat["thread_id"]}  # restored with who they wait for
     sdk = get_sync_client(url=server.url, headers={"Authorization": "Bearer dev-alice"})
@@ -56,6 +70,7 @@ def test_pauses_of_every_graph_survive_kill_9(fresh_server):
     assert done["interrupts"][0]["value"]["role"] == "finance"
     done = hitl(server, "resume", chat["thread_id"], "approve")
     assert done["values"]["reviews"][0]["approver"] == "alice"
+    held_pauses_match_get_state(server, list(before))  # answered, and the chain's next step
     done = hitl(server, "resume", order["thread_id"], "approve", user="bob")
     assert done["values"]["status"] == "paid"
     assert done["values"]["order_id"] == order_id
