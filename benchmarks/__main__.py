@@ -355,7 +355,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                 f"{seeding['cost_empty']['cycle']['median_ms']:.1f} ms = {ratio['cycle']:.2f}x "
                 f"(server CPU per cycle {ratio['cpu']:.2f}x)",
                 ratio["cycle"] <= TARGETS["history_cycle"],
-                "inside the archive window: the runtime scans every thread it holds",
+                "inside the archive window",
             )
         levels = results["history"]["levels"]
         empty = levels[0]
