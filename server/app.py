@@ -101,16 +101,18 @@ async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         archiving = archive.settings()
     except ValueError as exc:
         refuse_to_start(str(exc))
+    embedded = fence.embedded()
+    if embedded:  # before the pause listener writes through the runtime: the index
+        wake.install()  # swaps the runtime's lists, which a write holds across an await
+        runtime_index.install()
     notifier = Notifier.from_env(get_client())
     listener = PauseListener(asyncio.get_running_loop(), notifier)
     events.subscribe(listener)
-    if fence.embedded():
+    if embedded:
         try:  # before recovery touches the data: one server per data directory
             await asyncio.to_thread(lock.hold, os.environ.get("LANGGRAPH_API_URL"))
         except lock.DataDirectoryInUse as exc:
             refuse_to_start(str(exc))
-        wake.install()
-        runtime_index.install()
         await recover(get_client(), await asyncio.to_thread(checkpoint_path))
     try:  # Slack clicks accepted before a stop or a crash: applied once, outcome posted
         await slack.INTERACTIONS.resume()

@@ -110,7 +110,10 @@ async def read_checkpoints(db: Path) -> dict[str, ThreadRecord]:
 
     A thread's pauses are the interrupts written against its latest checkpoint, from
     which ``threads.get_state`` shows them too: one query for every thread instead of
-    one state read per waiting thread.
+    one state read per waiting thread. One difference: of tasks that paused in
+    the same step, one answered and finished still counts here until the step
+    ends, where ``get_state`` drops it; the project's graphs pause one task at a
+    time (``tests/integration/test_crash_recovery.py`` compares the two).
     """
     records: dict[str, ThreadRecord] = defaultdict(ThreadRecord)
     if not db.exists():

@@ -23,7 +23,8 @@ held, 49 ms with 1,600 (``docs/performance.md``, "Held inside the window").
   records finds what a scan of all of them found. What they append goes to the
   real lists, and the record ``Threads.patch`` replaces is replaced there;
 - the queue's scan (``Runs.next``, through the run-queue wake) sees the pending
-  runs, their threads and those threads' runs (:func:`queue_view`).
+  runs, their threads and those threads' runs (:func:`queue_view`), read afresh at
+  each access.
 
 Scans that need every record stay as they are: searches, counts, deletes. A
 rollback (``set_joint_status`` deleting its run) is left to the stock code,
@@ -40,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
@@ -438,10 +440,10 @@ def _indexing_store(cls: type) -> type:
             super().__setitem__(key, _indexed(key, value))
 
         def __getitem__(self, key: str) -> Any:
-            view = _VIEW.get()
-            if view is not None and key in view:
-                return view[key]
-            return super().__getitem__(key)
+            value = super().__getitem__(key)
+            if _QUEUE_VIEW.get() and isinstance(value, _Indexed):
+                return _queue_slice(self, value)
+            return value
 
     IndexingStore.__name__ = f"Indexing{cls.__name__}"
     return IndexingStore
@@ -491,14 +493,20 @@ def install() -> bool:
     """Index the in-memory runtime's store and scope its one-thread operations.
 
     Does nothing, with a log line, unless the fence finds its ``runtime-index``
-    entry ok; does nothing when ``HITL_RUNTIME_INDEX=0``. Call it once the
-    runtime has loaded its store (the app's lifespan). Safe to call more than once.
+    entry ok; does nothing when ``HITL_RUNTIME_INDEX=0``, nor when runs run on
+    loops of their own threads (``BG_JOB_ISOLATED_LOOPS``: the index has no lock).
+    Call it once the runtime has loaded its store, before anything of the project
+    writes through the runtime (the app's lifespan). Safe to call more than once.
     """
     if active():
         return True
     if not inmem_patch.wanted(
         logger, "runtime index", "HITL_RUNTIME_INDEX", "runtime-index", "keeping the stock scans"
     ):
+        return False
+    if os.environ.get("BG_JOB_ISOLATED_LOOPS", "").strip().lower() in ("true", "1"):
+        # Runs then call the runtime from other threads: the index has no lock.
+        logger.info("runtime index not installed (BG_JOB_ISOLATED_LOOPS): keeping the stock scans")
         return False
     global _STORE  # noqa: PLW0603 - one runtime store per process
     ops = fence.inmem_ops()
@@ -521,34 +529,42 @@ def active() -> bool:
 
 # -- the queue's view -----------------------------------------------------------------------
 
-_VIEW: ContextVar[Mapping[str, list[Record]] | None] = ContextVar("hitl_runtime_view", default=None)
-"""The store lists the code running in this context sees instead of the whole ones."""
+_QUEUE_VIEW: ContextVar[bool] = ContextVar("hitl_queue_view", default=False)
+"""Whether the runtime code running in this context sees the queue's view of the store."""
 
 
-def queue_view() -> dict[str, list[Record]] | None:
-    """What the queue's scan (``Runs.next``) needs to see, from the index (None: no index).
+def _queue_slice(store: dict[str, Any], whole: _Indexed) -> list[Record]:
+    """The queue's view of one list: the records of the threads that have a pending run.
 
     ``Runs.next`` reads every run to find the pending ones, then, for each, its
-    thread and that thread's runs (is one running?). The view holds exactly those:
-    the threads of the pending runs, and all of those threads' runs.
+    thread and that thread's runs (is one running?). The view holds exactly those,
+    as they are at each read (a run taken or deleted, a thread deleted meanwhile).
     """
-    if _STORE is None:
-        return None
-    runs, threads = dict.get(_STORE, "runs"), dict.get(_STORE, "threads")
-    if not isinstance(runs, RunList) or not isinstance(threads, ThreadList):
-        return None
-    thread_ids = list(dict.fromkeys(run["thread_id"] for run in runs.pending()))
-    return {
-        "runs": [run for thread_id in thread_ids for run in runs.of(thread_id)],
-        "threads": [thread for thread_id in thread_ids for thread in threads.of(thread_id)],
-    }
+    runs = dict.get(store, "runs")  # the store's own, not a view
+    if not isinstance(runs, RunList):
+        return whole
+    thread_ids = dict.fromkeys(run["thread_id"] for run in runs.pending())
+    return [record for thread_id in thread_ids for record in whole.of(thread_id)]
+
+
+def queue_indexed() -> bool:
+    """Whether the queue's scan can read the index (installed, both lists indexed)."""
+    return _STORE is not None and all(
+        isinstance(dict.get(_STORE, key), kind) for key, kind in INDEXED.items()
+    )
+
+
+def nothing_pending() -> bool:
+    """Whether the index knows of no pending run (call only when :func:`queue_indexed`)."""
+    runs = dict.get(_STORE, "runs") if _STORE is not None else None
+    return isinstance(runs, RunList) and not runs.pending()
 
 
 @contextlib.contextmanager
-def seeing(view: Mapping[str, list[Record]] | None) -> Iterator[None]:
-    """Let the runtime code run inside see ``view``'s lists instead of the store's own."""
-    token = _VIEW.set(view)
+def queue_view(on: bool = True) -> Iterator[None]:
+    """Let the runtime code run inside see the queue's view (:func:`_queue_slice`)."""
+    token = _QUEUE_VIEW.set(on)
     try:
         yield
     finally:
-        _VIEW.reset(token)
+        _QUEUE_VIEW.reset(token)

@@ -136,18 +136,18 @@ def _waking_next(original: Callable[..., AsyncGenerator[Any]]) -> Callable[..., 
     async def next_run(wait: bool, limit: int = 1) -> AsyncGenerator[Any]:
         if wait:
             await WAKER.wait(IDLE_TIMEOUT)
-        view = runtime_index.queue_view() if WAKER.index_trusted() else None
-        if view is None:
+        viewed = WAKER.index_trusted() and runtime_index.queue_indexed()
+        if not viewed:
             WAKER.scanned_at = time.monotonic()  # the stock scan, of every run
-        elif not view["runs"]:
+        elif runtime_index.nothing_pending():
             WAKER.skips += 1
-            return  # no run is pending: what the stock scan would find
+            return  # what the stock scan would find
         # wait=False: the stock code takes its snapshot now (after the wake) and
         # yields every pending run created before it, with the stock locking; it
         # sees the view while it runs, not while the queue handles what it yields.
         async with contextlib.aclosing(original(wait=False, limit=limit)) as runs:
             while True:
-                with runtime_index.seeing(view):
+                with runtime_index.queue_view(viewed):
                     try:
                         item = await anext(runs)
                     except StopAsyncIteration:

@@ -269,13 +269,14 @@ def test_scoped_operations_answer_and_store_what_the_stock_ones_do(runtime, monk
     runtime_index.patch_classes(ops.Runs, ops.Threads)
     assert runtime_index.active()
     assert type(store["runs"]) is RunList
-    views = []
-    monkeypatch.setattr(runtime_index, "_STORE", store)
+    monkeypatch.setattr(runtime_index, "_STORE", store)  # what install() records
+    seen: list[bool] = []
     real_view = runtime_index.queue_view
-    monkeypatch.setattr(runtime_index, "queue_view", lambda: views.append(real_view()) or views[-1])
+    monkeypatch.setattr(runtime_index, "queue_view", lambda on: seen.append(on) or real_view(on))
+    skips = wake.WAKER.skips
     indexed = _plain(asyncio.run(script(ops, store)))
-    assert len(views) == 4 and all(view is not None for view in views)
-    assert views[-1]["runs"] == []  # the last call was skipped: nothing pending
+    assert seen and all(seen)  # every scan of the queue read the view ...
+    assert wake.WAKER.skips == skips + 1  # ... but the last, skipped: nothing was pending
     assert type(store["runs"]) is RunList and type(store["threads"]) is ThreadList
     assert indexed == stock
     final = indexed[-1]
@@ -295,6 +296,9 @@ def test_installs_behind_the_fence_and_can_be_switched_off(runtime, monkeypatch)
     )
     assert runtime_index.install() is False and ops.Runs.__dict__["put"] is stock_put
     monkeypatch.setattr(fence, "installed", real)
+    monkeypatch.setenv("BG_JOB_ISOLATED_LOOPS", "true")  # runs on other threads: no index
+    assert runtime_index.install() is False and ops.Runs.__dict__["put"] is stock_put
+    monkeypatch.delenv("BG_JOB_ISOLATED_LOOPS")
     assert runtime_index.install() is True and runtime_index.active()
     assert type(store["threads"]) is ThreadList
     runtime_index.uninstall()
