@@ -27,22 +27,18 @@ import sys
 import tempfile
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 from benchmarks.common import Sizes, bar
+from scripts.devserver import ROOT, RUNTIME_ENV
 
-ROOT = Path(__file__).resolve().parent.parent
-RUNTIME_ENV = {
-    "LANGGRAPH_RUNTIME_EDITION": "inmem",
-    "REDIS_URI": "fake",
-    "DATABASE_URI": ":memory:",
-    "MIGRATIONS_PATH": "__inmem",
+CHILD_ENV = {
+    **RUNTIME_ENV,
     "LANGSMITH_TRACING": "false",
     "HITL_RUNTIME_INDEX": "1",
     "HITL_FAST_QUEUE": "1",
 }
-"""What ``langgraph dev`` sets before the runtime is imported (as tests/conftest.py's)."""
+"""The child's settings: what ``langgraph dev`` sets, both patches allowed."""
 ASSISTANT = uuid.UUID(int=7)
 PAUSED = {"next": ["ask"], "values": {}, "tasks": [{"id": "t", "interrupts": [{"value": 1}]}]}
 DONE = {"next": [], "values": {"status": "approved"}, "tasks": []}
@@ -58,7 +54,7 @@ def run(sizes: Sizes) -> dict[str, Any]:
         "rounds": sizes.runtime_rounds,
     }
     with bar(1, "runtime: stock vs indexed") as progress, tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, **RUNTIME_ENV, "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, **CHILD_ENV, "PYTHONPATH": str(ROOT)}
         done = subprocess.run(
             [sys.executable, "-m", "benchmarks.runtime", json.dumps(settings)],
             cwd=tmp,

@@ -37,6 +37,13 @@ def dev_users() -> dict[str, str]:
 
 
 TOKENS = dev_users()
+RUNTIME_ENV = {
+    "LANGGRAPH_RUNTIME_EDITION": "inmem",
+    "REDIS_URI": "fake",
+    "DATABASE_URI": ":memory:",
+    "MIGRATIONS_PATH": "__inmem",
+}
+"""What ``langgraph dev`` sets before langgraph-api and its in-memory runtime are imported."""
 QUIET_ENV = {
     "LANGSMITH_TRACING": "false",
     "LANGGRAPH_CLI_NO_ANALYTICS": "1",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from typing import Any
 
 from graphs.common import fence
@@ -26,6 +27,12 @@ def function(method: Any) -> Any:
 def marked(cls: type, name: str, mark: str) -> bool:
     """Whether ``cls.name`` is a wrapper carrying ``mark``."""
     return bool(getattr(function(cls.__dict__.get(name)), mark, False))
+
+
+def active(name: str, mark: str) -> bool:
+    """Whether the loaded runtime's ``Runs.name`` is a wrapper carrying ``mark``."""
+    ops = sys.modules.get("langgraph_runtime_inmem.ops")
+    return ops is not None and marked(ops.Runs, name, mark)
 
 
 def replace(originals: Originals, cls: type, name: str, wrapped: Any) -> None:

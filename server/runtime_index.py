@@ -42,7 +42,6 @@ import contextlib
 import functools
 import logging
 import os
-import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any
@@ -248,6 +247,13 @@ class RunList(_Indexed):
 INDEXED: dict[str, type[_Indexed]] = {"threads": ThreadList, "runs": RunList}
 
 
+def _is_indexed(store: Any) -> bool:
+    """Whether ``store`` holds both lists indexed (a store the runtime cleared may not)."""
+    return store is not None and all(
+        isinstance(dict.get(store, key), kind) for key, kind in INDEXED.items()
+    )
+
+
 def _indexed(key: str, value: Any) -> Any:
     kind = INDEXED.get(key)
     if kind is None or isinstance(value, kind) or not isinstance(value, list):
@@ -341,10 +347,7 @@ class ScopedConnection:
 def scoped(conn: Any, thread_id: Any) -> Any:
     """``conn`` seen from ``thread_id`` (``conn`` itself when the store is not indexed)."""
     whole = conn.whole if isinstance(conn, ScopedConnection) else conn
-    store = getattr(whole, "store", None)
-    if thread_id is None or store is None:
-        return whole
-    if not all(isinstance(store.get(key), kind) for key, kind in INDEXED.items()):
+    if thread_id is None or not _is_indexed(getattr(whole, "store", None)):
         return whole
     try:
         key = thread_id if isinstance(thread_id, UUID) else UUID(str(thread_id))
@@ -523,8 +526,7 @@ def install() -> bool:
 
 def active() -> bool:
     """Whether the in-memory runtime's one-thread operations run scoped."""
-    ops = sys.modules.get("langgraph_runtime_inmem.ops")
-    return ops is not None and inmem_patch.marked(ops.Runs, "put", MARK)
+    return inmem_patch.active("put", MARK)
 
 
 # -- the queue's view -----------------------------------------------------------------------
@@ -549,9 +551,7 @@ def _queue_slice(store: dict[str, Any], whole: _Indexed) -> list[Record]:
 
 def queue_indexed() -> bool:
     """Whether the queue's scan can read the index (installed, both lists indexed)."""
-    return _STORE is not None and all(
-        isinstance(dict.get(_STORE, key), kind) for key, kind in INDEXED.items()
-    )
+    return _is_indexed(_STORE)
 
 
 def nothing_pending() -> bool:

@@ -212,5 +212,4 @@ def install() -> bool:
 
 def active() -> bool:
     """Whether the running in-memory runtime's queue wakes on enqueue."""
-    ops = sys.modules.get("langgraph_runtime_inmem.ops")
-    return ops is not None and inmem_patch.marked(ops.Runs, "next", MARK)
+    return inmem_patch.active("next", MARK)

@@ -19,7 +19,7 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph_sdk import get_sync_client
 
-from scripts.devserver import ROOT, TOKENS, DevServer
+from scripts.devserver import ROOT, RUNTIME_ENV, TOKENS, DevServer
 
 CHROMIUM = os.environ.get("HITL_CHROMIUM", "/usr/lib/chromium/chromium")
 OFFLINE = [
@@ -198,12 +198,7 @@ def offline(tmp_path, monkeypatch):
 def inside_a_server(tmp_path, monkeypatch):
     """What `langgraph dev` sets before langgraph-api and the runtime are imported."""
     monkeypatch.chdir(tmp_path)  # the in-memory runtime opens files under the cwd
-    for name, value in {
-        "LANGGRAPH_RUNTIME_EDITION": "inmem",
-        "REDIS_URI": "fake",
-        "DATABASE_URI": ":memory:",
-        "MIGRATIONS_PATH": "__inmem",
-    }.items():
+    for name, value in RUNTIME_ENV.items():
         monkeypatch.setenv(name, value)
 
 
