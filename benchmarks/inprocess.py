@@ -27,7 +27,8 @@ from benchmarks.common import Workload, check_outcome
 from benchmarks.seed import SEED_GRAPHS
 
 CHECKPOINTERS = ("memory", "sqlite", "async_sqlite")
-"""InMemorySaver, SqliteSaver and AsyncSqliteSaver (the embedded server's), on WAL files."""
+"""InMemorySaver, SqliteSaver (the embedded server's, on a thread of its own) and
+AsyncSqliteSaver, on WAL files."""
 
 
 def project_builder(graph_id: str) -> Any:

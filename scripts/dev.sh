@@ -26,6 +26,9 @@ export LANGSMITH_TRACING=false LANGGRAPH_CLI_NO_ANALYTICS=1 LANGGRAPH_NO_VERSION
 # project's own INFO events stay. Ten runs at a time, as a deployed server: with
 # `langgraph dev`'s one, one slow step holds up every run (docs/performance.md).
 export LOG_LEVEL="${LOG_LEVEL:-WARNING}"
+# langgraph-api records its internal metrics (tier 2) for Datadog or
+# EXPOSE_INTERNAL_METRICS_PROMETHEUS only; /metrics serves the tier-1 ones either way.
+export METRIC_MAX_EMITTING_TIER="${METRIC_MAX_EMITTING_TIER:-1}"
 echo "serving on http://127.0.0.1:$PORT (inbox: http://127.0.0.1:$PORT/inbox); restarts when graphs/, server/ or sdk_client/ change"
 exec .venv/bin/watchfiles --filter python --sigint-timeout 20 \
   ".venv/bin/langgraph dev --no-browser --no-reload --host 127.0.0.1 --port $PORT --n-jobs-per-worker 10" \

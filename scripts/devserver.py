@@ -53,7 +53,11 @@ QUIET_ENV = {
 LOG_LEVEL = "WARNING"
 """langgraph-api's level unless the environment (or ``env=``) names one, as ``make dev``:
 its INFO lines come several per request; the project's own INFO events stay
-(``server.app.keep_project_logs``)."""
+(``server.logs.keep_project_logs``)."""
+METRIC_TIER = "1"
+"""langgraph-api's ``METRIC_MAX_EMITTING_TIER`` unless the environment names one, as
+``make dev``: its tier-2 metrics (a few per stream event) are recorded only for Datadog
+or ``EXPOSE_INTERNAL_METRICS_PROMETHEUS``; ``/metrics`` serves the tier-1 ones either way."""
 JOBS = 10
 """Runs at a time (``--n-jobs-per-worker``, as ``make dev`` and a deployed server;
 ``langgraph dev`` runs one): with one, every run waits for the one before it, so one
@@ -81,6 +85,7 @@ class DevServer:
         self.data_dir = self.root / "data"
         self.env = {
             "LOG_LEVEL": LOG_LEVEL,
+            "METRIC_MAX_EMITTING_TIER": METRIC_TIER,
             **os.environ,
             **QUIET_ENV,
             "HITL_DATA_DIR": str(self.data_dir),

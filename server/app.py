@@ -33,6 +33,7 @@ from server import (
     allowlist,
     archive,
     lock,
+    logs,
     mail,
     openapi,
     records,
@@ -61,28 +62,12 @@ def refuse_to_start(reason: str) -> NoReturn:
     os._exit(1)
 
 
-PROJECT_LOGGERS = ("server", "graphs")
-
-
-def keep_project_logs() -> None:
-    """Keep the project's own INFO events when ``LOG_LEVEL`` quiets langgraph-api's.
-
-    ``make dev`` and the test servers run with ``LOG_LEVEL=WARNING`` (``.env`` may say
-    otherwise): langgraph-api writes nine INFO lines per approval cycle, which cost a
-    fifth of the server's CPU per cycle under a burst of 100 clients
-    (docs/performance.md). The project's own loggers write none per request, only what
-    operators need (the run-queue wake, recovery, sweeps): they log INFO whatever
-    ``LOG_LEVEL`` says, and more when it is DEBUG.
-    """
-    level = min(logging.INFO, logging.getLogger().getEffectiveLevel())
-    for name in PROJECT_LOGGERS:
-        logging.getLogger(name).setLevel(level)
-
-
 @asynccontextmanager
 async def lifespan(_app: Starlette) -> AsyncIterator[None]:
     """Check the fence, watch workflow pauses, repair what a crash left behind, then serve."""
-    keep_project_logs()
+    logs.keep_project_logs()
+    if logs.skip_dropped_async_logs():
+        logger.info("langgraph-api's async log calls below LOG_LEVEL skipped (no thread each)")
     # First: the private APIs below (and on every request) are the versions they were
     # written for, or the server says what is degraded, or refuses to start.
     findings = await asyncio.to_thread(fence.check, embedded=fence.embedded())

@@ -6,13 +6,27 @@ reads. A deployed LangGraph Server uses its own Postgres persistence instead.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import asyncio
+import functools
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+)
+from langgraph.checkpoint.sqlite import SqliteSaver
 
 from graphs.common.store import data_dir
+
+T = TypeVar("T")
 
 
 def checkpoint_path() -> Path:
@@ -20,65 +34,151 @@ def checkpoint_path() -> Path:
     return data_dir() / "checkpoints.sqlite"
 
 
-class PruningSqliteSaver(AsyncSqliteSaver):
-    """``AsyncSqliteSaver`` that also prunes (``aprune``) and deletes a run's checkpoints.
+class PruningSqliteSaver(SqliteSaver):
+    """langgraph's ``SqliteSaver``, served to async callers from a thread of its own.
 
-    ``keep_latest`` keeps each namespace's latest checkpoint with its pending writes:
-    the state (with the audit trail, which is a state field) and whatever a pending
-    pause needs to resume; the earlier checkpoints, the history, go. ``delete`` (or
-    ``delete_all``) removes the thread's checkpoints altogether. The project's
-    graphs use no ``DeltaChannel``, whose values would live in earlier checkpoints.
+    **One hand-over per operation.** Each async method runs the sync method of the same
+    name (the same SQL, on the same tables, with the same commit per write as
+    ``AsyncSqliteSaver``) on the saver's one thread. ``AsyncSqliteSaver`` hands each
+    cursor, execute, fetch, commit and close to aiosqlite's thread separately: 49
+    hand-overs per approval cycle on the server, against 14 here, each a future, a
+    thread switch and a wake-up of the event loop (docs/performance.md).
+
+    **Pruning.** ``aprune`` with ``keep_latest`` keeps each namespace's latest
+    checkpoint with its pending writes: the state (with the audit trail, which is a
+    state field) and whatever a pending pause needs to resume; the earlier
+    checkpoints, the history, go. ``delete`` (or ``delete_all``) removes the thread's
+    checkpoints altogether. The project's graphs use no ``DeltaChannel``, whose values
+    would live in earlier checkpoints.
     """
+
+    def __init__(self, conn: sqlite3.Connection, thread: ThreadPoolExecutor) -> None:
+        super().__init__(conn)
+        self.thread = thread
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, path: str | Path) -> AsyncIterator[PruningSqliteSaver]:
+        """Open (and set up) the checkpoint file at ``path`` for the ``async with`` block."""
+        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoints")
+        loop = asyncio.get_running_loop()
+        try:  # the connection is made, used and closed on the saver's thread only
+            conn = await loop.run_in_executor(
+                thread, functools.partial(sqlite3.connect, str(path), check_same_thread=False)
+            )
+            saver = cls(conn, thread)
+            try:
+                await saver._run(saver.setup)
+                yield saver
+            finally:
+                await saver._run(conn.close)
+        finally:
+            thread.shutdown(wait=True)
+
+    async def _run(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.thread, functools.partial(fn, *args, **kwargs))
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """``get_tuple`` on the saver's thread."""
+        return await self._run(self.get_tuple, config)
+
+    async def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,  # noqa: A002 - the interface's name
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        """``list`` on the saver's thread, read whole there (``limit`` bounds it)."""
+        found = await self._run(
+            lambda: list(self.list(config, filter=filter, before=before, limit=limit))
+        )
+        for item in found:
+            yield item
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """``put`` on the saver's thread."""
+        return await self._run(self.put, config, checkpoint, metadata, new_versions)
+
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        """``put_writes`` on the saver's thread."""
+        await self._run(self.put_writes, config, writes, task_id, task_path)
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        """``delete_thread`` on the saver's thread."""
+        await self._run(self.delete_thread, thread_id)
+
+    async def aget_delta_channel_history(
+        self, *, config: RunnableConfig, channels: Sequence[str]
+    ) -> Mapping[str, Any]:
+        """``get_delta_channel_history`` on the saver's thread."""
+        return await self._run(self.get_delta_channel_history, config=config, channels=channels)
 
     async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         """Prune the checkpoints of ``thread_ids`` (see the class)."""
+        await self._run(self.prune, thread_ids, strategy=strategy)
+
+    def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        """Prune the checkpoints of ``thread_ids`` (see the class)."""
         if strategy in ("delete", "delete_all"):
             for thread_id in thread_ids:
-                await self.adelete_thread(str(thread_id))
+                self.delete_thread(str(thread_id))
             return
         if strategy != "keep_latest":
             raise ValueError(f"unknown prune strategy {strategy!r}")
-        await self.setup()
-        async with self.lock, self.conn.cursor() as cur:
+        with self.cursor() as cur:
             for thread_id in map(str, thread_ids):
                 for table in ("writes", "checkpoints"):
-                    await cur.execute(
+                    cur.execute(
                         f"DELETE FROM {table} WHERE thread_id = ? AND checkpoint_id < ("  # noqa: S608
                         "SELECT MAX(c.checkpoint_id) FROM checkpoints c WHERE c.thread_id = "
                         f"{table}.thread_id AND c.checkpoint_ns = {table}.checkpoint_ns)",
                         (thread_id,),
                     )
-            await self.conn.commit()
 
-    async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
+    async def adelete_for_runs(self, run_ids: Iterable[str]) -> None:
         """Delete the checkpoints (and their writes) that the given runs wrote.
 
         What a ``rollback`` would clean up. The boundary refuses rollbacks (they would
         delete decisions), so the server never asks; it is here so that it is right
         if it ever does.
         """
+        await self._run(self.delete_for_runs, [str(r) for r in run_ids])
+
+    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
+        """Delete the checkpoints (and their writes) that the given runs wrote."""
         if not run_ids:
             return
-        await self.setup()
         marks = ", ".join("?" * len(run_ids))
         written = (
             "SELECT thread_id, checkpoint_ns, checkpoint_id FROM checkpoints WHERE "  # noqa: S608
             f"json_extract(CAST(metadata AS TEXT), '$.run_id') IN ({marks})"
         )
-        async with self.lock, self.conn.cursor() as cur:
+        with self.cursor() as cur:
             for table in ("writes", "checkpoints"):
-                await cur.execute(
+                cur.execute(
                     f"DELETE FROM {table} WHERE (thread_id, checkpoint_ns, checkpoint_id) "  # noqa: S608
                     f"IN ({written})",
-                    [str(r) for r in run_ids],
+                    list(run_ids),
                 )
-            await self.conn.commit()
 
 
 @asynccontextmanager
-async def sqlite_checkpointer() -> AsyncIterator[AsyncSqliteSaver]:
+async def sqlite_checkpointer() -> AsyncIterator[PruningSqliteSaver]:
     """Open the checkpoint database for the server's lifetime."""
-    async with PruningSqliteSaver.from_conn_string(str(checkpoint_path())) as saver:
-        await saver.conn.execute("PRAGMA journal_mode=WAL")
-        await saver.setup()
+    async with PruningSqliteSaver.open(checkpoint_path()) as saver:
         yield saver

@@ -71,7 +71,7 @@ JOIN_TIMEOUT = 120.0
 INTERRUPT_CHANNEL = "__interrupt__"
 """The channel langgraph writes a task's interrupts to (against the checkpoint they pause)."""
 SERDE = JsonPlusSerializer()
-"""How the server's checkpointer (``AsyncSqliteSaver``, default serializer) stores writes."""
+"""How the server's checkpointer (langgraph's ``SqliteSaver``, default serializer) stores writes."""
 
 FENCED = ("recovery-runtime-records", "sqlite-checkpoint-tables")
 """The fence's entries recovery relies on (both required)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import statistics
 import time
 
+import httpx
 import pytest
 from langgraph_sdk import get_sync_client
 
@@ -46,6 +47,7 @@ def test_the_served_queue_wakes_on_enqueue(server, sdk_as):
         log = server.log_path.read_text(errors="replace")
         assert "run-queue wake installed" in log, server.log_tail()
         assert "runtime index installed" in log, server.log_tail()
+        assert "async log calls below LOG_LEVEL skipped" in log, server.log_tail()
     cycle_seconds(sdk_as)  # warm up
     times = [cycle_seconds(sdk_as) for _ in range(4)]
     assert statistics.median(times) < CYCLE_LIMIT, (
@@ -73,3 +75,20 @@ def test_the_stock_queue_is_what_the_patch_removes():
         f"stock cycles took {times} s: the runtime no longer waits 0.5 s per run, the "
         "wake-on-enqueue patch may no longer be needed (server/wake.py)"
     )
+
+
+def test_metrics_serve_the_same_at_the_quieter_tier(server, sdk_as):
+    """The test servers record langgraph-api's tier-1 metrics only (``METRIC_MAX_EMITTING_TIER``,
+    as ``make dev``): ``/metrics`` still serves requests and workers, its tier-1 set."""
+    if isinstance(server, DevServer):
+        assert server.env["METRIC_MAX_EMITTING_TIER"] == "1"
+    sdk_as("erin").threads.search(limit=1)
+    answer = httpx.get(
+        f"{server.url}/metrics",
+        params={"format": "prometheus"},
+        headers={"Authorization": f"Bearer {TOKENS['erin']}"},
+    )
+    assert answer.status_code == 200, answer.text
+    served = {line.split("{")[0].split(" ")[0] for line in answer.text.splitlines()}
+    for name in ("lg_api_http_requests_total", "lg_api_workers_active", "lg_api_workers_max"):
+        assert name in served, sorted(served)

@@ -7,8 +7,10 @@ trail; ``delete`` removes everything of the thread.
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 import uuid
+from typing import Any
 
 import pytest
 import yaml
@@ -29,14 +31,20 @@ def test_custom_routes_describe_themselves_without_a_traceback():
 
 def test_the_checkpointer_implements_what_langgraph_api_warns_about():
     """langgraph-api warns at every start about a custom checkpointer without these."""
-    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+    from langgraph.checkpoint.base import BaseCheckpointSaver
+    from langgraph.checkpoint.sqlite import SqliteSaver
 
-    for method in ("aprune", "adelete_for_runs"):
-        assert getattr(PruningSqliteSaver, method) is not getattr(AsyncSqliteSaver, method)
+    for method in (
+        "aget_tuple", "alist", "aput", "aput_writes", "adelete_thread", "aprune",
+        "adelete_for_runs", "aget_delta_channel_history",
+    ):  # fmt: skip
+        ours = getattr(PruningSqliteSaver, method)
+        assert ours is not getattr(BaseCheckpointSaver, method)
+        assert ours is not getattr(SqliteSaver, method, None)  # its async ones raise
 
 
 async def _delete_one_run(path: str) -> None:
-    async with PruningSqliteSaver.from_conn_string(path) as saver:
+    async with PruningSqliteSaver.open(path) as saver:
         graph = expense_approval.build_graph().compile(checkpointer=saver)
         kept = {"configurable": {"thread_id": str(uuid.uuid4())}}
         gone = {"configurable": {"thread_id": str(uuid.uuid4())}}
@@ -58,7 +66,7 @@ def test_a_runs_checkpoints_are_deleted_and_no_others(tmp_path):
 
 
 async def _history_and_resume(path: str) -> None:
-    async with PruningSqliteSaver.from_conn_string(path) as saver:
+    async with PruningSqliteSaver.open(path) as saver:
         graph = expense_approval.build_graph().compile(checkpointer=saver)
         waiting = {"configurable": {"thread_id": str(uuid.uuid4())}}
         done = {"configurable": {"thread_id": str(uuid.uuid4())}}
@@ -101,7 +109,7 @@ def _rows(path: str, thread_id: str) -> dict[str, int]:
 
 
 async def _chain_pruned_between_levels(path: str) -> None:
-    async with PruningSqliteSaver.from_conn_string(path) as saver:
+    async with PruningSqliteSaver.open(path) as saver:
         graph = approval_chain.build_graph().compile(checkpointer=saver)
         config = {"configurable": {"thread_id": str(uuid.uuid4())}}
         thread_id = config["configurable"]["thread_id"]
@@ -131,7 +139,7 @@ def test_pruning_between_levels_keeps_the_trail_and_the_next_pause(tmp_path):
 
 
 async def _order_pruned_after_its_task(path: str) -> None:
-    async with PruningSqliteSaver.from_conn_string(path) as saver:
+    async with PruningSqliteSaver.open(path) as saver:
         graph = order_processing.build_graph().compile(checkpointer=saver)
         config = {"configurable": {"thread_id": str(uuid.uuid4())}}
         thread_id = config["configurable"]["thread_id"]
@@ -154,7 +162,7 @@ def test_pruning_a_paused_order_keeps_its_order_id_and_charges_once(tmp_path, mo
 
 
 async def _delete_one_thread(path: str) -> tuple[str, str]:
-    async with PruningSqliteSaver.from_conn_string(path) as saver:
+    async with PruningSqliteSaver.open(path) as saver:
         graph = expense_approval.build_graph().compile(checkpointer=saver)
         gone, kept = str(uuid.uuid4()), str(uuid.uuid4())
         for thread_id in (gone, kept):
@@ -170,3 +178,87 @@ def test_pruning_by_delete_removes_every_checkpoint_and_write_of_the_thread(tmp_
     assert _rows(path, gone) == {"checkpoints": 0, "writes": 0}
     left = _rows(path, kept)
     assert left["checkpoints"] > 1 and left["writes"] > 0  # the other thread untouched
+
+
+ISO_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
+
+
+def _timeless(value: Any) -> Any:
+    """``value`` with its timestamps (audit ``at``, ``due_at``) as ``<time>``: runs differ there."""
+    if isinstance(value, dict):
+        return {k: _timeless(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_timeless(v) for v in value]
+    return "<time>" if isinstance(value, str) and ISO_TIME.match(value) else value
+
+
+async def _cycle(saver: Any, thread_id: str) -> list[Any]:
+    """One approval cycle through ``saver``: its states, newest first, and the answer's result."""
+    graph = approval_chain.build_graph().compile(checkpointer=saver)
+    config = {"configurable": {"thread_id": thread_id}}
+    await graph.ainvoke({"amount": 5000.0, "description": "Racks", "requester": "alice"}, config)
+    for approver in ("bob", "carol"):
+        (pause,) = (await graph.aget_state(config)).interrupts
+        await graph.ainvoke(
+            Command(resume={pause.id: {"decision": "approve", "approver": approver}}), config
+        )
+    return [
+        (s.values, s.next, [i.value for i in s.interrupts], s.metadata.get("step"))
+        async for s in graph.aget_state_history(config)
+    ]
+
+
+async def _both_savers(tmp_path: Any) -> tuple[list[Any], list[Any], list[Any], int, int]:
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    ours, stock = tmp_path / "ours.sqlite", tmp_path / "stock.sqlite"
+    async with PruningSqliteSaver.open(ours) as saver:
+        calls = 0
+        handed = saver.thread.submit
+
+        def counting(*args: Any, **kwargs: Any) -> Any:
+            nonlocal calls
+            calls += 1
+            return handed(*args, **kwargs)
+
+        saver.thread.submit = counting  # type: ignore[method-assign]
+        operations = 0
+        for name in ("aget_tuple", "aput", "aput_writes"):
+            method = getattr(saver, name)
+
+            async def counted(*args: Any, _method: Any = method, **kwargs: Any) -> Any:
+                nonlocal operations
+                operations += 1
+                return await _method(*args, **kwargs)
+
+            setattr(saver, name, counted)
+        listed = saver.alist
+
+        async def counted_list(*args: Any, **kwargs: Any) -> Any:
+            nonlocal operations
+            operations += 1
+            async for item in listed(*args, **kwargs):
+                yield item
+
+        saver.alist = counted_list  # type: ignore[method-assign]
+        with_ours = await _cycle(saver, "t")
+        handovers = calls
+    async with AsyncSqliteSaver.from_conn_string(str(stock)) as saver:
+        with_stock = await _cycle(saver, "t")
+    async with AsyncSqliteSaver.from_conn_string(str(ours)) as saver:  # our file, read by stock
+        graph = approval_chain.build_graph().compile(checkpointer=saver)
+        read_back = [
+            (s.values, s.next, [i.value for i in s.interrupts], s.metadata.get("step"))
+            async for s in graph.aget_state_history({"configurable": {"thread_id": "t"}})
+        ]
+    return with_ours, with_stock, read_back, handovers, operations
+
+
+def test_the_checkpointer_writes_what_async_sqlite_saver_does_one_hand_over_each(tmp_path):
+    """Same history as langgraph's AsyncSqliteSaver, in a file it reads; one thread hop per call."""
+    with_ours, with_stock, read_back, handovers, operations = asyncio.run(_both_savers(tmp_path))
+    assert len(with_ours) > 5
+    assert with_ours == read_back  # the stock saver reads our file exactly
+    assert _timeless(with_ours) == _timeless(with_stock)  # and we wrote what it writes
+    assert with_ours[0][0]["status"] == "approved"
+    assert operations > 10 and handovers == operations  # AsyncSqliteSaver: 3-4 hops each
