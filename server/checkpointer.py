@@ -72,8 +72,8 @@ class PruningSqliteSaver(SqliteSaver):
                 yield saver
             finally:
                 await saver._run(conn.close)
-        finally:
-            thread.shutdown(wait=True)
+        finally:  # nothing is left on it: the connection was closed there
+            thread.shutdown(wait=False)
 
     async def _run(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -129,7 +129,7 @@ class PruningSqliteSaver(SqliteSaver):
         return await self._run(self.get_delta_channel_history, config=config, channels=channels)
 
     async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
-        """Prune the checkpoints of ``thread_ids`` (see the class)."""
+        """``prune`` on the saver's thread."""
         await self._run(self.prune, thread_ids, strategy=strategy)
 
     def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
@@ -151,16 +151,16 @@ class PruningSqliteSaver(SqliteSaver):
                     )
 
     async def adelete_for_runs(self, run_ids: Iterable[str]) -> None:
+        """``delete_for_runs`` on the saver's thread."""
+        await self._run(self.delete_for_runs, [str(r) for r in run_ids])
+
+    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
         """Delete the checkpoints (and their writes) that the given runs wrote.
 
         What a ``rollback`` would clean up. The boundary refuses rollbacks (they would
         delete decisions), so the server never asks; it is here so that it is right
         if it ever does.
         """
-        await self._run(self.delete_for_runs, [str(r) for r in run_ids])
-
-    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
-        """Delete the checkpoints (and their writes) that the given runs wrote."""
         if not run_ids:
             return
         marks = ", ".join("?" * len(run_ids))
