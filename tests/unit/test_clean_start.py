@@ -193,7 +193,7 @@ def _timeless(value: Any) -> Any:
 
 
 async def _cycle(saver: Any, thread_id: str) -> list[Any]:
-    """One approval cycle through ``saver``: its states, newest first, and the answer's result."""
+    """One approval chain (two levels) through ``saver``: its states, newest first."""
     graph = approval_chain.build_graph().compile(checkpointer=saver)
     config = {"configurable": {"thread_id": thread_id}}
     await graph.ainvoke({"amount": 5000.0, "description": "Racks", "requester": "alice"}, config)
