@@ -34,6 +34,12 @@ def checkpoint_path() -> Path:
     return data_dir() / "checkpoints.sqlite"
 
 
+async def _on(thread: ThreadPoolExecutor, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)`` run on ``thread``, awaited."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(thread, functools.partial(fn, *args, **kwargs))
+
+
 class PruningSqliteSaver(SqliteSaver):
     """langgraph's ``SqliteSaver``, served to async callers from a thread of its own.
 
@@ -61,11 +67,8 @@ class PruningSqliteSaver(SqliteSaver):
     async def open(cls, path: str | Path) -> AsyncIterator[PruningSqliteSaver]:
         """Open (and set up) the checkpoint file at ``path`` for the ``async with`` block."""
         thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoints")
-        loop = asyncio.get_running_loop()
         try:  # the connection is made, used and closed on the saver's thread only
-            conn = await loop.run_in_executor(
-                thread, functools.partial(sqlite3.connect, str(path), check_same_thread=False)
-            )
+            conn = await _on(thread, sqlite3.connect, str(path), check_same_thread=False)
             saver = cls(conn, thread)
             try:
                 await saver._run(saver.setup)
@@ -76,8 +79,7 @@ class PruningSqliteSaver(SqliteSaver):
             thread.shutdown(wait=False)
 
     async def _run(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.thread, functools.partial(fn, *args, **kwargs))
+        return await _on(self.thread, fn, *args, **kwargs)
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """``get_tuple`` on the saver's thread."""
