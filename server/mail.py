@@ -49,7 +49,8 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 import httpx
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import BadData, BadSignature, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_decode, base64_encode
 from langgraph_sdk.errors import APIStatusError
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -307,6 +308,8 @@ def read_link(secret: str, token: str, now: datetime | None = None) -> Link:
             410 when it has expired.
     """
     try:
+        if not _canonical(token):
+            raise BadSignature("another spelling of a token")
         data = _serializer(secret).loads(token)
     except BadSignature:
         raise LinkRefused(
@@ -325,6 +328,22 @@ def read_link(secret: str, token: str, now: datetime | None = None) -> Link:
     if (now or datetime.now(UTC)) >= link.expires:
         raise LinkRefused(410, f"This link expired at {shown_time(link.expires)}.")
     return link
+
+
+def _canonical(token: str) -> bool:
+    """Whether each part of ``token`` is the one base64 spelling of its bytes.
+
+    A part whose length leaves spare bits in its last character decodes the same
+    whatever those bits are: the same signed link under other spellings, each a
+    different token to the once-only record (:func:`token_hash`).
+    """
+    try:
+        return all(
+            base64_encode(base64_decode(part)).decode() == part
+            for part in token.removeprefix(".").split(".")
+        )
+    except BadData:
+        return False
 
 
 def token_hash(token: str) -> str:

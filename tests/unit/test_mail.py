@@ -215,6 +215,26 @@ def test_a_changed_token_is_refused():
         assert status == 403 and "not valid" in reason
 
 
+def test_another_spelling_of_a_genuine_token_is_refused():
+    """Base64 leaves spare bits in a part's last character: other values there decode to
+    the same signature, which must not pass as a new token past the once-only record."""
+    from itsdangerous.encoding import base64_decode
+
+    token = sign_link(SECRET, link())
+    head, signature = token.rsplit(".", 1)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    same = [
+        f"{head}.{signature[:-1]}{c}"
+        for c in alphabet
+        if c != signature[-1] and base64_decode(signature[:-1] + c) == base64_decode(signature)
+    ]
+    assert same  # a SHA-1 HMAC (20 bytes) in 27 characters leaves 2 spare bits
+    assert read_link(SECRET, token).identity == link().identity
+    for spelling in same:
+        status, reason = refusal(SECRET, spelling)
+        assert status == 403 and "not valid" in reason
+
+
 def test_a_token_of_another_secret_is_refused():
     assert refusal("another-secret-0123456789abcdef", sign_link(SECRET, link()))[0] == 403
 
