@@ -75,6 +75,7 @@ class Sizes:
     history_decided: tuple[int, ...] = (0, 10_000, 50_000)
     history_clients: tuple[int, ...] = (10, 100)
     history_cycles: int = 60
+    history_rounds: int = 3
     cli_runs: int = 10
     runtime_held: tuple[int, ...] = (0, 1_000, 10_000)
     runtime_cycles: int = 100

@@ -1,6 +1,6 @@
 """A server holding a long history: decided requests archived, approvals waiting.
 
-Two servers in one run:
+In one run:
 
 1. **Real cycles, archived for real.** A fresh server with the archive window so
    large that nothing leaves the runtime runs ``real`` approval cycles; its memory
@@ -9,24 +9,36 @@ Two servers in one run:
    ``HITL_ARCHIVE_AFTER_HOURS=0``, its sweeper archives them; memory and disk
    are measured again (in place, and after one more restart). The archived rows
    it wrote are the templates for step 2.
-2. **Levels.** A second server gets ``pending`` approvals waiting (alice's
-   submissions), then, for each level of decided requests (0, 10,000, 50,000):
-   it is stopped, its archive table is filled up to the level with copies of the
-   real rows under fresh thread ids (:func:`fill_archive`: seeding 50,000 through
-   real cycles would take hours at ~20 cycles/s), started again, and measured:
-   sequential cycles, then throughput at each client count. It runs with the
-   window at 0 so each level starts with the runtime holding the waiting
-   approvals only: the decided requests of earlier levels' cycles are archived
-   by the sweeper as they would be on a server in use.
+2. **Levels.** A server gets ``pending`` approvals waiting (alice's
+   submissions) and is stopped. Each level of decided requests (0, 10,000,
+   50,000) gets its own server: a copy of that directory whose archive table is
+   filled up to the level with copies of the real rows under fresh thread ids
+   (:func:`fill_archive`: seeding 50,000 through real cycles would take hours at
+   ~20 cycles/s). All of them are started and paused (SIGSTOP); then, in each of
+   ``history_rounds`` rounds, each level's server in turn runs alone and is
+   measured: sequential cycles, then throughput at each client count. The order
+   rotates from round to round, and a level's ratio to the empty server's is the
+   median of its rounds' ratios, so the machine's drift over the minutes of a
+   run (±20 % on these machines) does not land on one level. The servers run
+   with the window at 0, so each round starts with the runtime holding the
+   waiting approvals only: the decided requests of earlier rounds' cycles are
+   archived by the sweeper as they would be on a server in use.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
+import signal
+import statistics
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -241,7 +253,10 @@ def seed_real(sizes: Sizes, tick: Callable[[], None]) -> dict[str, Any]:
 
 
 def measure_level(dev: DevServer, sizes: Sizes, tick: Callable[[], None]) -> dict[str, Any]:
-    """Sequential cycles, then throughput at each client count, on the running server."""
+    """Sequential cycles, then throughput at each client count, on the running server.
+
+    ``times`` holds every sequential cycle's duration (s), for pooling rounds.
+    """
     workload = WORKLOADS["expense_approval"]
     times = asyncio.run(served.cycles(dev.url, workload, sizes.history_cycles, 2, tick))
     runs = []
@@ -253,82 +268,179 @@ def measure_level(dev: DevServer, sizes: Sizes, tick: Callable[[], None]) -> dic
         cpu = served.cpu_seconds(dev.proc.pid) - cpu_before
         run["server_cpu_ms_per_cycle"] = round(1000 * cpu / max(run["cycles"], 1), 1)
         runs.append(run)
-    return {"cycle": summarize(times), "throughput": runs}
+    return {"cycle": summarize(times), "times": times, "throughput": runs}
+
+
+def combine(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """One level's figures from its rounds (:func:`measure_level` results, in round order).
+
+    ``cycle`` summarizes every round's sequential cycles together; each
+    ``throughput`` entry is the run of the median round for that client count,
+    with ``errors`` summed over the rounds. ``rounds`` keeps each round's cycle
+    median and throughputs, which :func:`compare` pairs round by round.
+    """
+    runs = []
+    for i in range(len(rounds[0]["throughput"])):
+        tries = sorted((r["throughput"][i] for r in rounds), key=lambda r: r["cycles_per_s"])
+        middle = dict(tries[(len(tries) - 1) // 2])
+        middle["errors"] = sum(r["errors"] for r in tries)
+        middle["cycles_per_s_rounds"] = [r["throughput"][i]["cycles_per_s"] for r in rounds]
+        runs.append(middle)
+    return {
+        "cycle": summarize([t for r in rounds for t in r["times"]]),
+        "throughput": runs,
+        "rounds": [
+            {
+                "cycle_median_ms": r["cycle"]["median_ms"],
+                "cycles_per_s": {str(t["clients"]): t["cycles_per_s"] for t in r["throughput"]},
+            }
+            for r in rounds
+        ],
+    }
+
+
+def compare(levels: list[dict[str, Any]]) -> None:
+    """Add each level's ratios to the first (empty) level's, paired round by round.
+
+    Round ``i`` of every level ran within minutes of round ``i`` of the others, so
+    each round's ratio is free of the machine's drift between rounds; a level's
+    ratio is the median of its rounds' ratios (``*_rounds`` keeps them all).
+    """
+    base = levels[0]["rounds"]
+    for entry in levels:
+        pairs = list(zip(entry["rounds"], base, strict=True))
+        cycle = [r["cycle_median_ms"] / b["cycle_median_ms"] for r, b in pairs]
+        entry["cycle_vs_empty_rounds"] = [round(x, 2) for x in cycle]
+        entry["cycle_vs_empty"] = round(statistics.median(cycle), 2)
+        entry["throughput_vs_empty_rounds"] = {
+            clients: [
+                round(r["cycles_per_s"][clients] / max(b["cycles_per_s"][clients], 1e-9), 2)
+                for r, b in pairs
+            ]
+            for clients in base[0]["cycles_per_s"]
+        }
+        entry["throughput_vs_empty"] = {
+            clients: round(statistics.median(ratios), 2)
+            for clients, ratios in entry["throughput_vs_empty_rounds"].items()
+        }
+
+
+def settled(dev: DevServer) -> float:
+    """Wait until the runtime holds no decided request (the sweeper archived them)."""
+    return wait_until(
+        lambda: decided_in_runtime(dev) == 0,
+        timeout=120,
+        what="the runtime holds no decided request (is the archive sweeper running?)",
+    )
+
+
+def pause(dev: DevServer) -> None:
+    """Stop every process of the server with SIGSTOP: it holds its state and takes no CPU."""
+    os.killpg(dev.proc.pid, signal.SIGSTOP)
+
+
+def resume(dev: DevServer) -> None:
+    """Let a paused server run again (SIGCONT); nothing if it is not running."""
+    if dev.proc is not None and dev.proc.poll() is None:
+        os.killpg(dev.proc.pid, signal.SIGCONT)
+
+
+def level_servers(
+    sizes: Sizes,
+    templates: list[dict[str, Any]],
+    stack: ExitStack,
+    progress: Any,
+    tick: Callable[[], None],
+) -> list[tuple[DevServer, dict[str, Any]]]:
+    """One paused server per level of decided requests, each with the same approvals waiting.
+
+    The first server gets ``history_pending`` approvals waiting and is stopped; the
+    others start from copies of its directory (runtime state, checkpoints, store),
+    their archive tables filled up to their levels. Every server is started (the
+    start timed), left to settle, and paused. ``stack`` stops and deletes them.
+    """
+    env = {**served.BENCH_ENV, "HITL_FAST_QUEUE": "1", **MEASURED}
+    first = stack.enter_context(DevServer(env=env))
+    progress.set_description(f"history: {sizes.history_pending:,} waiting")
+    asyncio.run(
+        served.seed_pending(
+            first.url,
+            WORKLOADS["expense_approval"],
+            sizes.history_pending,
+            sizes.seed_concurrency,
+            tick,
+        )
+    )
+    first.stop()
+    servers = []
+    for level in sorted(sizes.history_decided):
+        dev = first
+        if servers:
+            root = Path(tempfile.mkdtemp(prefix="hitl-server-"))
+            shutil.copytree(first.root, root, symlinks=True, dirs_exist_ok=True)
+            dev = DevServer(env=env, root=root)
+            stack.callback(dev.cleanup)
+        stack.callback(resume, dev)  # a paused server does not stop on SIGTERM
+        progress.set_description(f"history: {level:,} decided")
+        url = store_url(dev)
+        copy_start = time.perf_counter()
+        added = fill_archive(url, templates, level) if level else 0
+        copy_s = time.perf_counter() - copy_start
+        start = time.perf_counter()
+        dev.start(timeout=600)
+        start_s = time.perf_counter() - start
+        info = {
+            "decided": level,
+            "archived": archive_count(url),
+            "copied": added,
+            "copy_s": round(copy_s, 1),
+            "start_s": round(start_s, 1),
+            "settle_s": settled(dev),
+            "waiting": asyncio.run(served.thread_count(dev.url, "interrupted")),
+        }
+        pause(dev)
+        servers.append((dev, info))
+    return servers
 
 
 def run(sizes: Sizes) -> dict[str, Any]:
-    """The history section: real archived requests, then each level of decided requests."""
+    """The history section: real archived requests, then each level of decided requests.
+
+    The levels are measured in ``history_rounds`` rounds, each level's server
+    running alone (the others paused) and the order rotating from round to round.
+    """
     levels_wanted = sorted(sizes.history_decided)
     steps = sizes.history_real + sizes.history_pending + 2 * sizes.history_cycles
-    steps += len(levels_wanted) * (sizes.history_cycles + 2)
-    with bar(steps, "history: real cycles") as progress:
+    steps += len(levels_wanted) * sizes.history_rounds * (sizes.history_cycles + 2)
+    with bar(steps, "history: real cycles") as progress, ExitStack() as stack:
         tick = ticker(progress)
         seeded = seed_real(sizes, tick)
-        templates = seeded["templates"]
-        levels: list[dict[str, Any]] = []
-        with served.server(True, MEASURED) as dev:
-            url = store_url(dev)
-            progress.set_description(f"history: {sizes.history_pending:,} waiting")
-            asyncio.run(
-                served.seed_pending(
-                    dev.url,
-                    WORKLOADS["expense_approval"],
-                    sizes.history_pending,
-                    sizes.seed_concurrency,
-                    tick,
-                )
-            )
-            for level in levels_wanted:
-                progress.set_description(f"history: {level:,} decided")
-                # The last level's cycles leave the runtime before the archive is counted.
-                wait_until(
-                    lambda: decided_in_runtime(dev) == 0,
-                    timeout=120,
-                    what="the sweeper archives the last level's decided requests",
-                )
-                dev.stop()
-                copy_start = time.perf_counter()
-                added = fill_archive(url, templates, level) if level else 0
-                copy_s = time.perf_counter() - copy_start
-                restart_start = time.perf_counter()
-                dev.start(timeout=600)
-                start_s = time.perf_counter() - restart_start
-                settle_s = wait_until(
-                    lambda: decided_in_runtime(dev) == 0,
-                    timeout=120,
-                    what="the runtime holds no decided request",
-                )
-                waiting = asyncio.run(served.thread_count(dev.url, "interrupted"))
-                measured = measure_level(dev, sizes, tick)
-                levels.append(
-                    {
-                        "decided": level,
-                        "archived": archive_count(url),
-                        "copied": added,
-                        "copy_s": round(copy_s, 1),
-                        "start_s": round(start_s, 1),
-                        "settle_s": settle_s,
-                        "waiting": waiting,
-                        **measured,
-                        **_footprint(dev),
-                    }
-                )
-    base = levels[0]
-    base_tp = {r["clients"]: r["cycles_per_s"] for r in base["throughput"]}
-    for entry in levels:
-        entry["cycle_vs_empty"] = round(entry["cycle"]["median_ms"] / base["cycle"]["median_ms"], 2)
-        entry["throughput_vs_empty"] = {
-            str(r["clients"]): round(r["cycles_per_s"] / max(base_tp[r["clients"]], 1e-9), 2)
-            for r in entry["throughput"]
-        }
+        servers = level_servers(sizes, seeded["templates"], stack, progress, tick)
+        rounds: list[list[dict[str, Any]]] = [[] for _ in servers]
+        for n in range(sizes.history_rounds):
+            for i in [(n + k) % len(servers) for k in range(len(servers))]:
+                dev, info = servers[i]
+                progress.set_description(f"history: round {n + 1}, {info['decided']:,} decided")
+                resume(dev)
+                settled(dev)
+                rounds[i].append(measure_level(dev, sizes, tick))
+                settled(dev)  # this round's decided requests leave before the next level runs
+                pause(dev)
+        levels = [  # the footprint of a paused server, its last round's requests archived
+            {**info, **combine(measured), **_footprint(dev)}
+            for (dev, info), measured in zip(servers, rounds, strict=True)
+        ]
+    compare(levels)
     return {
         "graph": "expense_approval",
         "pending": sizes.history_pending,
+        "rounds": sizes.history_rounds,
         "seeding": seeded["result"],
         "levels": levels,
         "method": (
             f"{seeded['result']['decided']} real cycles archived by the sweeper; levels "
             "above them filled with copies of those rows under fresh thread ids, "
-            "written into the stopped server's archive table"
+            "written into the archive table of a stopped copy of the level-0 server; "
+            f"{sizes.history_rounds} rounds, one server running at a time, order rotating"
         ),
     }

@@ -32,6 +32,7 @@ def test_default_sizes_cover_issue_24():
     assert DEFAULT.history_decided == (0, 10_000, 50_000) == FULL.history_decided
     assert DEFAULT.history_pending == 1_000 and DEFAULT.history_clients == (10, 100)
     assert DEFAULT.history_real < FULL.history_real
+    assert DEFAULT.history_rounds == FULL.history_rounds == 3
 
 
 def test_sizes_are_changed_from_the_command_line():
@@ -90,6 +91,51 @@ def test_the_archive_of_a_stopped_server_is_filled_up_to_a_level(tmp_path):
     with store.engine(url).connect() as conn:
         rows = conn.execute(select(store.archive.c.thread_id, store.archive.c.owner)).all()
     assert len({r.thread_id for r in rows}) == 25 and {r.owner for r in rows} == {"alice"}
+
+
+def _round(cycle_ms, rates, errors=0):
+    """One :func:`history.measure_level` result: sequential cycles at ``cycle_ms``, throughputs."""
+    return {
+        "cycle": {"median_ms": cycle_ms},
+        "times": [cycle_ms / 1000] * 3,
+        "throughput": [_tp(c, rate, errors=errors) for c, rate in rates.items()],
+    }
+
+
+def test_history_levels_are_compared_round_by_round():
+    # The machine slows down by half in round 2: every level with it.
+    empty = [
+        _round(40, {10: 20, 100: 18}),
+        _round(60, {10: 10, 100: 9}),
+        _round(40, {10: 20, 100: 18}),
+    ]
+    held = [
+        _round(44, {10: 19, 100: 16}, errors=1),
+        _round(66, {10: 9.5, 100: 8}),
+        _round(40, {10: 21, 100: 9}),
+    ]
+    levels = [history.combine(empty), history.combine(held)]
+    history.compare(levels)
+    base, level = levels
+    assert base["cycle_vs_empty"] == 1.0 and base["throughput_vs_empty"] == {"10": 1.0, "100": 1.0}
+    assert level["cycle_vs_empty_rounds"] == [1.1, 1.1, 1.0] and level["cycle_vs_empty"] == 1.1
+    assert level["throughput_vs_empty_rounds"] == {
+        "10": [0.95, 0.95, 1.05],
+        "100": [0.89, 0.89, 0.5],
+    }
+    assert level["throughput_vs_empty"] == {"10": 0.95, "100": 0.89}
+    # Pooled sequential cycles; each client count keeps its median round's run.
+    assert level["cycle"]["n"] == 9 and level["cycle"]["median_ms"] == 44
+    ten, hundred = level["throughput"]
+    assert ten["cycles_per_s"] == 19 and ten["cycles_per_s_rounds"] == [19, 9.5, 21]
+    assert hundred["cycles_per_s"] == 9 and hundred["errors"] == 1
+    assert [r["cycles_per_s"] for r in level["rounds"]] == [
+        {"10": 19, "100": 16},
+        {"10": 9.5, "100": 8},
+        {"10": 21, "100": 9},
+    ]
+    with pytest.raises(ValueError):  # rounds must pair up
+        history.compare([history.combine(empty), history.combine(held[:2])])
 
 
 def test_server_cpu_counts_the_whole_process_group():
