@@ -32,6 +32,7 @@ from graphs.common import events, fence
 from server import (
     allowlist,
     archive,
+    leftovers,
     lock,
     logs,
     mail,
@@ -90,6 +91,7 @@ async def lifespan(_app: Starlette) -> AsyncIterator[None]:
     if embedded:  # before the pause listener writes through the runtime: the index
         wake.install()  # swaps the runtime's lists, which a write holds across an await
         runtime_index.install()
+        leftovers.install()
     notifier = Notifier.from_env(get_client())
     listener = PauseListener(asyncio.get_running_loop(), notifier)
     events.subscribe(listener)

@@ -203,6 +203,22 @@ def inside_a_server(tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def runtime(inside_a_server):
+    """The in-memory runtime's ops and its store, in this process; given back as they were
+    afterwards, with the project's patches of it taken off."""
+    from graphs.common import fence  # noqa: PLC0415 - after inside_a_server's settings
+    from server import leftovers, runtime_index, wake  # noqa: PLC0415
+
+    ops, store = fence.inmem_ops(), fence.inmem_database().GLOBAL_STORE
+    saved = {key: list(value) for key, value in store.items()}
+    yield ops, store
+    for patch in (leftovers, runtime_index, wake):
+        patch.uninstall()
+    for key, value in saved.items():
+        dict.__setitem__(store, key, value)
+
+
+@pytest.fixture
 def shots(tmp_path) -> Path:
     """Where browser tests put their screenshots: a temporary directory, so the suite
     leaves the tree as it was; ``docs/`` with ``HITL_WRITE_DOCS_SCREENSHOTS=1``

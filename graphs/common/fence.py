@@ -115,6 +115,13 @@ def inmem_database() -> Any:
     return database
 
 
+def inmem_stream() -> Any:
+    """The in-memory runtime's ``inmem_stream`` module (its stream manager), for its tidying."""
+    from langgraph_runtime_inmem import inmem_stream  # noqa: PLC0415
+
+    return inmem_stream
+
+
 def past_private_network(app: Any) -> Any | None:
     """The app inside ``app`` if it is langgraph-api's ``PrivateNetworkMiddleware`` (else None).
 
@@ -207,6 +214,24 @@ def _probe_runtime_index() -> None:
         found = [p for p in inspect.signature(method).parameters if p in names]
         if found != names:
             raise AttributeError(f"{method.__qualname__} takes {found}, not {names}")
+
+
+def _probe_runtime_leftovers() -> None:
+    import inspect  # noqa: PLC0415
+
+    ops, stream = inmem_ops(), inmem_stream()
+    _has(stream, "get_stream_manager", "THREADLESS_KEY", "_ensure_uuid", "StreamManager")
+    tables = ("queues", "control_queues", "thread_streams", "control_keys", "message_stores")
+    _has(stream.StreamManager(), *tables)
+    _has(inmem_database().GLOBAL_RETRY_COUNTER, "_counters", "_locks")
+    _has(inmem_database(), "GLOBAL_STORE")
+    for method, names in (
+        (ops.Runs.enter, ["run_id", "thread_id"]),
+        (ops.Threads.delete, ["conn", "thread_id"]),
+    ):
+        found = list(inspect.signature(method).parameters)[: len(names)]
+        if found != names:
+            raise AttributeError(f"{method.__qualname__} takes {found} first, not {names}")
 
 
 def _probe_checkpoint_tables() -> None:
@@ -333,6 +358,19 @@ ENTRIES: tuple[Entry, ...] = (
         required=False,
         embedded_only=True,
         probe=_probe_runtime_index,
+    ),
+    Entry(
+        name="runtime-leftovers",
+        uses="langgraph_runtime_inmem.inmem_stream's stream manager tables (control_keys, "
+        "queues, control_queues, thread_streams, message_stores) and "
+        "database.GLOBAL_RETRY_COUNTER's counters and locks; wraps Runs.enter and Threads.delete",
+        used_by="server/leftovers.py",
+        packages=("langgraph-runtime-inmem",),
+        degrades="every run leaves its control message, lock and retry counter in the runtime "
+        "until the server restarts (about 20 KB of memory per decided request)",
+        required=False,
+        embedded_only=True,
+        probe=_probe_runtime_leftovers,
     ),
     Entry(
         name="recovery-runtime-records",

@@ -21,10 +21,17 @@ from graphs.common import fence
 from scripts.devserver import ROOT
 
 NAMES = [entry.name for entry in fence.ENTRIES]
-OPTIONAL = {"openapi-custom-spec", "run-queue-wake", "private-network-header", "runtime-index"}
+OPTIONAL = {
+    "openapi-custom-spec",
+    "run-queue-wake",
+    "private-network-header",
+    "runtime-index",
+    "runtime-leftovers",
+}
 EMBEDDED_ONLY = {
     "run-queue-wake",
     "runtime-index",
+    "runtime-leftovers",
     "recovery-runtime-records",
     "sqlite-checkpoint-tables",
 }

@@ -146,18 +146,6 @@ def test_the_store_indexes_the_lists_the_runtime_assigns():
 # -- the real runtime's operations, scoped and stock ------------------------------------------
 
 
-@pytest.fixture
-def runtime(inside_a_server):
-    """The in-memory runtime's ops and its store, given back as they were afterwards."""
-    ops, store = fence.inmem_ops(), fence.inmem_database().GLOBAL_STORE
-    saved = {key: list(value) for key, value in store.items()}
-    yield ops, store
-    runtime_index.uninstall()
-    wake.uninstall()
-    for key, value in saved.items():
-        dict.__setitem__(store, key, value)
-
-
 ASSISTANT = uuid.UUID(int=7)
 
 
