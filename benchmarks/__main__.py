@@ -464,8 +464,11 @@ def report(results: dict[str, Any]) -> None:
         for key, label in (
             ("per_request_held", "held in the runtime"),
             ("per_request_archived_in_place", "archived, same process"),
+            ("per_request_archived_more", "as many again, archived"),
             ("per_request_archived_restarted", "archived, after a restart"),
         ):
+            if key not in seeding:  # runs before it was measured
+                continue
             per = seeding[key]
             say(
                 f"  per decided request, {label:26}: RSS {per['rss_kb']:>8.1f} KB, "
