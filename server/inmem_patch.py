@@ -1,9 +1,10 @@
-"""What the embedded server's two patches of the in-memory runtime share.
+"""What the embedded server's patches of the in-memory runtime share.
 
-``server/wake.py`` (the run-queue wake) and ``server/runtime_index.py`` (the
-runtime index) each wrap a few static methods of the runtime's ``Runs`` and
-``Threads``: each may be switched off, installs only when the fence finds its
-entry ok, marks its wrappers so that it installs once, and can be undone (tests).
+``server/wake.py`` (the run-queue wake), ``server/runtime_index.py`` (the
+runtime index) and ``server/leftovers.py`` (the runtime tidy) each wrap a few
+static methods of the runtime's ``Runs`` and ``Threads``: each may be switched
+off, installs only when the fence finds its entry ok, marks its wrappers so that
+it installs once, and can be undone (tests).
 """
 
 from __future__ import annotations

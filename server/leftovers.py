@@ -63,6 +63,13 @@ def _empty(entry: Any) -> bool:
     return not entry
 
 
+def _drop_lock(run: Any) -> None:
+    """Drop a run's retry-counter lock unless it is held (the counter makes it again)."""
+    locks = fence.inmem_database().GLOBAL_RETRY_COUNTER._locks
+    if run in locks and not locks[run].locked():
+        del locks[run]
+
+
 def forget_run(run_id: Any, thread_id: Any) -> None:
     """After a worker's hold on a run ends: its ``done`` message, its lock, empty queue dicts."""
     manager = fence.inmem_stream().get_stream_manager()
@@ -82,9 +89,7 @@ def forget_run(run_id: Any, thread_id: Any) -> None:
             entry.pop(run, None)  # the hold's control queue is its own; a subscriber's stays
         if not entry:
             del getattr(manager, name)[thread]
-    lock = fence.inmem_database().GLOBAL_RETRY_COUNTER._locks.get(run)
-    if lock is not None and not lock.locked():
-        del fence.inmem_database().GLOBAL_RETRY_COUNTER._locks[run]
+    _drop_lock(run)
 
 
 def forget_thread(thread_id: Any, run_ids: Iterable[Any]) -> None:
@@ -97,13 +102,10 @@ def forget_thread(thread_id: Any, run_ids: Iterable[Any]) -> None:
         table = getattr(manager, name)
         if thread in table and _empty(table[thread]):
             del table[thread]
-    counter = fence.inmem_database().GLOBAL_RETRY_COUNTER
     for run_id in run_ids:
         run = _key(run_id)
-        counter._counters.pop(run, None)
-        lock = counter._locks.get(run)
-        if lock is not None and not lock.locked():
-            del counter._locks[run]
+        fence.inmem_database().GLOBAL_RETRY_COUNTER._counters.pop(run, None)
+        _drop_lock(run)
 
 
 def _tidy_enter(original: Callable[..., Any]) -> Callable[..., Any]:
