@@ -464,7 +464,8 @@ def report(results: dict[str, Any]) -> None:
         for key, label in (
             ("per_request_held", "held in the runtime"),
             ("per_request_archived_in_place", "archived, same process"),
-            ("per_request_archived_more", "as many again, archived"),
+            ("per_request_archived_batch", "a batch more, archived"),
+            ("per_request_archived_more", "a second batch, archived"),
             ("per_request_archived_restarted", "archived, after a restart"),
         ):
             if key not in seeding:  # runs before it was measured
