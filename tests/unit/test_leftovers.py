@@ -19,34 +19,17 @@ import pytest
 
 from graphs.common import fence
 from server import leftovers
+from tests.unit.runtime_helpers import ASSISTANT, collect, fresh
 
-ASSISTANT = uuid.UUID(int=7)
 TABLES = ("queues", "control_queues", "control_keys", "message_stores", "thread_streams")
-
-
-async def _collect(result: Any) -> list[Any]:
-    return [item async for item in await result]
 
 
 class Runtime:
     """One connection to the real in-memory runtime, with an assistant to run."""
 
     def __init__(self, ops: Any, store: Any) -> None:
-        self.ops, self.database = ops, fence.inmem_database()
-        self.conn = self.database.InMemConnectionProto()
-        self.counter = self.database.GLOBAL_RETRY_COUNTER
-        store.clear()
-        self.counter._counters.clear()
-        self.counter._locks.clear()
-        store["assistants"].append(
-            {
-                "assistant_id": ASSISTANT,
-                "graph_id": "g",
-                "config": {},
-                "context": {},
-                "metadata": {"created_by": "system"},
-            }
-        )
+        self.ops, self.conn = ops, fresh(store)
+        self.counter = fence.inmem_database().GLOBAL_RETRY_COUNTER
 
     @property
     def streams(self) -> Any:
@@ -55,8 +38,8 @@ class Runtime:
     async def start(self) -> tuple[uuid.UUID, uuid.UUID]:
         """A new thread with one run, taken by the queue: (thread id, run id)."""
         thread, run = uuid.uuid4(), uuid.uuid4()
-        await _collect(self.ops.Threads.put(self.conn, thread, metadata={}, if_exists="raise"))
-        await _collect(
+        await collect(self.ops.Threads.put(self.conn, thread, metadata={}, if_exists="raise"))
+        await collect(
             self.ops.Runs.put(
                 self.conn,
                 ASSISTANT,
@@ -76,7 +59,7 @@ class Runtime:
         return self.ops.Runs.enter(run, thread, asyncio.get_running_loop(), False)
 
     async def delete(self, thread: uuid.UUID) -> None:
-        assert await _collect(self.ops.Threads.delete(self.conn, thread)) == [thread]
+        assert await collect(self.ops.Threads.delete(self.conn, thread)) == [thread]
 
     def held(self, *ids: uuid.UUID) -> dict[str, Any]:
         """What the stream manager and the retry counter hold under these thread or run ids."""
@@ -98,6 +81,14 @@ async def _one_run(rt: Runtime) -> tuple[dict[str, Any], dict[str, Any]]:
     return after_run, rt.held(thread, run)
 
 
+@pytest.fixture
+def tidied(runtime) -> Runtime:
+    """The real runtime with the tidy's wrappers on (taken off by ``runtime``)."""
+    ops, _ = runtime
+    leftovers.patch_classes(ops.Runs, ops.Threads)
+    return Runtime(*runtime)
+
+
 def test_the_stock_runtime_keeps_what_a_run_leaves_until_it_stops(runtime):
     """What the patch removes: if this fails, the runtime has started tidying itself."""
     after_run, after_delete = asyncio.run(_one_run(Runtime(*runtime)))
@@ -107,24 +98,20 @@ def test_the_stock_runtime_keeps_what_a_run_leaves_until_it_stops(runtime):
     assert after_delete == after_run  # the thread's delete leaves all of it
 
 
-def test_a_tidied_run_leaves_its_counter_only_and_its_deleted_thread_nothing(runtime):
-    ops, _ = runtime
-    leftovers.patch_classes(ops.Runs, ops.Threads)
-    after_run, after_delete = asyncio.run(_one_run(Runtime(*runtime)))
+def test_a_tidied_run_leaves_its_counter_only_and_its_deleted_thread_nothing(tidied):
+    after_run, after_delete = asyncio.run(_one_run(tidied))
     [counter] = after_run.pop("counters").values()
     assert counter == 1  # kept while the thread is: a retried run counts on from it
     assert after_run == {} and after_delete == {}
 
 
-def test_what_is_still_in_use_stays(runtime):
-    ops, _ = runtime
-    leftovers.patch_classes(ops.Runs, ops.Threads)
-    rt = Runtime(*runtime)
+def test_what_is_still_in_use_stays(tidied):
+    rt = tidied
 
     async def scene() -> None:
         other, other_run = await rt.start()
         thread, run = await rt.start()
-        queue = await ops.Runs.Stream.subscribe(run, thread)  # a client joined the run
+        queue = await rt.ops.Runs.Stream.subscribe(run, thread)  # a client joined the run
         async with rt.enter(thread, run):
             pass
         assert rt.held(thread)["queues"] == {thread: {run: [queue]}}  # the subscriber's
@@ -142,10 +129,8 @@ def test_what_is_still_in_use_stays(runtime):
     asyncio.run(scene())
 
 
-def test_a_deleted_thread_keeps_the_queue_of_a_client_still_listening(runtime):
-    ops, _ = runtime
-    leftovers.patch_classes(ops.Runs, ops.Threads)
-    rt = Runtime(*runtime)
+def test_a_deleted_thread_keeps_the_queue_of_a_client_still_listening(tidied):
+    rt = tidied
 
     async def scene() -> None:
         thread, run = await rt.start()

@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from graphs.common import fence
 from server import runtime_index, wake
 from server.runtime_index import RunList, ThreadList
+from tests.unit.runtime_helpers import ASSISTANT, collect, fresh
 
 THREADS = [uuid.UUID(int=n) for n in range(1, 5)]
 
@@ -146,28 +147,9 @@ def test_the_store_indexes_the_lists_the_runtime_assigns():
 # -- the real runtime's operations, scoped and stock ------------------------------------------
 
 
-ASSISTANT = uuid.UUID(int=7)
-
-
-async def _collect(result: Any) -> list[Any]:
-    return [item async for item in await result]
-
-
 async def script(ops: Any, store: Any) -> list[Any]:
     """Thread and run operations through the runtime; what each answered."""
-    database = fence.inmem_database()
-    conn = database.InMemConnectionProto()
-    database.GLOBAL_RETRY_COUNTER._counters.clear()  # attempts count from 1 in each run
-    store.clear()
-    store["assistants"].append(
-        {
-            "assistant_id": ASSISTANT,
-            "graph_id": "g",
-            "config": {},
-            "context": {},
-            "metadata": {"created_by": "system"},
-        }
-    )
+    conn = fresh(store)
     threads = [uuid.UUID(int=100 + n) for n in range(6)]
     runs = [[uuid.UUID(int=1000 + 10 * n + k) for k in range(3)] for n in range(6)]
     answers: list[Any] = []
@@ -175,7 +157,7 @@ async def script(ops: Any, store: Any) -> list[Any]:
     async def put_run(t: int, k: int, **options: Any) -> None:
         defaults = {"metadata": {}, "prevent_insert_if_inflight": True, "if_not_exists": "reject"}
         answers.append(
-            await _collect(
+            await collect(
                 ops.Runs.put(
                     conn,
                     ASSISTANT,
@@ -194,7 +176,7 @@ async def script(ops: Any, store: Any) -> list[Any]:
 
     for t in range(5):  # thread 5 is created by a run (if_not_exists="create")
         answers.append(
-            await _collect(ops.Threads.put(conn, threads[t], metadata={"t": t}, if_exists="raise"))
+            await collect(ops.Threads.put(conn, threads[t], metadata={"t": t}, if_exists="raise"))
         )
     for t in range(6):
         await put_run(t, 0, if_not_exists="create")
@@ -219,18 +201,18 @@ async def script(ops: Any, store: Any) -> list[Any]:
     await take(10)  # every pending run whose thread has none running
     await take(10)  # nothing left to take
     for t in range(6):
-        answers.append(await _collect(ops.Threads.get(conn, threads[t])))
-        answers.append(await _collect(ops.Runs.get(conn, runs[t][0], thread_id=threads[t])))
+        answers.append(await collect(ops.Threads.get(conn, threads[t])))
+        answers.append(await collect(ops.Runs.get(conn, runs[t][0], thread_id=threads[t])))
     answers.append(
-        await _collect(ops.Runs.get(conn, runs[0][0], thread_id=threads[1]))
+        await collect(ops.Runs.get(conn, runs[0][0], thread_id=threads[1]))
     )  # not its thread
-    answers.append(await _collect(ops.Threads.patch(conn, threads[4], metadata={"x": 1})))
-    answers.append(await _collect(ops.Threads.patch(conn, threads[4], metadata={"y": 2})))
+    answers.append(await collect(ops.Threads.patch(conn, threads[4], metadata={"x": 1})))
+    answers.append(await collect(ops.Threads.patch(conn, threads[4], metadata={"y": 2})))
     answers.append(
-        await _collect(ops.Threads.put(conn, threads[4], metadata={}, if_exists="do_nothing"))
+        await collect(ops.Threads.put(conn, threads[4], metadata={}, if_exists="do_nothing"))
     )
-    answers.append(await _collect(ops.Threads.delete(conn, threads[3])))
-    answers.append(await _collect(ops.Runs.delete(conn, runs[0][2], thread_id=threads[0])))
+    answers.append(await collect(ops.Threads.delete(conn, threads[3])))
+    answers.append(await collect(ops.Runs.delete(conn, runs[0][2], thread_id=threads[0])))
     await put_run(4, 1)
     with pytest.raises(Exception, match="not found"):
         await ops.Threads.get(conn, threads[3])
