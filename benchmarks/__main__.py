@@ -19,7 +19,7 @@ Sections (all by default, or some with ``--only``):
 - ``cli``: start-up of ``hitl --help`` and ``hitl pending`` (``benchmarks/cli.py``).
 
 Writes ``benchmarks/results/results.json`` and one PNG per section next to it
-(``cli`` has none). Default sizes take about 15 minutes on 2 cores; ``--full``
+(``cli`` has none). Default sizes take about 20 minutes on 2 cores; ``--full``
 takes longer. ``--size NAME=VALUE`` changes one size (a field of ``Sizes``).
 """
 

@@ -29,11 +29,6 @@ export LOG_LEVEL="${LOG_LEVEL:-WARNING}"
 # langgraph-api records its internal metrics (tier 2) for Datadog or
 # EXPOSE_INTERNAL_METRICS_PROMETHEUS only; /metrics serves the tier-1 ones either way.
 export METRIC_MAX_EMITTING_TIER="${METRIC_MAX_EMITTING_TIER:-1}"
-# glibc's malloc gives each thread that allocates an arena of its own (up to 8 per core);
-# memory freed in one is not reused by the others. Two keep the server's memory about a
-# sixth lower at 10,000 waiting approvals (docs/performance.md). Read at process start:
-# it works from the environment only, not from .env.
-export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
 echo "serving on http://127.0.0.1:$PORT (inbox: http://127.0.0.1:$PORT/inbox); restarts when graphs/, server/ or sdk_client/ change"
 exec .venv/bin/watchfiles --filter python --sigint-timeout 20 \
   ".venv/bin/langgraph dev --no-browser --no-reload --host 127.0.0.1 --port $PORT --n-jobs-per-worker 10" \

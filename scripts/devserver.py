@@ -58,10 +58,6 @@ METRIC_TIER = "1"
 """langgraph-api's ``METRIC_MAX_EMITTING_TIER`` unless the environment names one, as
 ``make dev``: its tier-2 metrics (a few per stream event) are recorded only for Datadog
 or ``EXPOSE_INTERNAL_METRICS_PROMETHEUS``; ``/metrics`` serves the tier-1 ones either way."""
-MALLOC_ARENAS = "2"
-"""glibc's ``MALLOC_ARENA_MAX`` unless the environment names one, as ``make dev``: with
-glibc's default (8 per core) memory freed by one thread's arena is not reused by the
-others, and the server holds about a sixth more at 10,000 waiting approvals."""
 JOBS = 10
 """Runs at a time (``--n-jobs-per-worker``, as ``make dev`` and a deployed server;
 ``langgraph dev`` runs one): with one, every run waits for the one before it, so one
@@ -90,7 +86,6 @@ class DevServer:
         self.env = {
             "LOG_LEVEL": LOG_LEVEL,
             "METRIC_MAX_EMITTING_TIER": METRIC_TIER,
-            "MALLOC_ARENA_MAX": MALLOC_ARENAS,
             **os.environ,
             **QUIET_ENV,
             "HITL_DATA_DIR": str(self.data_dir),
