@@ -367,7 +367,7 @@ ENTRIES: tuple[Entry, ...] = (
         used_by="server/leftovers.py",
         packages=("langgraph-runtime-inmem",),
         degrades="every run leaves its control message, lock and retry counter in the runtime "
-        "until the server restarts (about 20 KB of memory per decided request)",
+        "until the server restarts (2-4 KB of memory per decided request)",
         required=False,
         embedded_only=True,
         probe=_probe_runtime_leftovers,
