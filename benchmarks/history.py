@@ -8,8 +8,8 @@ In one run:
    are measured with them held in the runtime. Restarted with
    ``HITL_ARCHIVE_AFTER_HOURS=0``, its sweeper archives them; memory and disk
    are measured again (in place; after each of two more batches of as many
-   cycles, each archived as it ends; and after one more restart). The archived rows it wrote are the
-   templates for step 2.
+   cycles, each archived as it ends; and after one more restart). The archived
+   rows it wrote are the templates for step 2.
 2. **Levels.** A server gets ``pending`` approvals waiting (alice's
    submissions) and is stopped. Each level of decided requests (0, 10,000,
    50,000) gets its own server: a copy of that directory whose archive table is
@@ -223,11 +223,7 @@ def seed_real(sizes: Sizes, tick: Callable[[], None]) -> dict[str, Any]:
         batches = []
         for _ in range(2):
             asyncio.run(_run_cycles(dev.url, n, sizes.seed_concurrency, tick))
-            wait_until(
-                lambda: decided_in_runtime(dev) == 0,
-                timeout=120 + 0.5 * n,
-                what=f"{n} more decided requests archived",
-            )
+            settled(dev, timeout=120 + 0.5 * n)
             time.sleep(FLUSH_S)
             batches.append(_footprint(dev))
         archived_batch, archived_more = batches
@@ -347,11 +343,11 @@ def compare(levels: list[dict[str, Any]]) -> None:
         }
 
 
-def settled(dev: DevServer) -> float:
+def settled(dev: DevServer, timeout: float = 120) -> float:
     """Wait until the runtime holds no decided request (the sweeper archived them)."""
     return wait_until(
         lambda: decided_in_runtime(dev) == 0,
-        timeout=120,
+        timeout=timeout,
         what="the runtime holds no decided request (is the archive sweeper running?)",
     )
 
@@ -381,7 +377,7 @@ def level_servers(
     their archive tables filled up to their levels. Every server is started (the
     start timed), left to settle, and paused. ``stack`` stops and deletes them.
     """
-    env = {**served.BENCH_ENV, "HITL_FAST_QUEUE": "1", **MEASURED}
+    env = served.server_env(True, MEASURED)
     first = stack.enter_context(DevServer(env=env))
     progress.set_description(f"history: {sizes.history_pending:,} waiting")
     asyncio.run(

@@ -29,11 +29,15 @@ from scripts.devserver import TOKENS, DevServer
 BENCH_ENV = {"HITL_SWEEP_SECONDS": "30"}
 
 
+def server_env(fast_queue: bool = True, env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a benchmark's ``langgraph dev`` (``env`` on top)."""
+    return {**BENCH_ENV, "HITL_FAST_QUEUE": "1" if fast_queue else "0", **(env or {})}
+
+
 @contextmanager
 def server(fast_queue: bool = True, env: dict[str, str] | None = None) -> Any:
     """Start a ``langgraph dev`` for a benchmark; stop it and delete its data afterwards."""
-    fast = "1" if fast_queue else "0"
-    with DevServer(env={**BENCH_ENV, "HITL_FAST_QUEUE": fast, **(env or {})}) as dev:
+    with DevServer(env=server_env(fast_queue, env)) as dev:
         yield dev
 
 

@@ -7,7 +7,7 @@ langgraph-runtime-inmem keeps, until the process ends, for every run it ever ran
 - per thread, the dicts of the run's stream and control queues, empty once the
   run and its listeners are gone (``queues``, ``control_queues``);
 - the ``asyncio.Lock`` of its retry counter, and the counter itself
-  (``GLOBAL_RETRY_COUNTER``, written to ``.langgraph_api`` every 10 s), which
+  (``GLOBAL_RETRY_COUNTER``), which
   ``Threads.delete`` leaves behind with the runs it deletes.
 
 About 2 KB of objects per decided request, kept until a restart: a server that

@@ -198,8 +198,6 @@ def _probe_wake() -> None:
 
 
 def _probe_runtime_index() -> None:
-    import inspect  # noqa: PLC0415
-
     ops = inmem_ops()
     _has(inmem_database(), "GLOBAL_STORE")
     for method, names in (
@@ -211,27 +209,29 @@ def _probe_runtime_index() -> None:
         (ops.Runs.get, ["conn", "run_id", "thread_id"]),
         (ops.Runs.put, ["conn", "assistant_id", "kwargs", "thread_id"]),
     ):
-        found = [p for p in inspect.signature(method).parameters if p in names]
-        if found != names:
-            raise AttributeError(f"{method.__qualname__} takes {found}, not {names}")
+        _takes(method, names)
+
+
+def _takes(method: Any, names: list[str], leading: bool = False) -> None:
+    """Raise unless ``method`` takes ``names`` in this order (``leading``: as its first ones)."""
+    import inspect  # noqa: PLC0415
+
+    params = list(inspect.signature(method).parameters)
+    found = params[: len(names)] if leading else [p for p in params if p in names]
+    if found != names:
+        first = " first" if leading else ""
+        raise AttributeError(f"{method.__qualname__} takes {found}{first}, not {names}")
 
 
 def _probe_runtime_leftovers() -> None:
-    import inspect  # noqa: PLC0415
-
     ops, stream = inmem_ops(), inmem_stream()
     _has(stream, "get_stream_manager", "THREADLESS_KEY", "_ensure_uuid", "StreamManager")
     tables = ("queues", "control_queues", "thread_streams", "control_keys", "message_stores")
     _has(stream.StreamManager(), *tables)
     _has(inmem_database().GLOBAL_RETRY_COUNTER, "_counters", "_locks")
     _has(inmem_database(), "GLOBAL_STORE")
-    for method, names in (
-        (ops.Runs.enter, ["run_id", "thread_id"]),
-        (ops.Threads.delete, ["conn", "thread_id"]),
-    ):
-        found = list(inspect.signature(method).parameters)[: len(names)]
-        if found != names:
-            raise AttributeError(f"{method.__qualname__} takes {found} first, not {names}")
+    _takes(ops.Runs.enter, ["run_id", "thread_id"], leading=True)
+    _takes(ops.Threads.delete, ["conn", "thread_id"], leading=True)
 
 
 def _probe_checkpoint_tables() -> None:
