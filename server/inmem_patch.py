@@ -42,6 +42,12 @@ def replace(originals: Originals, cls: type, name: str, wrapped: Any) -> None:
     setattr(cls, name, staticmethod(wrapped))
 
 
+def wrap(originals: Originals, cls: type, name: str, mark: str, wrapper: Any) -> None:
+    """Make ``cls.name`` ``wrapper(its function)``, unless it is already a wrapper with ``mark``."""
+    if not marked(cls, name, mark):
+        replace(originals, cls, name, wrapper(function(cls.__dict__[name])))
+
+
 def restore(originals: Originals) -> None:
     """Put back every method a patch replaced."""
     while originals:

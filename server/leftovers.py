@@ -149,10 +149,8 @@ def _tidy_delete(original: Callable[..., Any]) -> Callable[..., Any]:
 
 def patch_classes(runs: type, threads: type) -> None:
     """Apply the patch to a ``Runs`` and a ``Threads`` class (the runtime's, or test doubles)."""
-    for cls, name, wrap in ((runs, "enter", _tidy_enter), (threads, "delete", _tidy_delete)):
-        if not inmem_patch.marked(cls, name, MARK):
-            original = inmem_patch.function(cls.__dict__[name])
-            inmem_patch.replace(_originals, cls, name, wrap(original))
+    inmem_patch.wrap(_originals, runs, "enter", MARK, _tidy_enter)
+    inmem_patch.wrap(_originals, threads, "delete", MARK, _tidy_delete)
 
 
 def uninstall() -> None:

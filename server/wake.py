@@ -158,17 +158,11 @@ def _waking_next(original: Callable[..., AsyncGenerator[Any]]) -> Callable[..., 
     return next_run
 
 
-def _patch(cls: type, name: str, wrap: Callable[[Any], Any]) -> None:
-    if not inmem_patch.marked(cls, name, MARK):
-        original = inmem_patch.function(cls.__dict__[name])
-        inmem_patch.replace(_originals, cls, name, wrap(original))
-
-
 def patch_classes(runs: type, threads: type) -> None:
     """Apply the patch to a ``Runs`` and a ``Threads`` class (the runtime's, or test doubles)."""
-    _patch(runs, "next", _waking_next)
+    inmem_patch.wrap(_originals, runs, "next", MARK, _waking_next)
     for cls, name in ((runs, "put"), (runs, "set_status"), (threads, "set_joint_status")):
-        _patch(cls, name, _signalling)
+        inmem_patch.wrap(_originals, cls, name, MARK, _signalling)
 
 
 def uninstall() -> None:
