@@ -32,6 +32,7 @@ from graphs.common import events, fence
 from server import (
     allowlist,
     archive,
+    debug_events,
     leftovers,
     lock,
     logs,
@@ -87,6 +88,7 @@ async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         archiving = archive.settings()
     except ValueError as exc:
         refuse_to_start(str(exc))
+    debug_events.install()
     embedded = fence.embedded()
     if embedded:  # before the pause listener writes through the runtime: the index
         wake.install()  # swaps the runtime's lists, which a write holds across an await

@@ -14,6 +14,7 @@ from langgraph_sdk.schema import Thread, ThreadSelectField, ThreadStatus
 from starlette.exceptions import HTTPException
 
 from graphs.common import fence
+from server import runtime_index
 from server.internal import INTERNAL_WRITE
 
 PAGE = 500
@@ -98,6 +99,11 @@ async def write_metadata(thread_id: str, metadata: Mapping[str, Any]) -> None:
 
 
 async def _patch(thread_id: str, metadata: dict[str, Any]) -> None:
+    merged = runtime_index.merge_metadata(thread_id, metadata)  # no deep copy of the record
+    if merged is not None:
+        if not merged:
+            raise LookupError(f"thread {thread_id} not found")
+        return
     connect, Threads = fence.runtime_threads()  # noqa: N806 - the runtime's class
     token = INTERNAL_WRITE.set(True)  # should a handler run after all, it lets this through
     try:

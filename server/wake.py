@@ -145,9 +145,10 @@ def _waking_next(original: Callable[..., AsyncGenerator[Any]]) -> Callable[..., 
         # wait=False: the stock code takes its snapshot now (after the wake) and
         # yields every pending run created before it, with the stock locking; it
         # sees the view while it runs, not while the queue handles what it yields.
+        view = runtime_index.QUEUE if viewed else None
         async with contextlib.aclosing(original(wait=False, limit=limit)) as runs:
             while True:
-                with runtime_index.queue_view(viewed):
+                with runtime_index.queue_view(view):
                     try:
                         item = await anext(runs)
                     except StopAsyncIteration:

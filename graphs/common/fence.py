@@ -234,6 +234,20 @@ def _probe_runtime_leftovers() -> None:
     _takes(ops.Threads.delete, ["conn", "thread_id"], leading=True)
 
 
+def _probe_debug_interrupts() -> None:
+    import dataclasses  # noqa: PLC0415
+
+    from langgraph.pregel import debug  # noqa: PLC0415
+    from langgraph.types import Interrupt  # noqa: PLC0415
+
+    _has(debug, "asdict", "map_debug_task_results", "map_debug_checkpoint")
+    used = getattr(debug, "asdict")  # noqa: B009 - not exported: what the module calls
+    if used is not dataclasses.asdict and not getattr(used, "__hitl_lean_debug__", False):
+        raise AttributeError(f"langgraph.pregel.debug.asdict is {used!r}")
+    if not dataclasses.is_dataclass(Interrupt):
+        raise AttributeError("langgraph.types.Interrupt is not a dataclass")
+
+
 def _probe_checkpoint_tables() -> None:
     import sqlite3  # noqa: PLC0415
 
@@ -371,6 +385,17 @@ ENTRIES: tuple[Entry, ...] = (
         required=False,
         embedded_only=True,
         probe=_probe_runtime_leftovers,
+    ),
+    Entry(
+        name="debug-interrupts",
+        uses="langgraph.pregel.debug.asdict (how the debug stream mode's events copy "
+        "interrupts), replaced by one that shares plain JSON payloads",
+        used_by="server/debug_events.py",
+        packages=("langgraph",),
+        degrades="every debug event langgraph-api adds to a run deep-copies the pauses' "
+        "payloads (4-5 % of the server's CPU per approval cycle)",
+        required=False,
+        probe=_probe_debug_interrupts,
     ),
     Entry(
         name="recovery-runtime-records",

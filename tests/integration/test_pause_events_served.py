@@ -2,10 +2,10 @@
 pause is listed once the write recovers (or once the sweep finds a write that was lost).
 
 The fault is the test's, not the product's: a ``sitecustomize`` module on the server's
-``PYTHONPATH`` (a temporary directory) wraps the runtime's thread record, which the
-listener writes through the fence (``server.threads.write_metadata``), so that its
-``waiting_for`` writes time out while a marker file says ``fail``, or vanish once (the
-store answered, nothing was written) when it says ``drop``.
+``PYTHONPATH`` (a temporary directory) wraps the write into the runtime's thread record
+under the listener's ``server.threads.write_metadata``, so that its ``waiting_for``
+writes time out while a marker file says ``fail``, or vanish once (the store answered,
+nothing was written) when it says ``drop``.
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ FAULT_HOOK = textwrap.dedent(
     import asyncio
     import os
 
-    from graphs.common import fence
+    from server import threads
 
     MARKER = os.environ["HITL_TEST_METADATA_FAULT"]
-    runtime_threads = fence.runtime_threads
+    write = threads._patch
 
     def fault():
         if not os.path.exists(MARKER):
@@ -45,28 +45,17 @@ FAULT_HOOK = textwrap.dedent(
             os.remove(MARKER)
         return mode
 
-    def faulty_runtime_threads():
-        connect, threads = runtime_threads()
+    async def faulty_write(thread_id, metadata):
+        # off the loop: the dev server refuses blocking calls inside async code
+        mode = await asyncio.to_thread(fault) if "waiting_for" in (metadata or {}) else ""
+        if mode == "drop":  # the store answered; nothing was written
+            return
+        if mode == "fail":
+            await asyncio.sleep(1.0)  # a slow store, then a timeout
+            raise TimeoutError("metadata store timed out (test fault)")
+        await write(thread_id, metadata)
 
-        class FaultyThreads(threads):
-            @staticmethod
-            async def patch(conn, thread_id, *, metadata, **kwargs):
-                # off the loop: the dev server refuses blocking calls inside async code
-                mode = await asyncio.to_thread(fault) if "waiting_for" in (metadata or {}) else ""
-                if mode == "drop":  # the store answered; nothing was written
-
-                    async def answered():
-                        yield {"thread_id": thread_id}
-
-                    return answered()
-                if mode == "fail":
-                    await asyncio.sleep(1.0)  # a slow store, then a timeout
-                    raise TimeoutError("metadata store timed out (test fault)")
-                return await threads.patch(conn, thread_id, metadata=metadata, **kwargs)
-
-        return connect, FaultyThreads
-
-    fence.runtime_threads = faulty_runtime_threads
+    threads._patch = faulty_write
     """
 )
 

@@ -22,6 +22,7 @@ from scripts.devserver import ROOT
 
 NAMES = [entry.name for entry in fence.ENTRIES]
 OPTIONAL = {
+    "debug-interrupts",
     "openapi-custom-spec",
     "run-queue-wake",
     "private-network-header",

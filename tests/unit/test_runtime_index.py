@@ -119,6 +119,38 @@ def test_an_indexed_list_answers_what_a_scan_of_it_finds(start, script, kind):
             assert lst.pending() == [r for r in lst if r["status"] == "pending"]
 
 
+thread_changes = st.tuples(
+    st.sampled_from(["replace thread", "drop thread", "add thread"]), st.integers(0, 3)
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(records, max_size=6), st.lists(st.one_of(changes, thread_changes), max_size=25))
+def test_the_queue_view_holds_every_pending_thread_and_only_current_records(start, script):
+    runs = RunList(start)
+    threads = ThreadList({"thread_id": t, "n": 0} for t in THREADS)
+    store = {"runs": runs, "threads": threads}
+    view = runtime_index.QueueView()
+    for change in script:
+        kind, n = change[0], change[-1]
+        if kind == "replace thread" and threads.of(THREADS[n]):
+            old = threads.of(THREADS[n])[0]
+            threads.replace(old, {**old, "n": old["n"] + 1})  # what Threads.patch does
+        elif kind == "drop thread" and threads.of(THREADS[n]):
+            threads.remove(threads.of(THREADS[n])[0])
+        elif kind == "add thread":
+            threads.append({"thread_id": THREADS[n], "n": 0})
+        elif kind not in ("replace thread", "drop thread"):
+            _apply(runs, change)
+        waiting = {r["thread_id"] for r in runs if r["status"] == "pending"}
+        for whole in (runs, threads):
+            seen = view.slice(store, whole)
+            assert view.slice(store, whole) is seen  # kept while nothing changes
+            assert all(any(r is x for x in whole) for r in seen)  # only what the list holds
+            wanted = [r for r in whole if r["thread_id"] in waiting]
+            assert all(any(r is x for x in seen) for r in wanted)  # every pending thread's
+
+
 def test_saved_lists_are_plain_lists():
     runs = RunList([_record(1, 0)])
     loaded = pickle.loads(pickle.dumps({"runs": runs}, 2))
@@ -273,3 +305,34 @@ def test_installs_behind_the_fence_and_can_be_switched_off(runtime, monkeypatch)
     assert type(store["threads"]) is ThreadList
     runtime_index.uninstall()
     assert ops.Runs.__dict__["put"] is stock_put and type(store["threads"]) is list
+
+
+def test_metadata_merges_as_the_stock_patch_does_without_copying_the_record(runtime):
+    ops, store = runtime
+    conn = fresh(store)
+    stock_id, merged_id = uuid.UUID(int=201), uuid.UUID(int=202)
+
+    async def put(thread_id: uuid.UUID) -> dict[str, Any]:
+        await collect(
+            ops.Threads.put(conn, thread_id, metadata={"owner": "alice"}, if_exists="raise")
+        )
+        (thread,) = [t for t in store["threads"] if t["thread_id"] == thread_id]
+        thread["values"] = {"trail": [{"decision": "approve"}]}  # what a run leaves
+        return thread
+
+    asyncio.run(put(stock_id))
+    assert runtime_index.merge_metadata(merged_id, {"x": 1}) is None  # not installed
+    runtime_index.install()
+    old = asyncio.run(put(merged_id))
+    asyncio.run(collect(ops.Threads.patch(conn, stock_id, metadata={"waiting_for": "manager"})))
+    assert runtime_index.merge_metadata(str(merged_id), {"waiting_for": "manager"}) is True
+    stock, merged = (
+        next(t for t in store["threads"] if t["thread_id"] == key) for key in (stock_id, merged_id)
+    )
+    assert {k: v for k, v in _plain(merged).items() if k != "thread_id"} == {
+        k: v for k, v in _plain(stock).items() if k != "thread_id"
+    }
+    assert set(merged) == set(stock) and merged["metadata"]["waiting_for"] == "manager"
+    assert merged is not old and "waiting_for" not in old["metadata"]  # a reader's copy stays
+    assert merged["updated_at"] > old["updated_at"] == merged["state_updated_at"]
+    assert runtime_index.merge_metadata(uuid.UUID(int=203), {"x": 1}) is False
