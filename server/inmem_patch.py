@@ -4,7 +4,8 @@
 runtime index) and ``server/leftovers.py`` (the runtime tidy) each wrap a few
 static methods of the runtime's ``Runs`` and ``Threads``: each may be switched
 off, installs only when the fence finds its entry ok, marks its wrappers so that
-it installs once, and can be undone (tests).
+it installs once, and can be undone (tests). ``server/debug_events.py`` (a patch
+of langgraph, not of the runtime) uses :func:`wanted` too.
 """
 
 from __future__ import annotations
