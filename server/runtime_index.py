@@ -282,7 +282,7 @@ class _Slice(list[Record]):
 
     __slots__ = ("_whole",)
 
-    def __init__(self, whole: _Indexed, items: list[Record]) -> None:
+    def __init__(self, whole: _Indexed, items: Iterable[Record]) -> None:
         super().__init__(items)
         self._whole = whole
 
@@ -314,7 +314,7 @@ class _ThreadSlice(_Slice):
     def __getitem__(self, index: Any) -> Any:
         record = super().__getitem__(index)
         if isinstance(index, int):
-            current = self._whole.of(record["thread_id"])
+            current = self._whole._groups().get(record["thread_id"])
             return current[0] if current else record
         return record
 
@@ -337,9 +337,9 @@ class Scoped(Mapping[str, Any]):
     def __getitem__(self, key: str) -> Any:
         value = self._store[key]
         if isinstance(value, ThreadList):
-            return _ThreadSlice(value, value.of(self._thread_id))
+            return _ThreadSlice(value, value._groups().get(self._thread_id, ()))
         if isinstance(value, _Indexed):
-            return _Slice(value, value.of(self._thread_id))
+            return _Slice(value, value._groups().get(self._thread_id, ()))
         return value
 
     def __iter__(self) -> Iterator[str]:

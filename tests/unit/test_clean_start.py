@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
+import threading
 import uuid
 from typing import Any
 
@@ -215,14 +216,14 @@ async def _both_savers(tmp_path: Any) -> tuple[list[Any], list[Any], list[Any], 
     ours, stock = tmp_path / "ours.sqlite", tmp_path / "stock.sqlite"
     async with PruningSqliteSaver.open(ours) as saver:
         calls = 0
-        handed = saver.thread.submit
+        handed = saver.thread.call
 
         def counting(*args: Any, **kwargs: Any) -> Any:
             nonlocal calls
             calls += 1
             return handed(*args, **kwargs)
 
-        saver.thread.submit = counting  # type: ignore[method-assign]
+        saver.thread.call = counting  # type: ignore[method-assign]
         operations = 0
         for name in ("aget_tuple", "aput", "aput_writes"):
             method = getattr(saver, name)
@@ -263,3 +264,28 @@ def test_the_checkpointer_writes_what_async_sqlite_saver_does_one_hand_over_each
     assert _timeless(with_ours) == _timeless(with_stock)  # and we wrote what it writes
     assert with_ours[0][0]["status"] == "approved"
     assert operations > 10 and handovers == operations  # AsyncSqliteSaver: 3-4 hops each
+
+
+def test_the_saver_thread_runs_calls_in_order_and_hands_back_results_and_errors():
+    from server.checkpointer import SaverThread
+
+    async def scenario() -> None:
+        thread = SaverThread("test-saver")
+        seen: list[int] = []
+        gate = threading.Event()
+        first = thread.call(gate.wait, 5)  # holds the thread until the gate opens
+        skipped = thread.call(seen.append, -1)
+        kept = [thread.call(seen.append, n) for n in range(5)]
+        skipped.cancel()  # its caller stopped waiting before the thread took it
+        gate.set()
+        assert await first is True
+        await asyncio.gather(*kept)
+        assert seen == [0, 1, 2, 3, 4]  # in order; the cancelled call did not run
+        with pytest.raises(ZeroDivisionError):
+            await thread.call(lambda: 1 / 0)
+        assert await thread.call(lambda x, *, y: x + y, 1, y=2) == 3  # still serving
+        thread.close()
+        thread._thread.join(5)
+        assert not thread._thread.is_alive()
+
+    asyncio.run(scenario())
