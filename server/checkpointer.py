@@ -85,6 +85,8 @@ def _settle(future: asyncio.Future[Any], result: Any, exc: BaseException | None)
         return
     if exc is None:
         future.set_result(result)
+    elif isinstance(exc, StopIteration):  # a future refuses one: its caller would wait forever
+        future.set_exception(RuntimeError(f"the saver's call raised {exc!r}"))
     else:
         future.set_exception(exc)
 

@@ -283,6 +283,8 @@ def test_the_saver_thread_runs_calls_in_order_and_hands_back_results_and_errors(
         assert seen == [0, 1, 2, 3, 4]  # in order; the cancelled call did not run
         with pytest.raises(ZeroDivisionError):
             await thread.call(lambda: 1 / 0)
+        with pytest.raises(RuntimeError, match="StopIteration"):  # not a caller left waiting
+            await asyncio.wait_for(thread.call(next, iter(())), 5)
         assert await thread.call(lambda x, *, y: x + y, 1, y=2) == 3  # still serving
         thread.close()
         thread._thread.join(5)
