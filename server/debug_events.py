@@ -14,8 +14,9 @@ None: every pause the project's graphs raise), makes the same dictionary without
 the copy: the payload is shared, not rebuilt. Anything else (a dataclass or any
 other object inside a payload) goes through ``dataclasses.asdict`` as before.
 The events are encoded to JSON and the last checkpoint's interrupts become the
-thread record's; nothing changes a raised pause's payload in place (langgraph,
-langgraph-api, the runtimes, the project), so sharing it changes no answer.
+thread record's; nothing in langgraph, langgraph-api, the in-memory runtime or
+the project changes a raised pause's payload in place (a deployed server's
+runtime stores it as JSON), so sharing it changes no answer.
 
 The patch is the fence's ``debug-interrupts`` entry (``graphs/common/fence.py``);
 on another langgraph version the fence reports it degraded and the copies stay.
