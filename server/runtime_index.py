@@ -360,13 +360,18 @@ class ScopedConnection:
         return getattr(self.whole, name)
 
 
+def _thread_key(thread_id: Any) -> UUID:
+    """The key the runtime's records hold a thread id under (ValueError: not a UUID)."""
+    return thread_id if isinstance(thread_id, UUID) else UUID(str(thread_id))
+
+
 def scoped(conn: Any, thread_id: Any) -> Any:
     """``conn`` seen from ``thread_id`` (``conn`` itself when the store is not indexed)."""
     whole = conn.whole if isinstance(conn, ScopedConnection) else conn
     if thread_id is None or not _is_indexed(getattr(whole, "store", None)):
         return whole
     try:
-        key = thread_id if isinstance(thread_id, UUID) else UUID(str(thread_id))
+        key = _thread_key(thread_id)
     except ValueError:
         return whole  # the stock code says what is wrong with it
     return ScopedConnection(whole, key)
@@ -565,7 +570,7 @@ def merge_metadata(thread_id: Any, metadata: Mapping[str, Any]) -> bool | None:
     threads = dict.get(_STORE, "threads") if _STORE is not None else None
     if not isinstance(threads, ThreadList):
         return None
-    found = threads.of(thread_id if isinstance(thread_id, UUID) else UUID(str(thread_id)))
+    found = threads.of(_thread_key(thread_id))
     if not found:
         return False
     old = found[0]
