@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graphs.common import events, fence
 from server import (
+    allocator,
     allowlist,
     archive,
     debug_events,
@@ -86,6 +87,7 @@ async def lifespan(_app: Starlette) -> AsyncIterator[None]:
     try:  # email on: its settings whole, its link secret not the example (outside dev);
         mail.settings()  # the archive's window and sweep interval: numbers, not negative
         archiving = archive.settings()
+        allocator.install()  # a number of bytes; before the runtime fills the heap
     except ValueError as exc:
         refuse_to_start(str(exc))
     debug_events.install()

@@ -49,6 +49,7 @@ def test_the_served_queue_wakes_on_enqueue(server, sdk_as):
         assert "runtime index installed" in log, server.log_tail()
         assert "runtime tidy installed" in log, server.log_tail()
         assert "lean debug events installed" in log, server.log_tail()
+        assert "malloc mmap threshold fixed at 131072 bytes" in log, server.log_tail()
         assert "async log calls below LOG_LEVEL skipped" in log, server.log_tail()
     cycle_seconds(sdk_as)  # warm up
     times = [cycle_seconds(sdk_as) for _ in range(4)]
