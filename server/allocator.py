@@ -4,11 +4,11 @@ glibc serves an allocation of 128 KiB or more with its own ``mmap`` and gives it
 back to the system when it is freed. But its threshold is dynamic: every such
 block freed raises the threshold to the block's size (up to 32 MiB), and from
 then on blocks that size come from the heap, where freeing them leaves holes the
-process keeps. A server makes such blocks all the time (the in-memory runtime's
-pickle of all it holds, every 10 s; search results and their JSON; SQLite's
-buffers), so after the first few its heap grows with the data it holds and
-never shrinks: about 13 KB of freed-but-kept memory per waiting approval, half
-of what the server held per waiting approval (``docs/performance.md``, "Memory").
+process keeps. A server makes such blocks all the time (among them the in-memory
+runtime's pickle of all it holds, every 10 s, which grows with the data), so its
+heap grew with the data it held and did not shrink: with 3,000 approvals waiting,
+26.1 KB per waiting approval with the dynamic threshold and 12.7 KB with it fixed
+(``docs/performance.md``, "Memory").
 
 :func:`install` fixes the threshold at 128 KiB (glibc's default, made static) with
 ``mallopt(M_MMAP_THRESHOLD)``: large blocks keep going back to the system when
