@@ -13,8 +13,8 @@ heap grew with the data it held and did not shrink: with 3,000 approvals waiting
 :func:`install` fixes the threshold at 128 KiB (glibc's default, made static) with
 ``mallopt(M_MMAP_THRESHOLD)``: large blocks keep going back to the system when
 freed. ``HITL_MALLOC_MMAP_THRESHOLD`` sets another size in bytes; ``0`` keeps
-glibc's dynamic threshold. On a C library without ``mallopt`` (musl) it does
-nothing and says so.
+glibc's dynamic threshold. On a C library whose ``mallopt`` does not take it
+(musl's does nothing; macOS has none) it does nothing and says so.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def _mallopt() -> Callable[[int, int], int] | None:
     """The C library's ``mallopt``, if the process has one (the symbols it has loaded)."""
     try:
         return getattr(ctypes.CDLL(None), "mallopt", None)
-    except OSError:
+    except (OSError, TypeError):  # no loaded C library to look in (Windows)
         return None
 
 
