@@ -1,20 +1,23 @@
 """A fixed mmap threshold for glibc's malloc (every server on glibc).
 
-glibc serves an allocation of 128 KiB or more with its own ``mmap`` and gives it
-back to the system when it is freed. But its threshold is dynamic: every such
-block freed raises the threshold to the block's size (up to 32 MiB), and from
-then on blocks that size come from the heap, where freeing them leaves holes the
-process keeps. A server makes such blocks all the time (among them the in-memory
-runtime's pickle of all it holds, every 10 s, which grows with the data), so its
-heap grew with the data it held and did not shrink: with 3,000 approvals waiting,
-26.1 KB per waiting approval with the dynamic threshold and 12.7 KB with it fixed
-(``docs/performance.md``, "Memory").
+glibc serves a request of 128 KiB or more that its free lists cannot serve with
+an ``mmap`` of its own, and gives it back to the system when it is freed. But its
+threshold is dynamic: freeing such a block of up to 32 MiB raises the threshold
+to the block's size (and the heap's trim threshold to twice that), and from then
+on blocks below it come from the heap, whose free space the process keeps. A
+server makes such blocks all the time (among them the in-memory runtime's pickle
+of all it holds, every 10 s, which grows with the data), so its heap grew with
+the data it held: with 3,000 approvals waiting, 26.1 KB per waiting approval with
+the dynamic threshold and 12.7 KB with it fixed (``docs/performance.md``, "Memory").
 
 :func:`install` fixes the threshold at 128 KiB (glibc's default, made static) with
-``mallopt(M_MMAP_THRESHOLD)``: large blocks keep going back to the system when
-freed. ``HITL_MALLOC_MMAP_THRESHOLD`` sets another size in bytes; ``0`` keeps
-glibc's dynamic threshold. On a C library whose ``mallopt`` does not take it
-(musl's does nothing; macOS has none) it does nothing and says so.
+``mallopt(M_MMAP_THRESHOLD)``, and the trim threshold at twice it (glibc's own
+ratio; the server's start-up, which loads the runtime's data, may have raised
+it): large blocks go back to the system when freed. ``HITL_MALLOC_MMAP_THRESHOLD``
+sets another size in bytes; ``0`` keeps glibc's dynamic threshold. A threshold
+the operator gave glibc itself (``MALLOC_MMAP_THRESHOLD_`` or ``GLIBC_TUNABLES``)
+is left as it is. musl and macOS have no ``mallopt``: nothing is done, and the
+log says so.
 """
 
 from __future__ import annotations
@@ -22,34 +25,50 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 logger = logging.getLogger(__name__)
 
-SWITCH = "HITL_MALLOC_MMAP_THRESHOLD"
+SETTING = "HITL_MALLOC_MMAP_THRESHOLD"
 DEFAULT = 128 * 1024
-M_MMAP_THRESHOLD = -3  # glibc's malloc.h
-MAX = 32 * 1024 * 1024  # glibc's HEAP_MAX_SIZE / 2 on 64-bit: mallopt refuses more
+LOWEST = 128 * 1024  # glibc's own floor for its dynamic threshold
+HIGHEST = 32 * 1024 * 1024  # its ceiling on 64-bit (glibc before 2.35 refuses more)
+M_TRIM_THRESHOLD = -1  # glibc's malloc.h
+M_MMAP_THRESHOLD = -3
+GLIBC_OWN = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
 
 
-def threshold() -> int:
-    """The threshold in bytes the environment asks for (``0``: glibc's dynamic one).
+def threshold(env: Mapping[str, str] | None = None) -> int:
+    """The threshold in bytes ``HITL_MALLOC_MMAP_THRESHOLD`` asks for (``0``: glibc's dynamic one).
 
     Raises:
-        ValueError: ``HITL_MALLOC_MMAP_THRESHOLD`` is not a whole number of bytes
-            from 0 to 32 MiB.
+        ValueError: It is neither 0 nor a number of bytes (digits only) from
+            131072 to 33554432; the message names the setting. The server refuses
+            to start.
     """
-    raw = os.environ.get(SWITCH, "").strip()
+    env = os.environ if env is None else env
+    raw = (env.get(SETTING) or "").strip()
     if not raw:
         return DEFAULT
-    rule = f"a whole number of bytes from 0 (glibc's dynamic threshold) to {MAX}"
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{SWITCH}={raw!r} is not {rule}") from None
-    if not 0 <= value <= MAX:
-        raise ValueError(f"{SWITCH}={raw!r} is refused: it must be {rule}")
+    rule = (
+        f"0 (glibc's dynamic threshold) or a number of bytes (digits only) "
+        f"from {LOWEST} to {HIGHEST}"
+    )
+    if not raw.isdigit():
+        raise ValueError(f"{SETTING}={raw!r} is not {rule}")
+    value = int(raw)
+    if value and not LOWEST <= value <= HIGHEST:
+        raise ValueError(f"{SETTING}={raw!r} is refused: it must be {rule}")
     return value
+
+
+def glibc_setting(env: Mapping[str, str]) -> str | None:
+    """The variable through which the operator set glibc's thresholds, if any."""
+    for name in GLIBC_OWN:
+        if env.get(name):
+            return name
+    tunables = env.get("GLIBC_TUNABLES", "")
+    return "GLIBC_TUNABLES" if "_threshold" in tunables else None
 
 
 def _mallopt() -> Callable[[int, int], int] | None:
@@ -60,24 +79,33 @@ def _mallopt() -> Callable[[int, int], int] | None:
         return None
 
 
-def install(size: int | None = None) -> bool:
-    """Fix malloc's mmap threshold at ``size`` (default: :func:`threshold`); return whether set.
+def install(env: Mapping[str, str] | None = None) -> bool:
+    """Fix malloc's mmap threshold at :func:`threshold`; return whether it was set.
 
     Raises:
-        ValueError: The environment's threshold is not one (see :func:`threshold`).
+        ValueError: The setting is not a threshold (see :func:`threshold`).
     """
-    size = threshold() if size is None else size
+    env = os.environ if env is None else env
+    size = threshold(env)
     if size == 0:
-        logger.info("malloc mmap threshold left dynamic (%s=0)", SWITCH)
+        logger.info("malloc mmap threshold left dynamic (%s=0)", SETTING)
+        return False
+    if own := glibc_setting(env):
+        logger.info("malloc mmap threshold left as %s sets it", own)
         return False
     mallopt = _mallopt()
-    if mallopt is None or not mallopt(M_MMAP_THRESHOLD, size):
-        logger.info("malloc mmap threshold not set: the C library has no glibc mallopt")
+    if mallopt is None:
+        logger.info("malloc mmap threshold not set: the C library has no mallopt")
         return False
+    if not mallopt(M_MMAP_THRESHOLD, size):
+        logger.warning("malloc mmap threshold not set: mallopt refused %d bytes", size)
+        return False
+    if not mallopt(M_TRIM_THRESHOLD, 2 * size):
+        logger.warning("malloc trim threshold not set: mallopt refused %d bytes", 2 * size)
     logger.info(
         "malloc mmap threshold fixed at %d bytes: large blocks go back to the system when "
         "freed; %s=0 leaves glibc's dynamic threshold",
         size,
-        SWITCH,
+        SETTING,
     )
     return True

@@ -87,7 +87,7 @@ async def lifespan(_app: Starlette) -> AsyncIterator[None]:
     try:  # email on: its settings whole, its link secret not the example (outside dev);
         mail.settings()  # the archive's window and sweep interval: numbers, not negative
         archiving = archive.settings()
-        allocator.install()  # a number of bytes; before the runtime fills the heap
+        allocator.install()  # 0 or bytes; large blocks freed from here on go back to the system
     except ValueError as exc:
         refuse_to_start(str(exc))
     debug_events.install()

@@ -1,15 +1,17 @@
 """The fixed mmap threshold (``server/allocator.py``), in fresh processes on this glibc.
 
-glibc's dynamic threshold is observable: once a large block is freed, a smaller
-large block comes from the heap (``mallinfo2().hblks``, the count of mmapped
-blocks, does not grow); with the threshold fixed it is mmapped again, so freeing
-it gives it back. The served suite runs with it (``malloc mmap threshold fixed``
-in its log, ``tests/integration/test_wake.py``).
+glibc's dynamic threshold is observable: once an 8-MiB block is freed, a 1-MiB
+block comes from the heap (``mallinfo2().hblks``, the count of mmapped blocks,
+does not grow); with the threshold fixed below 1 MiB it is mmapped again, so
+freeing it gives it back. The served suite runs with it (``malloc mmap threshold
+fixed`` in its log, ``tests/integration/test_wake.py``).
 """
 
 from __future__ import annotations
 
 import ctypes
+import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,9 +19,13 @@ from pathlib import Path
 import pytest
 
 from server import allocator
-from server.allocator import MAX, SWITCH
+from server.allocator import HIGHEST, LOWEST, SETTING
 
 ROOT = Path(__file__).resolve().parents[2]
+GLIBC = hasattr(ctypes.CDLL(None), "mallinfo2")
+needs_glibc = pytest.mark.skipif(
+    not GLIBC, reason="this C library is not glibc >= 2.33 (no mallinfo2): nothing to observe"
+)
 
 PROBE = """
 import ctypes, sys
@@ -34,63 +40,105 @@ libc = ctypes.CDLL(None)
 libc.mallinfo2.restype = MallInfo2
 freed = bytearray(8 << 20)  # mmapped, and freed: glibc raises its threshold to 8 MiB
 del freed
-if sys.argv[1] == "fixed":
-    assert allocator.install(), "not installed"
+installed = allocator.install() if sys.argv[1] == "install" else None
 before = libc.mallinfo2().hblks
 block = bytearray(1 << 20)
-print(libc.mallinfo2().hblks - before)
+print(installed, libc.mallinfo2().hblks - before)
 """
 
 
-def mmapped_blocks_for_one_mib(mode: str) -> int:
-    """How many mmapped blocks a 1-MiB allocation adds after an 8-MiB one was freed."""
+def probe(mode: str, setting: str | None = None) -> tuple[str, int]:
+    """What ``install()`` returned (``None``: not called) and the mmapped blocks a 1-MiB block adds.
+
+    The probe's environment has none of glibc's own malloc settings, whatever the
+    caller's shell has.
+    """
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("MALLOC_", "GLIBC_TUNABLES", "LD_PRELOAD", SETTING))
+    }
+    if setting is not None:
+        env[SETTING] = setting
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, mode], capture_output=True, text=True, check=True, cwd=ROOT
+        [sys.executable, "-c", PROBE, mode], capture_output=True, text=True, cwd=ROOT, env=env
     )
-    return int(done.stdout.strip())
+    assert done.returncode == 0, done.stderr
+    installed, added = done.stdout.split()
+    return installed, int(added)
 
 
-@pytest.fixture
-def glibc() -> None:
-    if not hasattr(ctypes.CDLL(None), "mallinfo2"):
-        pytest.skip("this C library is not glibc >= 2.33 (no mallinfo2): nothing to observe")
+@needs_glibc
+def test_glibc_alone_serves_a_large_block_from_the_heap_after_a_larger_one_is_freed():
+    assert probe("stock") == ("None", 0)
 
 
-def test_glibc_alone_serves_large_blocks_from_the_heap_after_a_larger_one_is_freed(glibc):
-    assert mmapped_blocks_for_one_mib("stock") == 0
+@needs_glibc
+def test_the_fixed_threshold_mmaps_it_again():
+    assert probe("install") == ("True", 1)
 
 
-def test_the_fixed_threshold_mmaps_them_again(glibc):
-    assert mmapped_blocks_for_one_mib("fixed") == 1
+@needs_glibc
+@pytest.mark.parametrize(
+    ("setting", "expected"), [("524288", ("True", 1)), ("2097152", ("True", 0))]
+)
+def test_the_threshold_is_the_size_the_setting_names(setting, expected):
+    assert probe("install", setting) == expected
+
+
+@needs_glibc
+def test_zero_leaves_glibc_dynamic():
+    assert probe("install", "0") == ("False", 0)
 
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [(None, 128 * 1024), ("", 128 * 1024), ("0", 0), ("262144", 262144), (str(MAX), MAX)],
+    [(None, 128 * 1024), ("", 128 * 1024), ("0", 0), ("262144", 262144), (str(HIGHEST), HIGHEST)],
 )
-def test_the_threshold_the_environment_asks_for(monkeypatch, raw, expected):
-    if raw is None:
-        monkeypatch.delenv(SWITCH, raising=False)
-    else:
-        monkeypatch.setenv(SWITCH, raw)
-    assert allocator.threshold() == expected
+def test_the_threshold_the_setting_asks_for(raw, expected):
+    assert allocator.threshold({} if raw is None else {SETTING: raw}) == expected
 
 
 @pytest.mark.parametrize(
     ("raw", "said"),
     [
-        ("lots", "is not a whole number"),
-        ("1.5", "is not"),
-        ("-1", "is refused"),
-        (str(MAX + 1), "is refused"),
+        ("lots", "is not 0"),
+        ("1e6", "is not 0"),
+        ("-1", "is not 0"),
+        ("4096", "is refused"),
+        (str(LOWEST - 1), "is refused"),
+        (str(HIGHEST + 1), "is refused"),
     ],
 )
-def test_a_bad_threshold_is_refused_naming_the_setting(monkeypatch, raw, said):
-    monkeypatch.setenv(SWITCH, raw)
-    with pytest.raises(ValueError, match=f"{SWITCH}='{raw}' {said}"):
-        allocator.install()
+def test_a_bad_threshold_is_refused_naming_the_setting(raw, said):
+    with pytest.raises(ValueError, match=f"{SETTING}='{raw}' {said}"):
+        allocator.install({SETTING: raw})
 
 
-def test_zero_leaves_glibc_alone(monkeypatch):
-    monkeypatch.setenv(SWITCH, "0")
-    assert allocator.install() is False
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"MALLOC_MMAP_THRESHOLD_": "65536"},
+        {"GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=65536"},
+        {"GLIBC_TUNABLES": "glibc.malloc.trim_threshold=65536"},
+    ],
+)
+def test_a_threshold_the_operator_gave_glibc_is_left_alone(monkeypatch, caplog, env):
+    called = []
+    monkeypatch.setattr(allocator, "_mallopt", lambda: lambda *args: called.append(args) or 1)
+    with caplog.at_level(logging.INFO, logger="server.allocator"):
+        assert allocator.install(env) is False
+    assert called == []
+    assert "left as" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("mallopt", "said"),
+    [(None, "the C library has no mallopt"), (lambda *args: 0, "mallopt refused 131072 bytes")],
+)
+def test_without_a_working_mallopt_the_log_says_not_set(monkeypatch, caplog, mallopt, said):
+    monkeypatch.setattr(allocator, "_mallopt", lambda: mallopt)
+    with caplog.at_level(logging.INFO, logger="server.allocator"):
+        assert allocator.install({}) is False
+    assert f"malloc mmap threshold not set: {said}" in caplog.text
+    assert "fixed" not in caplog.text
