@@ -131,10 +131,12 @@ def run_throughput(sizes: Sizes) -> dict[str, Any]:
     """Cycles/s, cycle latency and server CPU per cycle at each client count; then a burst.
 
     The in-process cycle of the same graph (InMemorySaver) is measured first, in
-    the same run, and again just before and just after each point, with no server
-    running: a point's server CPU per cycle is given as a ratio of the mean of the
-    two medians around it (``cpu_vs_inprocess``; this machine's speed drifts by a
-    fifth within minutes) and of the first one (``cpu_vs_first_inprocess``).
+    the same run, and again after each point, with no server running: a point's
+    server CPU per cycle is given as a ratio of the mean of the two medians around
+    it, the one before it (the run's first, or the previous point's after: nothing
+    runs between them) and the one after it (``cpu_vs_inprocess``; this machine's
+    speed drifts by a fifth within minutes), and of the first one
+    (``cpu_vs_first_inprocess``).
     """
     workload = WORKLOADS["expense_approval"]
     all_variants = {
@@ -151,13 +153,13 @@ def run_throughput(sizes: Sizes) -> dict[str, Any]:
         return summarize(times["project"])
 
     floor = in_process()
+    before = floor["median_ms"]
     results: dict[str, list[dict[str, Any]]] = {}
     for key, (fast, env) in variants.items():
         results[key] = []
         progress = tqdm(desc=f"throughput: {key}", unit="cycle", leave=False, dynamic_ncols=True)
         with progress:
             for clients in sizes.clients:
-                before = in_process()["median_ms"]
                 # A fresh server each time: the runtime's cost grows with the runs it keeps.
                 with served.server(fast, env) as dev:
                     asyncio.run(served.cycles(dev.url, workload, 0, 3, ticker(progress)))
@@ -168,7 +170,9 @@ def run_throughput(sizes: Sizes) -> dict[str, Any]:
                         )
                     )
                     cpu = served.cpu_seconds(dev.proc.pid) - cpu_before
-                around = (before + in_process()["median_ms"]) / 2
+                after = in_process()["median_ms"]
+                around = (before + after) / 2
+                before = after
                 cpu_ms = 1000 * cpu / max(run["cycles"], 1)
                 run["server_cpu_cores"] = round(cpu / run["seconds"], 2)
                 run["server_cpu_ms_per_cycle"] = round(cpu_ms, 1)
