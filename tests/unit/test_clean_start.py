@@ -291,3 +291,21 @@ def test_the_saver_thread_runs_calls_in_order_and_hands_back_results_and_errors(
         assert not thread._thread.is_alive()
 
     asyncio.run(scenario())
+
+
+def test_the_checkpointer_commits_as_the_store_does_wal_without_an_fsync_each(tmp_path):
+    """Both SQLite files: WAL, synchronous=NORMAL (a kill loses no commit; the crash suite)."""
+    from graphs.common.store import engine
+
+    async def pragmas() -> tuple[str, int]:
+        async with PruningSqliteSaver.open(tmp_path / "checkpoints.sqlite") as saver:
+            mode = await saver._run(lambda: saver.conn.execute("PRAGMA journal_mode").fetchone())
+            sync = await saver._run(lambda: saver.conn.execute("PRAGMA synchronous").fetchone())
+            return mode[0], sync[0]
+
+    with engine(f"sqlite:///{tmp_path / 'ledger.sqlite'}").connect() as conn:
+        store = (
+            conn.exec_driver_sql("PRAGMA journal_mode").scalar(),
+            conn.exec_driver_sql("PRAGMA synchronous").scalar(),
+        )
+    assert asyncio.run(pragmas()) == store == ("wal", 1)  # 1 is NORMAL; FULL (2) is the default
