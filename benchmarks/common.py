@@ -68,6 +68,7 @@ class Sizes:
     burst_concurrency: int = 300
     pending: tuple[int, ...] = (10, 1_000)
     scale_cycles: int = 20
+    scale_rounds: int = 5
     list_reps: int = 20
     seed_concurrency: int = 16
     history_real: int = 500

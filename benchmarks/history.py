@@ -29,9 +29,7 @@ In one run:
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
-import signal
 import statistics
 import tempfile
 import time
@@ -352,17 +350,6 @@ def settled(dev: DevServer, timeout: float = 120) -> float:
     )
 
 
-def pause(dev: DevServer) -> None:
-    """Stop every process of the server with SIGSTOP: it holds its state and takes no CPU."""
-    os.killpg(dev.proc.pid, signal.SIGSTOP)
-
-
-def resume(dev: DevServer) -> None:
-    """Let a paused server run again (SIGCONT); nothing if it is not running."""
-    if dev.proc is not None and dev.proc.poll() is None:
-        os.killpg(dev.proc.pid, signal.SIGCONT)
-
-
 def level_servers(
     sizes: Sizes,
     templates: list[dict[str, Any]],
@@ -398,7 +385,7 @@ def level_servers(
             shutil.copytree(first.root, root, symlinks=True, dirs_exist_ok=True)
             dev = DevServer(env=env, root=root)
             stack.callback(dev.cleanup)
-        stack.callback(resume, dev)  # a paused server does not stop on SIGTERM
+        stack.callback(served.resume, dev)  # a paused server does not stop on SIGTERM
         progress.set_description(f"history: {level:,} decided")
         url = store_url(dev)
         copy_start = time.perf_counter()
@@ -416,7 +403,7 @@ def level_servers(
             "settle_s": settled(dev),
             "waiting": asyncio.run(served.thread_count(dev.url, "interrupted")),
         }
-        pause(dev)
+        served.pause(dev)
         servers.append((dev, info))
     return servers
 
@@ -439,11 +426,11 @@ def run(sizes: Sizes) -> dict[str, Any]:
             for i in [(n + k) % len(servers) for k in range(len(servers))]:
                 dev, info = servers[i]
                 progress.set_description(f"history: round {n + 1}, {info['decided']:,} decided")
-                resume(dev)
+                served.resume(dev)
                 settled(dev)
                 rounds[i].append(measure_level(dev, sizes, tick))
                 settled(dev)  # this round's decided requests leave before the next level runs
-                pause(dev)
+                served.pause(dev)
         levels = [  # the footprint of a paused server, its last round's requests archived
             {**info, **combine(measured), **_footprint(dev)}
             for (dev, info), measured in zip(servers, rounds, strict=True)

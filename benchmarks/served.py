@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -38,7 +39,10 @@ def server_env(fast_queue: bool = True, env: dict[str, str] | None = None) -> di
 def server(fast_queue: bool = True, env: dict[str, str] | None = None) -> Any:
     """Start a ``langgraph dev`` for a benchmark; stop it and delete its data afterwards."""
     with DevServer(env=server_env(fast_queue, env)) as dev:
-        yield dev
+        try:
+            yield dev
+        finally:
+            resume(dev)  # a paused server does not stop on SIGTERM
 
 
 def wake_active(dev: DevServer) -> bool:
@@ -288,6 +292,17 @@ def restart(dev: DevServer) -> dict[str, float]:
     dev.start(timeout=600)
     ready = time.perf_counter()
     return {"stop_s": round(stopped - start, 3), "start_s": round(ready - stopped, 3)}
+
+
+def pause(dev: DevServer) -> None:
+    """Stop every process of the server with SIGSTOP: it holds its state and takes no CPU."""
+    os.killpg(dev.proc.pid, signal.SIGSTOP)
+
+
+def resume(dev: DevServer) -> None:
+    """Let a paused server run again (SIGCONT); nothing if it is not running."""
+    if dev.proc is not None and dev.proc.poll() is None:
+        os.killpg(dev.proc.pid, signal.SIGCONT)
 
 
 def _group_stats(pgid: int) -> list[list[str]]:

@@ -88,6 +88,7 @@ async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         mail.settings()  # the archive's window and sweep interval: numbers, not negative
         archiving = archive.settings()
         allocator.install()  # 0 or bytes; large blocks freed from here on go back to the system
+        collecting = allocator.collector_threshold()  # 0 or allocations; applied once started
     except ValueError as exc:
         refuse_to_start(str(exc))
     debug_events.install()
@@ -114,6 +115,7 @@ async def lifespan(_app: Starlette) -> AsyncIterator[None]:
     background.append(await archive.start(archiving))
     if notifier is not None:
         background.append(asyncio.create_task(notifier.run()))
+    allocator.tune_collector(collecting)  # last: what start-up made stays out of collections
     try:
         yield
     finally:

@@ -1,7 +1,7 @@
-"""A bad ``HITL_MALLOC_MMAP_THRESHOLD`` stops a real server before it serves, naming it.
+"""A bad ``HITL_MALLOC_MMAP_THRESHOLD`` or ``HITL_GC_THRESHOLD`` stops a real server, naming it.
 
-The threshold being set on a good server is checked by the served suite's log
-(``tests/integration/test_wake.py``); what it does, by ``tests/unit/test_allocator.py``.
+Both being set on a good server is checked by the served suite's log
+(``tests/integration/test_wake.py``); what they do, by ``tests/unit/test_allocator.py``.
 """
 
 from __future__ import annotations
@@ -13,11 +13,18 @@ from scripts.devserver import DevServer
 pytestmark = pytest.mark.integration
 
 
-def test_a_bad_threshold_stops_the_server_naming_the_setting():
-    server = DevServer(env={"HITL_MALLOC_MMAP_THRESHOLD": "lots"})
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ("HITL_MALLOC_MMAP_THRESHOLD", "is not 0 (glibc's dynamic threshold)"),
+        ("HITL_GC_THRESHOLD", "is not 0 (the collector as the interpreter sets it)"),
+    ],
+)
+def test_a_bad_threshold_stops_the_server_naming_the_setting(setting, expected):
+    server = DevServer(env={setting: "lots"})
     try:
         said = server.refusal()
-        expected = "HITL_MALLOC_MMAP_THRESHOLD='lots' is not 0 (glibc's dynamic threshold)"
-        assert expected in said, said
+        assert f"{setting}='lots' {expected}" in said, said
+        assert "Traceback" not in said, said
     finally:
         server.cleanup()

@@ -54,6 +54,8 @@ def test_the_served_queue_wakes_on_enqueue(server, sdk_as):
         assert "lean debug events installed" in log, server.log_tail()
         fixed = "malloc mmap threshold fixed at 131072 bytes"
         assert (fixed if GLIBC else "malloc mmap threshold not set") in log, server.log_tail()
+        tuned = "the youngest generation collected every 20000 allocations"
+        assert tuned in log, server.log_tail()
         assert "async log calls below LOG_LEVEL skipped" in log, server.log_tail()
     cycle_seconds(sdk_as)  # warm up
     times = [cycle_seconds(sdk_as) for _ in range(4)]

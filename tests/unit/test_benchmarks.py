@@ -2,8 +2,11 @@
 
 import json
 import os
+import signal
+import statistics
 import subprocess
 import sys
+import time
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -279,3 +282,64 @@ def test_the_runtime_section_measures_the_real_runtime_both_ways():
         assert level["stock_us"] > 0 and level["indexed_us"] > 0
     held = found["levels"][1]
     assert held["stock_us"] > held["indexed_us"]  # 300 threads scanned ~10 times a cycle
+
+
+def _level(pending, rounds):
+    return {
+        "pending": pending,
+        "list": {"median_ms": 40.0},
+        "cycle": {"median_ms": 25.0},
+        "reference_cycle": {"median_ms": 24.0},
+        "cycle_vs_reference_rounds": rounds,
+        "cycle_vs_reference": statistics.median(rounds),
+        "kb_per_pending": 13.0,
+        "restart": {"start_s": 6.5},
+    }
+
+
+def test_scale_cycle_growth_is_judged_on_the_median_of_paired_rounds():
+    results = {"scale": {"levels": [_level(10, [1.0]), _level(10_000, [1.3, 1.1, 0.9])]}}
+    judged = _judged(results)
+    assert judged["cycle latency growth"] is True  # one slow round does not decide it
+    results["scale"]["levels"][-1] = _level(10_000, [1.3, 1.25, 0.9])
+    assert _judged(results)["cycle latency growth"] is False
+    assert {"list first page", "restart"} <= _judged(results).keys()
+
+
+def test_a_paused_server_takes_no_cpu_and_is_let_go_to_stop(monkeypatch):
+    burn = "import time\nprint('up', flush=True)\nwhile True: time.process_time()"
+    child = subprocess.Popen(
+        [sys.executable, "-c", burn], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    dev = SimpleNamespace(proc=child)
+    stopped = []
+
+    class Started:  # stands in for DevServer: its exit stops the process with SIGTERM
+        def __init__(self, env):
+            pass
+
+        def __enter__(self):
+            return dev
+
+        def __exit__(self, *exc):
+            child.terminate()
+            stopped.append(child.wait(timeout=5))  # a still-paused process never ends
+
+    monkeypatch.setattr(served, "DevServer", Started)
+    try:
+        assert child.stdout.readline() == "up\n"
+        served.pause(dev)
+        time.sleep(0.2)  # the signal has landed
+        paused = served.cpu_seconds(child.pid)
+        time.sleep(0.5)
+        assert served.cpu_seconds(child.pid) - paused < 0.05
+        served.resume(dev)
+        time.sleep(0.5)
+        assert served.cpu_seconds(child.pid) - paused > 0.2  # burning again
+        with pytest.raises(RuntimeError, match="failed"), served.server() as inside:
+            served.pause(inside)
+            raise RuntimeError("the benchmark failed while the server was paused")
+        assert stopped == [-signal.SIGTERM]  # resumed on the way out, then stopped
+    finally:
+        child.kill()
+        child.wait()
