@@ -291,14 +291,14 @@ def paired_cycles(
     tick: Callable[[], None],
 ) -> dict[str, Any]:
     """Cycle latency on ``dev`` against the paused ``reference``, in alternating rounds."""
-    times: dict[str, list[float]] = {"dev": [], "reference": []}
+    servers = {"reference": reference, "dev": dev}
+    times: dict[str, list[float]] = {name: [] for name in servers}
     ratios = []
     served.pause(dev)
     for i in range(sizes.scale_rounds):
         medians = {}
-        order = ("reference", "dev") if i % 2 == 0 else ("dev", "reference")
-        for name in order:
-            server = dev if name == "dev" else reference
+        for name in list(servers)[:: 1 if i % 2 == 0 else -1]:  # who goes first alternates
+            server = servers[name]
             served.resume(server)
             batch = asyncio.run(served.cycles(server.url, workload, sizes.scale_cycles, 1, tick))
             served.pause(server)

@@ -26,7 +26,7 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from graphs.common.store import data_dir
+from graphs.common.store import commit_mode, data_dir
 
 T = TypeVar("T")
 
@@ -81,17 +81,14 @@ class SaverThread:
 
 
 def _connect(path: str | Path) -> sqlite3.Connection:
-    """Connect to the checkpoint file, committing the way the store does.
+    """Connect to the checkpoint file, committing the way the store does (``commit_mode``).
 
-    ``setup`` puts the file in WAL mode; ``synchronous=NORMAL`` (this connection's,
-    like the store's) makes a commit an append to the WAL, with no ``fsync`` each:
-    a commit survives the process being killed, and only a power loss or an
-    operating-system crash may drop the last ones (SQLite's documented trade-off
-    for WAL). Per commit this is about half the CPU of ``FULL``, and the server
-    spends about a tenth less CPU per approval cycle (docs/performance.md).
+    Against SQLite's default ``synchronous=FULL`` (an ``fsync`` per commit), about
+    half the CPU per commit, and about a tenth less server CPU per approval cycle
+    (docs/performance.md).
     """
     conn = sqlite3.connect(str(path), check_same_thread=False)
-    conn.execute("PRAGMA synchronous=NORMAL")
+    commit_mode(conn)
     return conn
 
 

@@ -207,17 +207,22 @@ def engine(url: str | None = None) -> Engine:
     return _engine(engine_url(url or store_url()))
 
 
+def commit_mode(conn: Any) -> None:
+    """Set how a SQLite connection commits: WAL, ``synchronous=NORMAL`` (store and checkpoints).
+
+    A commit is an append to the write-ahead log, with no ``fsync`` each: it survives
+    the process being killed (what the crash tests do); only a power loss or an
+    operating-system crash may drop the last commits (SQLite's trade-off for WAL).
+    """
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+
+
 @lru_cache(maxsize=8)
 def _engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         created = create_engine(url, connect_args={"timeout": 30})
-
-        @event.listens_for(created, "connect")
-        def _wal(dbapi_conn: Any, _record: Any) -> None:
-            # WAL with synchronous=NORMAL: a commit survives the process being killed
-            # (what the crash tests do); only a power loss may drop the last commits.
-            dbapi_conn.execute("PRAGMA journal_mode=WAL")
-            dbapi_conn.execute("PRAGMA synchronous=NORMAL")
+        event.listen(created, "connect", lambda dbapi_conn, _record: commit_mode(dbapi_conn))
     else:
         created = create_engine(url, pool_pre_ping=True, pool_recycle=1800)
     create_tables(created)
